@@ -1,0 +1,140 @@
+"""Case events: the canonical story of one case, written by the router alone.
+
+Events are named in the past tense. They flow on ``gridflow.cases.events``; a
+``CaseAssigned`` is also published on the holding unit's assignment topic.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from schemas.envelope import Envelope, Model
+from schemas.reports import Case, Tier
+
+
+class Stage(StrEnum):
+    """Where a case is in the closed loop (闭环)."""
+
+    ASSIGNED = "assigned"  # 派遣: waiting for the unit to accept
+    ACCEPTED = "accepted"  # 受理: the unit is working on it
+    HANDLED = "handled"  # 处置反馈: the unit reports it done; waiting for verification
+    VERIFIED = "verified"  # 核查: checked on site; waiting for the resident's rating
+    CLOSED = "closed"  # 结案归档
+
+
+class AssignmentReason(StrEnum):
+    INITIAL = "initial"  # first dispatch (调度分流)
+    ESCALATED = "escalated"  # a deadline lapsed: up one tier
+    REFERRED = "referred"  # the unit reported it beyond its powers (上报)
+    REWORK = "rework"  # verification failed: back to the same unit
+
+
+class DeadlineKind(StrEnum):
+    ACCEPT = "accept"  # accept the same working day (当天受理)
+    RESOLVE = "resolve"  # handle within the tier's working days
+    REFER = "refer"  # beyond this tier: report up within N working days
+
+
+class Assignment(Model):
+    """Who holds a case now, and why."""
+
+    unit_id: str
+    unit_name: str
+    tier: Tier = Field(description="The holding unit's tier.")
+    owner_tier: Tier = Field(description="The tier whose duty the category is.")
+    jurisdiction_id: str = Field(description="The jurisdiction the unit serves.")
+    seq: int = Field(ge=1, description="1 for the first assignment, +1 for each reassignment.")
+    reason: AssignmentReason
+    assigned_at: AwareDatetime
+
+
+class CaseReceived(Envelope):
+    """Intake accepted a report; the case exists from here on."""
+
+    type: Literal["case.received"] = "case.received"
+    payload: Case
+
+
+class CaseAssignedPayload(Model):
+    assignment: Assignment
+    case: Case
+
+
+class CaseAssigned(Envelope):
+    """The router dispatched (派遣) the case to a unit."""
+
+    type: Literal["case.assigned"] = "case.assigned"
+    payload: CaseAssignedPayload
+
+
+class StepPayload(Model):
+    """One step of the loop done by the holding unit."""
+
+    unit_id: str
+    seq: int = Field(ge=1, description="The assignment this step belongs to.")
+    at: AwareDatetime
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class CaseAccepted(Envelope):
+    type: Literal["case.accepted"] = "case.accepted"
+    payload: StepPayload
+
+
+class CaseHandled(Envelope):
+    type: Literal["case.handled"] = "case.handled"
+    payload: StepPayload
+
+
+class VerifiedPayload(StepPayload):
+    passed: bool
+
+
+class CaseVerified(Envelope):
+    type: Literal["case.verified"] = "case.verified"
+    payload: VerifiedPayload
+
+
+class RatedPayload(Model):
+    at: AwareDatetime
+    rating: int = Field(ge=1, le=5, description="5 very satisfied ... 1 very dissatisfied.")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CaseRated(Envelope):
+    type: Literal["case.rated"] = "case.rated"
+    payload: RatedPayload
+
+
+class ClosedPayload(Model):
+    at: AwareDatetime
+    unit_id: str
+    tier: Tier
+    escalations: int = Field(ge=0)
+    on_time: bool = Field(description="Handled before every deadline of the case lapsed.")
+    rating: int | None = Field(default=None, ge=1, le=5)
+
+
+class CaseClosed(Envelope):
+    type: Literal["case.closed"] = "case.closed"
+    payload: ClosedPayload
+
+
+class EscalatedPayload(Model):
+    from_unit_id: str
+    from_tier: Tier
+    to_unit_id: str | None = Field(description="None when no tier is left above: supervised.")
+    to_tier: Tier | None
+    reason: AssignmentReason
+    deadline_kind: DeadlineKind | None = None
+    due_at: AwareDatetime | None = None
+
+
+class CaseEscalated(Envelope):
+    """The case went up a tier (升级); supervisors are told (督办)."""
+
+    type: Literal["case.escalated"] = "case.escalated"
+    payload: EscalatedPayload

@@ -1,0 +1,223 @@
+"""The site catalogue: jurisdictions, units, categories and deadline policies.
+
+Each place has its own catalogue (there is no national list), so it is data, not
+code: a directory of YAML files validated here at load. Intake checks codes
+against it, the router routes by it, the escalator reads its deadline policies.
+
+Files in a site directory: ``site.yaml`` (id, name, timezone, routing,
+deadlines), ``jurisdictions.yaml``, ``units.yaml``, ``categories.yaml``.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from schemas.envelope import Model
+from schemas.reports import Tier
+
+BUNDLED_SITES = Path(__file__).parent / "sites"
+DEFAULT_SITE = BUNDLED_SITES / "zhuangshi"
+
+
+class CatalogueError(ValueError):
+    """A site catalogue that cannot be loaded, with every reason found."""
+
+
+class Jurisdiction(Model):
+    """A place at one tier: a grid, community, street, district or city."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    tier: Tier
+    parent: str | None = None
+
+
+class Unit(Model):
+    """Someone cases can be assigned to: a grid leader, a station, a department."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str
+    jurisdiction: str
+    unit_types: list[str] = Field(min_length=1)
+    default: bool = Field(
+        default=False,
+        description="The jurisdiction's catch-all unit (grid leader, community station, "
+        "street command room, district command centre).",
+    )
+    webhook: str | None = Field(default=None, description="Where the notifier posts its work.")
+
+
+class Category(Model):
+    """A kind of matter, and which tier's and department type's duty it is."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+    name: str
+    name_zh: str
+    group: str = Field(description="The major class (大类) it belongs to.")
+    tier: Tier = Field(description="The lowest tier whose duty it is.")
+    unit_type: str
+
+
+class RoutingMode(StrEnum):
+    STEPWISE = "stepwise"  # the ladder (000, 004): beyond-street matters enter at the street
+    FLAT = "flat"  # Yichang (002): straight to the owning unit, skipping levels
+
+
+class TierDeadlines(Model):
+    """Working-day limits for a unit at one tier. 0 means by the end of the same working day."""
+
+    accept: int = Field(ge=0, description="Working days to accept (受理).")
+    resolve: int = Field(ge=0, description="Working days to handle (办结).")
+    refer: int = Field(ge=0, description="Working days to report a matter beyond this tier up.")
+
+
+class Deadlines(Model):
+    business_hours_end: time | None = Field(
+        default=None, description="A day ends here instead of at 24:00 (Civil Code art. 203)."
+    )
+    warn_before_hours: float = Field(default=4, ge=0)
+    tiers: dict[Tier, TierDeadlines]
+
+    @model_validator(mode="after")
+    def _every_tier(self) -> Deadlines:
+        missing = [t.value for t in Tier if t not in self.tiers]
+        if missing:
+            raise ValueError(f"deadlines missing for tiers {missing}")
+        return self
+
+
+class Routing(Model):
+    mode: RoutingMode = RoutingMode.STEPWISE
+    entry_tier: Tier = Field(
+        default=Tier.STREET,
+        description="Stepwise mode: matters owned above this tier enter here and are referred up.",
+    )
+
+
+class Site(Model):
+    id: str
+    name: str
+    timezone: str = "Asia/Shanghai"
+    routing: Routing = Routing()
+    deadlines: Deadlines
+    jurisdictions: list[Jurisdiction]
+    units: list[Unit]
+    categories: list[Category]
+
+    model_config = Model.model_config | {"ignored_types": (cached_property,)}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Site:
+        problems: list[str] = []
+        for kind, ids in (
+            ("jurisdiction", [j.id for j in self.jurisdictions]),
+            ("unit", [u.id for u in self.units]),
+            ("category", [c.code for c in self.categories]),
+        ):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                problems.append(f"duplicate {kind} ids: {dupes[:10]}")
+        places = {j.id: j for j in self.jurisdictions}
+        for j in self.jurisdictions:
+            if j.parent is None:
+                if j.tier is not Tier.CITY:
+                    problems.append(f"jurisdiction {j.id} ({j.tier}) has no parent")
+            elif j.parent not in places:
+                problems.append(f"jurisdiction {j.id}: unknown parent {j.parent}")
+            elif places[j.parent].tier.rank != j.tier.rank + 1:
+                problems.append(f"jurisdiction {j.id} ({j.tier}): parent {j.parent} is not one up")
+        defaults: dict[str, int] = {}
+        for u in self.units:
+            if u.jurisdiction not in places:
+                problems.append(f"unit {u.id}: unknown jurisdiction {u.jurisdiction}")
+            if u.default:
+                defaults[u.jurisdiction] = defaults.get(u.jurisdiction, 0) + 1
+        for j in self.jurisdictions:
+            count = defaults.get(j.id, 0)
+            if count != 1:
+                problems.append(f"jurisdiction {j.id} needs exactly one default unit, has {count}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # --- look-ups -------------------------------------------------------------------
+
+    @cached_property
+    def _places(self) -> dict[str, Jurisdiction]:
+        return {j.id: j for j in self.jurisdictions}
+
+    @cached_property
+    def _units(self) -> dict[str, Unit]:
+        return {u.id: u for u in self.units}
+
+    @cached_property
+    def _categories(self) -> dict[str, Category]:
+        return {c.code: c for c in self.categories}
+
+    @cached_property
+    def _units_by_place(self) -> dict[str, list[Unit]]:
+        out: dict[str, list[Unit]] = {}
+        for u in self.units:
+            out.setdefault(u.jurisdiction, []).append(u)
+        return out
+
+    def jurisdiction(self, jurisdiction_id: str) -> Jurisdiction | None:
+        return self._places.get(jurisdiction_id)
+
+    def unit(self, unit_id: str) -> Unit | None:
+        return self._units.get(unit_id)
+
+    def category(self, code: str) -> Category | None:
+        return self._categories.get(code)
+
+    def is_grid(self, jurisdiction_id: str) -> bool:
+        place = self._places.get(jurisdiction_id)
+        return place is not None and place.tier is Tier.GRID
+
+    def ancestor(self, jurisdiction_id: str, tier: Tier) -> Jurisdiction | None:
+        """The jurisdiction at ``tier`` that contains ``jurisdiction_id`` (itself included)."""
+        place = self._places.get(jurisdiction_id)
+        while place is not None and place.tier.rank < tier.rank:
+            place = self._places.get(place.parent) if place.parent else None
+        return place if place is not None and place.tier is tier else None
+
+    def unit_for(self, jurisdiction_id: str, unit_type: str) -> Unit | None:
+        """The unit of ``unit_type`` serving the jurisdiction, else its default unit."""
+        units = self._units_by_place.get(jurisdiction_id, [])
+        typed = [u for u in units if unit_type in u.unit_types]
+        if typed:
+            return typed[0]
+        return next((u for u in units if u.default), None)
+
+    def deadlines_for(self, tier: Tier) -> TierDeadlines:
+        return self.deadlines.tiers[tier]
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CatalogueError(f"site file missing: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path} is not valid YAML: {exc}") from exc
+
+
+def load_site(directory: Path | str | None = None) -> Site:
+    """Load and validate the site catalogue in ``directory`` (default: the bundled site)."""
+    root = Path(directory) if directory else DEFAULT_SITE
+    data = _read_yaml(root / "site.yaml") or {}
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{root / 'site.yaml'} must be a mapping")
+    for part in ("jurisdictions", "units", "categories"):
+        data[part] = _read_yaml(root / f"{part}.yaml")
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogueError(f"site catalogue {root} is invalid:\n{exc}") from exc

@@ -1,0 +1,89 @@
+"""The envelope every gridflow message travels in, and how stable ids are derived.
+
+Every message on every gridflow topic (except the raw reports channels send, which
+arrive in the channel's own shape) is an :class:`Envelope` subclass: the envelope
+fields plus a typed ``payload``. Ids are derived, never random: the same input
+always yields the same event id, so a redelivered message is recognised downstream
+and processed once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SCHEMA_VERSION = 1
+_NAMESPACE = uuid.UUID("6f1d9c2e-3a4b-5c6d-8e7f-90a1b2c3d4e5")
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic UUID (v5) from the given parts: the same parts, the same id."""
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+
+
+class Model(BaseModel):
+    """Base for every contract model: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Envelope(Model):
+    """Fields common to every gridflow event and command."""
+
+    TYPE: ClassVar[str] = ""
+
+    event_id: str = Field(description="Stable id: the same cause yields the same id.")
+    type: str = Field(description="Message type, e.g. 'case.assigned'.")
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+    case_id: str | None = Field(default=None, description="The case this concerns, if any.")
+    occurred_at: AwareDatetime
+    producer: str = Field(description="The processor or system that wrote it.")
+    correlation_id: str = Field(description="Shared by every message of one case's story.")
+    causation_id: str | None = Field(
+        default=None, description="event_id of the message that caused this one."
+    )
+    payload: Any
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Read ``TYPE`` off the subclass's ``type: Literal[...]`` so it is written once."""
+        super().__pydantic_init_subclass__(**kwargs)
+        args = getattr(cls.model_fields["type"].annotation, "__args__", ())
+        if len(args) == 1 and isinstance(args[0], str):
+            cls.TYPE = args[0]
+
+    @classmethod
+    def derive(
+        cls,
+        payload: Any,
+        *,
+        producer: str,
+        now: datetime,
+        case_id: str | None,
+        cause: Envelope | None = None,
+        key: tuple[object, ...] = (),
+        correlation_id: str | None = None,
+    ) -> Self:
+        """Build a message whose id is derived from its cause and ``key``.
+
+        Re-running the same logic on the same input gives the same event id, which
+        is what makes redelivery harmless.
+        """
+        cause_id = cause.event_id if cause is not None else None
+        event_id = stable_id(cls.TYPE, cause_id or "", case_id or "", *key)
+        corr = correlation_id or (cause.correlation_id if cause else None) or case_id or event_id
+        return cls(
+            event_id=event_id,
+            type=cls.TYPE,
+            case_id=case_id,
+            occurred_at=now,
+            producer=producer,
+            correlation_id=corr,
+            causation_id=cause_id,
+            payload=payload,
+        )

@@ -1,0 +1,1 @@
+"""The shell that runs gridflow's processors: settings, runtimes, storage, CLI, metrics."""

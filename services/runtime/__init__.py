@@ -1,0 +1,1 @@
+"""Runtimes: the loop that feeds records to processors, embedded or on Kafka."""

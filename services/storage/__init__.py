@@ -1,0 +1,1 @@
+"""SQL storage shared by the processors: engine, metadata, inbox, transactions."""
