@@ -143,6 +143,10 @@ class Site(Model):
             count = defaults.get(j.id, 0)
             if count != 1:
                 problems.append(f"jurisdiction {j.id} needs exactly one default unit, has {count}")
+        types = {t for u in self.units for t in u.unit_types}
+        for c in self.categories:
+            if c.unit_type not in types:
+                problems.append(f"category {c.code}: no unit has type {c.unit_type}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -26,7 +26,7 @@ class RejectionReason(StrEnum):
     PROCESSING_ERROR = "processing_error"  # the processor failed on it, even alone
 
 
-class Rejected(Exception):  # noqa: N818 - it names the outcome, like the event
+class Rejected(Exception):
     """Raised by a processor's logic for a message it will not act on.
 
     The runtime turns it into a :class:`MessageRejected` carrying the original

@@ -162,7 +162,7 @@ BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 
 
 def assignment_topic(unit_id: str) -> Topic:
-    """The assignment topic of one unit, e.g. ``gridflow.assignments.zs-street-urban``."""
+    """The assignment topic of one unit, e.g. ``gridflow.assignments.zs.urban``."""
     if not _UNIT_ID.match(unit_id):
         raise ValueError(f"unit id {unit_id!r} cannot name a topic: use [a-z0-9._-]")
     return Topic(

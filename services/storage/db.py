@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
-    DateTime,
     Engine,
     MetaData,
     String,
@@ -28,6 +27,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+
+from services.storage.types import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -44,7 +45,7 @@ inbox = Table(
     metadata,
     Column("processor", String(64), primary_key=True),
     Column("event_id", String(64), primary_key=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("processed_at", UtcDateTime, nullable=False, index=True),
 )
 
 

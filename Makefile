@@ -1,0 +1,56 @@
+# gridflow: the two commands are `make demo` and `make test`; each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+RUN_DIR ?= $(CURDIR)/.run
+export GRIDFLOW_RUN_DIR := $(RUN_DIR)
+KAFKA_PORT ?= 9092
+PG_PORT ?= 55432
+SERVERS_ENV := GRIDFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) \
+	GRIDFLOW_DATABASE_URL=postgresql+psycopg2://gridflow:gridflow@127.0.0.1:$(PG_PORT)/gridflow
+
+.PHONY: install demo test test-unit test-integration lint servers kafka postgres stop schemas clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	$(BIN)/gridflow demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-unit: install
+	$(BIN)/pytest tests/unit -q
+
+kafka:
+	GRIDFLOW_KAFKA_PORT=$(KAFKA_PORT) deploy/kafka/start.sh
+
+postgres:
+	GRIDFLOW_PG_PORT=$(PG_PORT) deploy/postgres/start.sh
+
+servers: kafka postgres
+
+test-integration: install servers
+	$(SERVERS_ENV) $(BIN)/pytest tests/integration tests/e2e -q
+
+# Fast tests first, then the real servers and the tests that need them.
+test: lint test-unit test-integration
+
+stop:
+	-deploy/kafka/stop.sh
+	-deploy/postgres/stop.sh
+
+schemas: install
+	$(BIN)/gridflow schemas
+
+clean: stop
+	rm -rf $(VENV) $(RUN_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,205 @@
+"""The case projection: one summary row per case, folded from its events by a pure function.
+
+Events reach the archive from several topics, so one case's events can arrive out
+of order (``case.assigned`` before ``case.received`` when the partitions of
+``gridflow.cases.received`` and ``gridflow.cases.events`` are read at different
+paces). :func:`project` therefore accepts any event first and follows these rules:
+
+- Any case event, ``case.received`` or deadline event creates the row when there
+  is none; later events fill in what earlier ones did not carry.
+- Stage. ``closed`` is final. ``case.received`` sets ``received`` only while no stage
+  is known. Any other stage-bearing event (assigned, accepted, handled, verified
+  with ``passed``, closed) sets the stage when its ``occurred_at`` is at or after
+  ``stage_at``, the time of the event that set the current stage; an older event
+  that arrives late fills in its own timestamp but leaves the stage alone. Ties go
+  to the later arrival: the router writes a case's events in order on one
+  partition. The stage may move back (an escalation or a rework makes it
+  ``assigned`` again) because a newer event says so, never because an old one
+  arrived late, and no timestamp is lost when it does.
+- Holder (``unit_id``, ``tier``, ``owner_tier``): the assignment with the highest
+  ``seq``, whatever the arrival order.
+- Timestamps: ``assigned_at`` is the first assignment; ``accepted_at``,
+  ``handled_at`` and ``verified_at`` (a passed check only) the latest, i.e. the
+  step that finished the loop.
+- Counters (escalations, lapsed deadlines, warnings) count events. The caller
+  projects an event only the first time it is archived, so they never double.
+
+Residents' names, phones and addresses are never copied here: they stay in the
+archived event payloads only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from schemas.cases import (
+    CaseAccepted,
+    CaseAssigned,
+    CaseClosed,
+    CaseEscalated,
+    CaseHandled,
+    CaseRated,
+    CaseReceived,
+    CaseVerified,
+    Stage,
+)
+from schemas.deadlines import DeadlineLapsed, DeadlineWarning
+from schemas.envelope import Envelope
+from schemas.reports import Case
+
+RECEIVED = "received"  # before the first dispatch; not a router Stage
+STAGES = (RECEIVED, *(s.value for s in Stage))
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """What the archive knows about one case (archive_cases); no personal data."""
+
+    case_id: str
+    channel: str | None = None
+    category: str | None = None
+    grid_id: str | None = None
+    stage: str | None = None  # one of STAGES; None while only deadline events are known
+    stage_at: datetime | None = None  # occurred_at of the event that set the stage
+    unit_id: str | None = None  # the current holder (the closing unit once closed)
+    tier: str | None = None
+    owner_tier: str | None = None
+    seq: int = 0  # the holder's assignment seq; 0 before any assignment
+    received_at: datetime | None = None
+    reported_at: datetime | None = None
+    assigned_at: datetime | None = None
+    accepted_at: datetime | None = None
+    handled_at: datetime | None = None
+    verified_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalations: int = 0
+    lapsed_deadlines: int = 0
+    deadline_warnings: int = 0
+    on_time: bool | None = None
+    rating: int | None = None
+    last_event_at: datetime | None = None
+
+
+def _first(old: datetime | None, new: datetime) -> datetime:
+    return new if old is None or new < old else old
+
+
+def _latest(old: datetime | None, new: datetime) -> datetime:
+    return new if old is None or new > old else old
+
+
+def _staged(row: CaseRow, stage: Stage, at: datetime) -> CaseRow:
+    """Move to ``stage`` unless closed, or unless the current stage is newer (see module doc)."""
+    if row.stage == Stage.CLOSED.value:
+        return row
+    if row.stage_at is not None and at < row.stage_at:
+        return row
+    return replace(row, stage=stage.value, stage_at=at)
+
+
+def _case_facts(row: CaseRow, case: Case) -> CaseRow:
+    """Fill the case's own facts where they are missing (never its reporter or location)."""
+    return replace(
+        row,
+        channel=row.channel or case.channel.value,
+        category=row.category or case.category,
+        grid_id=row.grid_id or case.grid_id,
+        received_at=row.received_at or case.received_at,
+        reported_at=row.reported_at or case.reported_at,
+    )
+
+
+def _received(row: CaseRow, e: CaseReceived) -> CaseRow:
+    row = _case_facts(row, e.payload)
+    return replace(row, stage=RECEIVED) if row.stage is None else row
+
+
+def _assigned(row: CaseRow, e: CaseAssigned) -> CaseRow:
+    a = e.payload.assignment
+    row = _case_facts(row, e.payload.case)
+    row = replace(row, assigned_at=_first(row.assigned_at, a.assigned_at))
+    if a.seq >= row.seq:
+        row = replace(
+            row, unit_id=a.unit_id, tier=a.tier.value, owner_tier=a.owner_tier.value, seq=a.seq
+        )
+    return _staged(row, Stage.ASSIGNED, e.occurred_at)
+
+
+def _accepted(row: CaseRow, e: CaseAccepted) -> CaseRow:
+    row = replace(row, accepted_at=_latest(row.accepted_at, e.payload.at))
+    return _staged(row, Stage.ACCEPTED, e.occurred_at)
+
+
+def _handled(row: CaseRow, e: CaseHandled) -> CaseRow:
+    row = replace(row, handled_at=_latest(row.handled_at, e.payload.at))
+    return _staged(row, Stage.HANDLED, e.occurred_at)
+
+
+def _verified(row: CaseRow, e: CaseVerified) -> CaseRow:
+    if not e.payload.passed:  # back to the unit: the rework assignment moves the stage
+        return row
+    row = replace(row, verified_at=_latest(row.verified_at, e.payload.at))
+    return _staged(row, Stage.VERIFIED, e.occurred_at)
+
+
+def _rated(row: CaseRow, e: CaseRated) -> CaseRow:
+    return replace(row, rating=e.payload.rating)
+
+
+def _closed(row: CaseRow, e: CaseClosed) -> CaseRow:
+    p = e.payload
+    row = replace(
+        row,
+        closed_at=p.at,
+        on_time=p.on_time,
+        rating=row.rating if row.rating is not None else p.rating,
+        unit_id=row.unit_id or p.unit_id,
+        tier=row.tier or p.tier.value,
+    )
+    return _staged(row, Stage.CLOSED, e.occurred_at)
+
+
+def _escalated(row: CaseRow, e: CaseEscalated) -> CaseRow:
+    return replace(row, escalations=row.escalations + 1)
+
+
+def _lapsed(row: CaseRow, e: DeadlineLapsed) -> CaseRow:
+    return replace(row, lapsed_deadlines=row.lapsed_deadlines + 1)
+
+
+def _warned(row: CaseRow, e: DeadlineWarning) -> CaseRow:
+    return replace(row, deadline_warnings=row.deadline_warnings + 1)
+
+
+# Which events the projection answers, and how: the one map from message type to fold.
+FOLDS: dict[type[Envelope], Callable[[CaseRow, Any], CaseRow]] = {
+    CaseReceived: _received,
+    CaseAssigned: _assigned,
+    CaseAccepted: _accepted,
+    CaseHandled: _handled,
+    CaseVerified: _verified,
+    CaseRated: _rated,
+    CaseClosed: _closed,
+    CaseEscalated: _escalated,
+    DeadlineLapsed: _lapsed,
+    DeadlineWarning: _warned,
+}
+
+
+def projects(event: Envelope) -> bool:
+    """True when ``event`` changes a case row (notifications and dead letters do not)."""
+    return event.case_id is not None and type(event) in FOLDS
+
+
+def project(row: CaseRow | None, event: Envelope) -> CaseRow | None:
+    """The case row after ``event``: ``row`` itself when the event does not concern it."""
+    fold = FOLDS.get(type(event))
+    if fold is None or event.case_id is None:
+        return row
+    if row is None:
+        row = CaseRow(case_id=event.case_id)
+    row = fold(row, event)
+    return replace(row, last_event_at=_latest(row.last_event_at, event.occurred_at))

@@ -1,0 +1,161 @@
+"""The archive's figures: what ``gridflow demo`` prints at the end and ``gridflow report`` prints.
+
+:class:`ArchiveReport` holds counts only; the rates are derived from them, so every
+backend yields identical figures. The SQL store computes the counts with GROUP BY
+queries (``archive.sql``); the in-memory store with :func:`tally` below. Either
+way: ``store.report()`` inside the store's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.cases import Stage
+from schemas.notifications import DeliveryStatus
+
+UNKNOWN = "unknown"  # the key for cases whose stage, tier or unit is not known yet
+SATISFIED_FROM = 4  # a rating of 4 or 5 counts as satisfied (满意)
+ESCALATED = "case.escalated"
+LAPSED = "deadline.lapsed"
+WARNING = "deadline.warning"
+NOTIFICATION = "notification.recorded"
+
+
+@dataclass(frozen=True)
+class ArchiveReport:
+    """Counts over the archive. Dict keys are sorted; a missing key means zero."""
+
+    cases: int  # cases received (受理), i.e. every case the archive knows
+    closed: int  # closed (结案)
+    open_by_stage: Mapping[str, int]
+    by_tier: Mapping[str, int]  # every case by its holder's tier (the closing one once closed)
+    by_unit: Mapping[str, int]
+    events: int
+    escalations: int
+    escalations_by_tier: Mapping[str, int]  # by the tier escalated from
+    deadline_warnings: int
+    lapsed_deadlines: int
+    dead_letters_by_reason: Mapping[str, int]
+    closed_on_time: int
+    ratings: int
+    satisfied: int  # ratings >= SATISFIED_FROM
+    rating_sum: int
+    notifications: Mapping[str, int]  # by delivery status
+
+    @property
+    def open(self) -> int:
+        return self.cases - self.closed
+
+    @property
+    def dead_letters(self) -> int:
+        return sum(self.dead_letters_by_reason.values())
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """及时办结率: closed on time / closed."""
+        return self.closed_on_time / self.closed if self.closed else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率: satisfied ratings / ratings."""
+        return self.satisfied / self.ratings if self.ratings else None
+
+    @property
+    def mean_rating(self) -> float | None:
+        return self.rating_sum / self.ratings if self.ratings else None
+
+    @property
+    def notifications_delivered(self) -> int:
+        return self.notifications.get(DeliveryStatus.DELIVERED.value, 0)
+
+    @property
+    def notifications_failed(self) -> int:
+        return self.notifications.get(DeliveryStatus.FAILED.value, 0)
+
+
+def counts(pairs: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    """GROUP BY rows as a sorted dict; a None key becomes UNKNOWN."""
+    out: Counter[str] = Counter()
+    for key, n in pairs:
+        out[UNKNOWN if key is None else str(key)] += int(n)
+    return dict(sorted(out.items()))
+
+
+def tally(
+    cases: Iterable[Any],
+    events: Iterable[tuple[str, Mapping[str, Any]]],
+    dead_letter_reasons: Iterable[str],
+) -> ArchiveReport:
+    """The report computed in Python, from case rows, (type, payload) pairs and reasons."""
+    rows = list(cases)
+    closed = [r for r in rows if r.stage == Stage.CLOSED.value]
+    ratings = [r.rating for r in rows if r.rating is not None]
+    types: Counter[str] = Counter()
+    from_tier: Counter[str | None] = Counter()
+    status: Counter[str | None] = Counter()
+    for kind, payload in events:
+        types[kind] += 1
+        if kind == ESCALATED:
+            from_tier[payload.get("from_tier")] += 1
+        elif kind == NOTIFICATION:
+            status[payload.get("status")] += 1
+    return ArchiveReport(
+        cases=len(rows),
+        closed=len(closed),
+        open_by_stage=counts(
+            Counter(r.stage for r in rows if r.stage != Stage.CLOSED.value).items()
+        ),
+        by_tier=counts(Counter(r.tier for r in rows).items()),
+        by_unit=counts(Counter(r.unit_id for r in rows).items()),
+        events=sum(types.values()),
+        escalations=types[ESCALATED],
+        escalations_by_tier=counts(from_tier.items()),
+        deadline_warnings=types[WARNING],
+        lapsed_deadlines=types[LAPSED],
+        dead_letters_by_reason=counts(Counter(dead_letter_reasons).items()),
+        closed_on_time=sum(1 for r in closed if r.on_time),
+        ratings=len(ratings),
+        satisfied=sum(1 for r in ratings if r >= SATISFIED_FROM),
+        rating_sum=sum(ratings),
+        notifications=counts(status.items()),
+    )
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.2%}"
+
+
+def _dict(d: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items()) or "-"
+
+
+def _top(d: Mapping[str, int], n: int) -> str:
+    return _dict(dict(sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:n]))
+
+
+def render(r: ArchiveReport) -> str:
+    """The report as aligned plain text, one figure a line."""
+    mean = "-" if r.mean_rating is None else f"{r.mean_rating:.2f}"
+    lines = [
+        ("cases received (受理)", str(r.cases)),
+        ("closed (结案)", str(r.closed)),
+        ("open, by stage", f"{r.open} ({_dict(r.open_by_stage)})"),
+        ("by holder tier", _dict(r.by_tier)),
+        ("by holder unit, top 5", f"{len(r.by_unit)} units ({_top(r.by_unit, 5)})"),
+        (
+            "on-time completion (及时办结率)",
+            f"{_pct(r.on_time_rate)} ({r.closed_on_time}/{r.closed})",
+        ),
+        ("satisfaction (满意率)", f"{_pct(r.satisfaction_rate)} ({r.satisfied}/{r.ratings})"),
+        ("mean rating", mean),
+        ("escalations (升级), by from-tier", f"{r.escalations} ({_dict(r.escalations_by_tier)})"),
+        ("deadline warnings / lapsed", f"{r.deadline_warnings} / {r.lapsed_deadlines}"),
+        ("notifications, by status", _dict(r.notifications)),
+        ("dead letters, by reason", f"{r.dead_letters} ({_dict(r.dead_letters_by_reason)})"),
+        ("events archived", str(r.events)),
+    ]
+    width = max(len(label) for label, _ in lines)
+    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Start a single-node Apache Kafka broker (KRaft, combined broker+controller) for local
+# development and tests. Idempotent: if a broker already answers on the port it exits 0.
+#
+# The broker jars come from Maven Central through pom.xml (resolved into target/libs/ on first
+# use, which needs `mvn`); the broker runs as `java -cp 'target/libs/*' kafka.Kafka`.
+#
+# Environment:
+#   GRIDFLOW_RUN_DIR                   runtime root (default: <repo>/.run); Kafka uses ./kafka
+#   GRIDFLOW_KAFKA_PORT                client (PLAINTEXT) port on 127.0.0.1 (default: 9092)
+#   GRIDFLOW_KAFKA_CONTROLLER_PORT     KRaft controller port on 127.0.0.1 (default: 9093)
+#   GRIDFLOW_KAFKA_HEAP_OPTS           JVM heap flags (default: -Xms256m -Xmx512m)
+#   GRIDFLOW_KAFKA_START_TIMEOUT       seconds to wait for the broker to answer (default: 90)
+#
+# Layout under $GRIDFLOW_RUN_DIR/kafka: server.properties, log4j2*.properties (generated each
+# start), data/ (topic logs + KRaft metadata, formatted once), logs/ (server.log, kafka.out),
+# kafka.pid. Prints the bootstrap address (127.0.0.1:PORT) as its last line of output.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+RUN_ROOT="${GRIDFLOW_RUN_DIR:-$REPO/.run}"
+mkdir -p "$RUN_ROOT"
+RUN_ROOT="$(cd "$RUN_ROOT" && pwd)"
+RUN="$RUN_ROOT/kafka"
+DATA="$RUN/data"
+LOGS="$RUN/logs"
+PID_FILE="$RUN/kafka.pid"
+PORT_FILE="$RUN/kafka.port"
+CONFIG="$RUN/server.properties"
+BROKER_LOG4J="$RUN/log4j2.properties"
+TOOLS_LOG4J="$RUN/log4j2-tools.properties"
+PROBE_SRC="$RUN/probe/KafkaProbe.java"
+PROBE_CLASSES="$RUN/probe/classes"
+LIBS="$HERE/target/libs"
+STAMP="$LIBS/.pom.sha256"
+
+PORT="${GRIDFLOW_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${GRIDFLOW_KAFKA_CONTROLLER_PORT:-9093}"
+HEAP_OPTS="${GRIDFLOW_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+TIMEOUT="${GRIDFLOW_KAFKA_START_TIMEOUT:-90}"
+BOOTSTRAP="127.0.0.1:$PORT"
+
+log() { printf '[kafka] %s\n' "$*"; }
+die() { printf '[kafka] ERROR: %s\n' "$*" >&2; exit 1; }
+
+port_open() {
+  # Bash's /dev/tcp: succeeds only if something accepts on 127.0.0.1:$1.
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+pid_alive() {
+  local pid
+  [[ -f "$PID_FILE" ]] || return 1
+  pid="$(cat "$PID_FILE")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null \
+    && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
+}
+
+# ---------------------------------------------------------------------------------- tooling
+command -v java >/dev/null || die "java not found (Kafka 4.x needs Java 17+)"
+HAVE_COMPILER=""
+if command -v javac >/dev/null; then HAVE_COMPILER=1; fi
+
+resolve_jars() {
+  local want
+  want="$(sha256sum "$HERE/pom.xml" | cut -d' ' -f1)"
+  if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] \
+    && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null; then
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found: needed once to fetch the Kafka jars"
+  log "resolving Kafka jars with Maven into $LIBS (first run only) ..."
+  rm -rf "$LIBS"
+  # Maven 3.8 prints stray ANSI resets even with -B -q: keep its output in a log.
+  if ! mvn -B -q -Dstyle.color=never -f "$HERE/pom.xml" package >"$LOGS/maven.log" 2>&1; then
+    tail -n 40 "$LOGS/maven.log" >&2
+    die "maven could not resolve the Kafka jars (full output: $LOGS/maven.log)"
+  fi
+  compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null || die "maven ran but $LIBS has no kafka jar"
+  printf '%s\n' "$want" >"$STAMP"
+}
+
+write_tool_files() {
+  mkdir -p "$RUN/probe"
+  # Command-line tools (StorageTool, the probe) only report errors, to stderr.
+  cat >"$TOOLS_LOG4J" <<'EOF'
+status = warn
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = error
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+  # A real client round trip: describe the cluster and list topics through the Admin API.
+  # Compiled once into probe/classes (recompiled when this source changes).
+  local src
+  src="$(cat <<'EOF'
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+
+public class KafkaProbe {
+    public static void main(String[] args) {
+        Properties props = new Properties();
+        props.put("bootstrap.servers", args[0]);
+        props.put("request.timeout.ms", "4000");
+        props.put("default.api.timeout.ms", "6000");
+        int rc = 0;
+        Admin admin = Admin.create(props);
+        try {
+            int brokers = admin.describeCluster().nodes().get(8, TimeUnit.SECONDS).size();
+            int topics = admin.listTopics().names().get(8, TimeUnit.SECONDS).size();
+            System.out.println("broker answers: " + brokers + " node(s), " + topics + " topic(s)");
+        } catch (Exception e) {
+            System.err.println("probe failed: " + e);
+            rc = 1;
+        } finally {
+            admin.close(Duration.ofSeconds(2));
+        }
+        System.exit(rc);
+    }
+}
+EOF
+)"
+  if [[ ! -f "$PROBE_SRC" || "$(cat "$PROBE_SRC")" != "$src" ]]; then
+    printf '%s\n' "$src" >"$PROBE_SRC"
+    rm -rf "$PROBE_CLASSES"
+  fi
+  if [[ -n "$HAVE_COMPILER" && ! -f "$PROBE_CLASSES/KafkaProbe.class" ]]; then
+    javac -nowarn -cp "$LIBS/*" -d "$PROBE_CLASSES" "$PROBE_SRC" || die "javac failed on the probe"
+  fi
+}
+
+probe() {
+  # True when a Kafka broker answers a metadata request at $BOOTSTRAP.
+  port_open "$PORT" || return 1
+  if [[ -z "$HAVE_COMPILER" ]]; then
+    # No javac (JRE only): fall back to "port open and our broker logged that it started".
+    grep -q 'Kafka Server started' "$LOGS/server.log" 2>/dev/null
+    return
+  fi
+  java -Xmx128m -XX:TieredStopAtLevel=1 -cp "$PROBE_CLASSES:$LIBS/*" \
+    "-Dlog4j2.configurationFile=$TOOLS_LOG4J" KafkaProbe "$BOOTSTRAP" >>"$LOGS/probe.log" 2>&1
+}
+
+# ---------------------------------------------------------------------------------- main
+mkdir -p "$DATA" "$LOGS"
+: >"$LOGS/probe.log"
+resolve_jars
+write_tool_files
+
+if pid_alive && [[ "$(cat "$PORT_FILE" 2>/dev/null)" != "$PORT" ]]; then
+  die "the broker of run dir $RUN (pid $(cat "$PID_FILE")) listens on port" \
+    "$(cat "$PORT_FILE" 2>/dev/null || echo '?'), not $PORT: stop it first (deploy/kafka/stop.sh)" \
+    "or use another GRIDFLOW_RUN_DIR"
+fi
+
+if port_open "$PORT"; then
+  if probe; then
+    log "a Kafka broker already answers at $BOOTSTRAP; nothing to do"
+    echo "$BOOTSTRAP"
+    exit 0
+  fi
+  pid_alive || die "port $PORT is taken by something that is not a responsive Kafka broker"
+fi
+
+if pid_alive; then
+  log "broker process $(cat "$PID_FILE") is already running; waiting for it to answer"
+else
+  rm -f "$PID_FILE"
+  if port_open "$CONTROLLER_PORT"; then
+    die "controller port $CONTROLLER_PORT is already in use (set GRIDFLOW_KAFKA_CONTROLLER_PORT)"
+  fi
+
+  cat >"$CONFIG" <<EOF
+# Generated by deploy/kafka/start.sh on each start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA
+
+# Single node: every internal topic has one replica.
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# The project provisions its topics explicitly.
+auto.create.topics.enable=false
+delete.topic.enable=true
+group.initial.rebalance.delay.ms=0
+
+# Small machine.
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=24
+EOF
+
+  cat >"$BROKER_LOG4J" <<EOF
+status = warn
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = $LOGS/server.log
+appender.file.filePattern = $LOGS/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = FILE
+logger.statechange.name = state.change.logger
+logger.statechange.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
+
+  tool_java=(java -Xmx256m -cp "$LIBS/*" "-Dlog4j2.configurationFile=$TOOLS_LOG4J")
+  if [[ ! -f "$DATA/meta.properties" ]]; then
+    cluster_id="$("${tool_java[@]}" kafka.tools.StorageTool random-uuid)"
+    log "formatting storage in $DATA (cluster id $cluster_id)"
+    "${tool_java[@]}" kafka.tools.StorageTool format --ignore-formatted \
+      -t "$cluster_id" -c "$CONFIG" >"$LOGS/format.log" 2>&1 \
+      || { cat "$LOGS/format.log" >&2; die "kafka-storage format failed"; }
+  fi
+
+  log "starting broker on $BOOTSTRAP (controller 127.0.0.1:$CONTROLLER_PORT), logs in $LOGS"
+  # shellcheck disable=SC2086  # HEAP_OPTS is a list of JVM flags
+  setsid nohup java $HEAP_OPTS -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    -Djava.awt.headless=true "-Dkafka.logs.dir=$LOGS" \
+    "-Dlog4j2.configurationFile=$BROKER_LOG4J" \
+    -cp "$LIBS/*" kafka.Kafka "$CONFIG" \
+    </dev/null >"$LOGS/kafka.out" 2>&1 &
+  echo $! >"$PID_FILE"
+  echo "$PORT" >"$PORT_FILE"
+fi
+
+pid="$(cat "$PID_FILE")"
+deadline=$((SECONDS + TIMEOUT))
+until probe; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$PID_FILE"
+    echo "----- tail of $LOGS/kafka.out -----" >&2
+    tail -n 30 "$LOGS/kafka.out" >&2 || true
+    echo "----- tail of $LOGS/server.log -----" >&2
+    tail -n 20 "$LOGS/server.log" >&2 || true
+    die "the broker process exited during startup"
+  fi
+  if ((SECONDS >= deadline)); then
+    echo "----- tail of $LOGS/server.log -----" >&2
+    tail -n 20 "$LOGS/server.log" >&2 || true
+    die "the broker did not answer at $BOOTSTRAP within ${TIMEOUT}s (pid $pid still running;" \
+      "stop it with deploy/kafka/stop.sh)"
+  fi
+  sleep 1
+done
+
+log "broker is up (pid $pid): $(tail -n 1 "$LOGS/probe.log" 2>/dev/null || true)"
+echo "$BOOTSTRAP"

@@ -1,0 +1,60 @@
+"""Intake: turns the reports channels send into cases (发现上报 -> 受理).
+
+A channel (the 12345 hotline, the grid worker's app, the web form, an Open311
+gateway, the mayor's mailbox, the service window) produces one JSON object per
+report to ``gridflow.reports.raw``. Intake validates it, normalises it, and
+emits one ``case.received`` on ``gridflow.cases.received``. A report it cannot
+accept goes to ``gridflow.deadletter`` with every field problem named; nothing
+is dropped.
+
+The native JSON report
+----------------------
+
+A complete example (every field; only ``channel``, ``external_id``,
+``reported_at``, ``category``, ``grid_id`` and ``description`` are required)::
+
+    {
+      "channel": "hotline_12345",
+      "external_id": "NB12345-20240603-000817",
+      "reported_at": "2024-06-03T09:12:45+08:00",
+      "category": "urban.garbage",
+      "grid_id": "zs-xzl-g03",
+      "title": "小区门口垃圾三天未清运",
+      "description": "兴庄路小区东门垃圾桶已满三天，无人清运，气味很大。\\n请尽快处理。",
+      "urgency": "normal",
+      "location": {"address": "兴庄路88号东门", "lat": 29.9489, "lon": 121.6213},
+      "reporter": {"name": "王女士", "phone": "+86 138-1234-5678", "anonymous": false},
+      "attachments": ["https://files.example.org/12345/000817/photo1.jpg"]
+    }
+
+Fields:
+
+- ``channel``: one of ``hotline_12345``, ``grid_app``, ``web``, ``open311``,
+  ``mayor_mailbox``, ``window``.
+- ``external_id``: the channel's own id (1-128 characters). It is the
+  idempotency key: the case id is derived from ``(channel, external_id)``, so
+  resending a report never opens a second case.
+- ``reported_at``: ISO 8601 with a UTC offset (a time without one is refused);
+  at most 15 minutes after intake receives it. Stored in Asia/Shanghai time.
+- ``category``: a category code of the site's catalogue (case and surrounding
+  spaces are ignored).
+- ``grid_id``: the grid (网格) the problem is in, from the site's catalogue.
+- ``description``: 1-4000 characters. ``title`` (optional, up to 200): when
+  missing, the description's first 30 characters.
+- ``urgency``: ``normal`` (default) or ``urgent``.
+- ``location``: optional; ``address`` is personal data.
+- ``reporter``: optional; name and phone are personal data and are never logged.
+  ``anonymous: true`` drops both. The phone may have spaces, dashes,
+  parentheses and a ``+86``/``0086`` prefix; it must then be 3-20 digits.
+- ``attachments``: up to 20 http(s) URLs.
+
+Normalisation: text is Unicode NFC with whitespace runs collapsed (the
+description keeps its line breaks); codes are stripped and lower-cased; the
+phone keeps digits only. The case id is ``GF-`` and 16 upper-case hex digits.
+
+The JSON Schema of this format is ``RawReport`` in :mod:`schemas.reports`.
+"""
+
+from intake.core import Intake, case_id_for, to_case
+
+__all__ = ["Intake", "case_id_for", "to_case"]

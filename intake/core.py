@@ -1,0 +1,159 @@
+"""Intake: a channel's raw report in, one validated, normalised case out.
+
+pydantic has already checked the report's shape (types, lengths, enums) when the
+runtime decoded it; this module checks what needs the site catalogue and the
+clock, normalises the text, and derives the case id. Every problem of a report
+is collected before it is refused, so the dead letter names them all at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from intake import normalise
+from schemas.cases import CaseReceived
+from schemas.catalogue import Site
+from schemas.deadletter import FieldError, Rejected, RejectionReason
+from schemas.envelope import SHANGHAI, Model, stable_id
+from schemas.reports import Case, Location, RawReport, Reporter
+from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Emit
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "intake"
+FUTURE_TOLERANCE = timedelta(minutes=15)
+"""A report may claim a time this far after ``now`` (a channel's clock running fast)."""
+
+
+def case_id_for(channel: str, external_id: str) -> str:
+    """``GF-`` and 16 upper-case hex digits, derived from the channel's own id.
+
+    The same report always gets the same case id, so a resent report is recognised.
+    """
+    return "GF-" + stable_id("case", channel, external_id).replace("-", "")[:16].upper()
+
+
+class _Problems:
+    """The field problems of one report, collected before refusing it."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+        self.invalid = False
+
+    def add(self, loc: str, msg: str, kind: str, *, reference: bool = False) -> None:
+        self.errors.append(FieldError(loc=loc, msg=msg, type=kind))
+        self.invalid = self.invalid or not reference
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        reason = RejectionReason.INVALID if self.invalid else RejectionReason.UNKNOWN_REFERENCE
+        summary = "; ".join(f"{e.loc}: {e.msg}" for e in self.errors)
+        raise Rejected(reason, f"{len(self.errors)} field(s) refused: {summary}", self.errors)
+
+
+def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
+    """Validate ``raw`` against the site and the clock and normalise it, or raise Rejected."""
+    problems = _Problems()
+    external_id = raw.external_id.strip()
+    if not external_id:
+        problems.add("external_id", "must not be blank", "blank")
+    category = normalise.code(raw.category)
+    if site.category(category) is None:
+        msg = f"no category {category!r} in site {site.id}"
+        problems.add("category", msg, "unknown_category", reference=True)
+    grid_id = normalise.code(raw.grid_id)
+    if not site.is_grid(grid_id):
+        msg = f"no grid {grid_id!r} in site {site.id}"
+        problems.add("grid_id", msg, "unknown_grid", reference=True)
+    description = normalise.paragraphs(raw.description)
+    if description is None:
+        problems.add("description", "must not be blank", "blank")
+    reported_at = raw.reported_at.astimezone(SHANGHAI)
+    if reported_at > now + FUTURE_TOLERANCE:
+        problems.add(
+            "reported_at",
+            f"is more than {FUTURE_TOLERANCE.total_seconds() / 60:.0f} minutes in the future",
+            "future_time",
+        )
+    reporter = _reporter(raw.reporter, problems)
+    attachments = [a.strip() for a in raw.attachments]
+    for i, url in enumerate(attachments):
+        if not normalise.is_web_url(url):
+            problems.add(f"attachments.{i}", "must be an http(s) URL", "url_scheme")
+    problems.raise_if_any()
+    assert description is not None  # for the type checker: a blank one raised above
+    return Case(
+        case_id=case_id_for(raw.channel, external_id),
+        channel=raw.channel,
+        external_id=external_id,
+        reported_at=reported_at,
+        received_at=now.astimezone(SHANGHAI),
+        category=category,
+        grid_id=grid_id,
+        title=normalise.one_line(raw.title) or normalise.default_title(description),
+        description=description,
+        urgency=raw.urgency,
+        location=_location(raw.location),
+        reporter=reporter,
+        attachments=attachments,
+    )
+
+
+def _reporter(reporter: Reporter | None, problems: _Problems) -> Reporter | None:
+    """Anonymous reporters keep nothing that identifies them; others get a clean phone."""
+    if reporter is None:
+        return None
+    if reporter.anonymous:
+        return Reporter(anonymous=True)
+    phone = None
+    if reporter.phone is not None and reporter.phone.strip():
+        phone = normalise.phone(reporter.phone)
+        if phone is None:
+            problems.add(
+                "reporter.phone",
+                "must be 3-20 digits after removing spaces, dashes, parentheses and +86",
+                "phone_format",
+            )
+    return Reporter(name=normalise.one_line(reporter.name), phone=phone, anonymous=False)
+
+
+def _location(location: Location | None) -> Location | None:
+    if location is None:
+        return None
+    cleaned = location.model_copy(update={"address": normalise.one_line(location.address)})
+    return None if cleaned == Location() else cleaned
+
+
+class Intake:
+    """The intake processor: ``gridflow.reports.raw`` in, ``gridflow.cases.received`` out."""
+
+    name = PRODUCER
+    topics: tuple[str, ...] = (REPORTS_RAW.name,)
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def handle(self, message: Model, now: datetime) -> list[Emit]:
+        if not isinstance(message, RawReport):
+            raise Rejected(
+                RejectionReason.UNKNOWN_TYPE,
+                f"intake reads raw reports, not {type(message).__name__}",
+            )
+        case = to_case(message, self.site, now)
+        event = CaseReceived.derive(
+            case,
+            producer=PRODUCER,
+            now=now,
+            case_id=case.case_id,
+            key=(case.channel, case.external_id),
+        )
+        log.info(
+            "case received",
+            extra={"case_id": case.case_id, "event_id": event.event_id, "channel": case.channel},
+        )
+        return [Emit(topic=CASES_RECEIVED.name, key=case.case_id, message=event)]
+
+    def tick(self, now: datetime) -> list[Emit]:
+        return []

@@ -1,0 +1,19 @@
+"""The notifier: tells units and supervisors what happened to cases, over webhooks.
+
+It reads ``gridflow.cases.events`` and ``gridflow.deadlines``, plans one
+notification per interested subscriber (:func:`notifier.core.plan`), delivers it
+with retries, and records every outcome on ``gridflow.notifications``.
+
+Templates: ``assignment`` (case.assigned), ``escalation`` and ``supervision``
+(case.escalated, the latter when no tier is left above: 督办),
+``deadline_warning`` (deadline.warning), ``closure`` (case.closed).
+
+Who hears what is configured in a subscriptions file
+(:mod:`notifier.subscriptions`, example ``notifier/subscriptions.yaml``).
+"""
+
+from notifier.core import Notifier, plan
+from notifier.ports import Notification, Sender
+from notifier.subscriptions import Subscriptions, load_subscriptions
+
+__all__ = ["Notification", "Notifier", "Sender", "Subscriptions", "load_subscriptions", "plan"]

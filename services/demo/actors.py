@@ -1,0 +1,152 @@
+"""The people on the other side of the topics, simulated: departments that work the
+cases on their own assignment topic, verifiers, and residents who rate.
+
+Each unit gets a temperament from the seed. Most accept within hours and handle
+within a day or two; a few are slow, letting some deadlines lapse, so the demo
+shows escalations. Actors read topics as consumer groups of their own, like real
+subscribers, and send commands with stable event ids, like well-behaved clients.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from schemas.cases import (
+    CaseAssigned,
+    CaseClosed,
+    CaseHandled,
+    CaseVerified,
+    RatedPayload,
+    StepPayload,
+    VerifiedPayload,
+)
+from schemas.codec import decode, encode
+from schemas.commands import AcceptCase, RateCase, ReportHandled, VerifyCase
+from schemas.envelope import Envelope, stable_id
+from schemas.topics import CASE_EVENTS, CASE_UPDATES
+from services.runtime.memory import MemoryBroker, MemorySource
+
+PRODUCER = "demo-actors"
+
+
+@dataclass(frozen=True)
+class Temperament:
+    accept_hours: tuple[float, float]
+    handle_hours: tuple[float, float]
+    ignores: float  # share of cases it never gets to
+
+
+PROMPT = Temperament((0.2, 3.0), (2.0, 40.0), 0.0)
+SLOW = Temperament((4.0, 30.0), (30.0, 160.0), 0.25)
+
+
+@dataclass(order=True)
+class Action:
+    at: datetime
+    order: int
+    command: Envelope = field(compare=False)
+    holder: tuple[str, int] | None = field(compare=False, default=None)
+
+
+class Actors:
+    def __init__(self, broker: MemoryBroker, unit_ids: list[str], seed: int, slow_share: float):
+        self.rng = random.Random(seed * 7919)
+        self.broker = broker
+        self.temperament = {
+            u: SLOW if self.rng.random() < slow_share else PROMPT for u in sorted(unit_ids)
+        }
+        self.events = MemorySource(broker, "demo.actors", [CASE_EVENTS.name])
+        self.holder: dict[str, tuple[str, int]] = {}
+        self.queue: list[Action] = []
+        self._order = 0
+
+    @property
+    def slow_units(self) -> int:
+        return sum(t is SLOW for t in self.temperament.values())
+
+    def next_at(self) -> datetime | None:
+        return self.queue[0].at if self.queue else None
+
+    def observe(self) -> None:
+        """Read what happened to the cases and plan the people's next steps."""
+        records = self.events.poll(10_000)
+        for record in records:
+            event = decode(CASE_EVENTS, record.value)
+            if isinstance(event, CaseAssigned):
+                self._assigned(event)
+            elif isinstance(event, CaseHandled):
+                self._verify_later(event)
+            elif isinstance(event, CaseVerified) and event.payload.passed:
+                self._rate_later(event)
+            elif isinstance(event, CaseClosed) and event.case_id:
+                self.holder.pop(event.case_id, None)
+        self.events.commit(records)
+
+    def due(self, now: datetime) -> list[Envelope]:
+        """Commands whose time has come, minus those for a case the unit no longer holds."""
+        out = []
+        while self.queue and self.queue[0].at <= now:
+            action = heapq.heappop(self.queue)
+            cid = action.command.case_id or ""
+            if action.holder is None or self.holder.get(cid) == action.holder:
+                out.append(action.command)
+        return out
+
+    def send(self, commands: list[Envelope], now: datetime) -> None:
+        for command in commands:
+            key = command.case_id.encode() if command.case_id else None
+            self.broker.append(CASE_UPDATES.name, key, encode(command), now)
+
+    # --- planning -------------------------------------------------------------------
+
+    def _hours(self, span: tuple[float, float]) -> timedelta:
+        return timedelta(hours=self.rng.uniform(*span))
+
+    def _plan(self, at: datetime, command: Envelope, holder: tuple[str, int] | None) -> None:
+        self._order += 1
+        heapq.heappush(self.queue, Action(at, self._order, command, holder))
+
+    def _command(self, cls: type[Envelope], payload: object, case_id: str, step: str, *key: object):
+        return cls(
+            event_id=stable_id(PRODUCER, case_id, step, *key),
+            type=cls.TYPE,
+            case_id=case_id,
+            occurred_at=payload.at,  # type: ignore[attr-defined]
+            producer=PRODUCER,
+            correlation_id=case_id,
+            payload=payload,
+        )
+
+    def _assigned(self, event: CaseAssigned) -> None:
+        a = event.payload.assignment
+        case_id = event.payload.case.case_id
+        holder = (a.unit_id, a.seq)
+        self.holder[case_id] = holder
+        mood = self.temperament.get(a.unit_id, PROMPT)
+        if self.rng.random() < mood.ignores:
+            return  # lost in the unit's in-tray: its deadlines will lapse
+        accept_at = a.assigned_at + self._hours(mood.accept_hours)
+        handle_at = accept_at + self._hours(mood.handle_hours)
+        if a.reason.value != "rework":
+            step = StepPayload(unit_id=a.unit_id, seq=a.seq, at=accept_at, note="已受理")
+            self._plan(accept_at, self._command(AcceptCase, step, case_id, "accept", a.seq), holder)
+        done = StepPayload(unit_id=a.unit_id, seq=a.seq, at=handle_at, note="已处置")
+        self._plan(handle_at, self._command(ReportHandled, done, case_id, "handle", a.seq), holder)
+
+    def _verify_later(self, event: CaseHandled) -> None:
+        p = event.payload
+        at = event.occurred_at + self._hours((1.0, 8.0))
+        passed = self.rng.random() < 0.93
+        check = VerifiedPayload(unit_id=p.unit_id, seq=p.seq, at=at, passed=passed)
+        case_id = event.case_id or ""
+        self._plan(at, self._command(VerifyCase, check, case_id, "verify", p.seq), None)
+
+    def _rate_later(self, event: CaseVerified) -> None:
+        at = event.occurred_at + self._hours((0.5, 20.0))
+        rating = self.rng.choices([5, 4, 3, 2, 1], [80, 14, 3, 2, 1])[0]
+        case_id = event.case_id or ""
+        payload = RatedPayload(at=at, rating=rating)
+        self._plan(at, self._command(RateCase, payload, case_id, "rate"), None)

@@ -1,0 +1,71 @@
+"""Prometheus metrics of the processors. Labels carry ids and types, never personal data.
+
+Assignment topics (one per unit) are folded into one label value so the series
+count does not grow with the number of units.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from schemas.topics import ASSIGNMENT_PREFIX
+
+
+def topic_label(topic: str) -> str:
+    return ASSIGNMENT_PREFIX + "*" if topic.startswith(ASSIGNMENT_PREFIX) else topic
+
+
+class Metrics:
+    """The metric families of one process, on their own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.consumed = Counter(
+            "gridflow_records_consumed", "Records read.", ["processor", "topic"], registry=r
+        )
+        self.produced = Counter(
+            "gridflow_messages_produced",
+            "Messages published, by type.",
+            ["processor", "topic", "type"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "gridflow_dead_letters", "Messages dead-lettered.", ["processor", "reason"], registry=r
+        )
+        self.duplicates = Counter(
+            "gridflow_duplicates_skipped",
+            "Envelopes skipped because their event id was processed before.",
+            ["processor"],
+            registry=r,
+        )
+        self.failures = Counter(
+            "gridflow_batch_failures",
+            "Batches that failed and were retried or isolated.",
+            ["processor", "kind"],
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "gridflow_batch_seconds",
+            "Time to process, publish and commit one batch.",
+            ["processor"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.lag = Gauge(
+            "gridflow_consumer_lag",
+            "Records not yet processed, per topic (Kafka runtime).",
+            ["processor", "topic"],
+            registry=r,
+        )
+        self.clock = Gauge(
+            "gridflow_clock_seconds",
+            "The processor's notion of now (differs from wall time with GRIDFLOW_CLOCK=ticks).",
+            ["processor"],
+            registry=r,
+        )
+
+    def serve(self, port: int) -> None:
+        """Serve /metrics on 0.0.0.0:port (0: do not serve)."""
+        if port:
+            start_http_server(port, registry=self.registry)

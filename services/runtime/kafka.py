@@ -1,0 +1,132 @@
+"""The Kafka side of the runtime: a consumer group as a batch source, a producer as
+a sink. kafka-python is used directly (not faust) so the checkpoint order in
+:mod:`services.runtime.batch` is explicit and shared with the embedded runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from schemas.codec import encode
+from schemas.topics import Emit, Record
+
+log = logging.getLogger(__name__)
+
+
+def _positions(records: Sequence[Record]) -> dict[TopicPartition, tuple[int, int]]:
+    """(first, last) offset per partition in ``records``."""
+    out: dict[TopicPartition, tuple[int, int]] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        first, last = out.get(tp, (r.offset, r.offset))
+        out[tp] = (min(first, r.offset), max(last, r.offset))
+    return out
+
+
+class KafkaSource:
+    """One consumer in the group ``gridflow.<processor>``; offsets committed by hand."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[str],
+        max_records: int,
+        poll_timeout_ms: int,
+        client_id: str,
+    ) -> None:
+        self._max = max_records
+        self._timeout = poll_timeout_ms
+        self.consumer = KafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap.split(","),
+            group_id=group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+            isolation_level="read_committed",
+        )
+
+    def poll(self) -> list[Record]:
+        batches = self.consumer.poll(timeout_ms=self._timeout, max_records=self._max)
+        records = [
+            Record(
+                topic=m.topic,
+                value=m.value if m.value is not None else b"",
+                key=m.key,
+                partition=m.partition,
+                offset=m.offset,
+                timestamp=datetime.fromtimestamp(m.timestamp / 1000, UTC) if m.timestamp else None,
+            )
+            for batch in batches.values()
+            for m in batch
+        ]
+        records.sort(key=lambda r: (r.topic, r.partition, r.offset))
+        return records
+
+    def commit(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        offsets = {
+            tp: OffsetAndMetadata(last + 1, "", -1) for tp, (_, last) in _positions(records).items()
+        }
+        self.consumer.commit(offsets)
+
+    def rewind(self, records: Sequence[Record]) -> None:
+        """Seek back to the first record of each partition, to retry the batch."""
+        for tp, (first, _) in _positions(records).items():
+            self.consumer.seek(tp, first)
+
+    def lag(self) -> dict[str, int]:
+        """Records not yet consumed, per topic, for the partitions this consumer owns."""
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return {}
+        ends = self.consumer.end_offsets(assigned)
+        out: dict[str, int] = {}
+        for tp in assigned:
+            behind = max(0, ends.get(tp, 0) - self.consumer.position(tp))
+            out[tp.topic] = out.get(tp.topic, 0) + behind
+        return out
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+
+
+class KafkaSink:
+    """An idempotent producer; ``flush`` returns once the broker acknowledged all."""
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap.split(","),
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            retries=10,
+            retry_backoff_ms=200,
+        )
+        self._pending: list[Any] = []
+
+    def send(self, emits: Sequence[Emit]) -> None:
+        for emit in emits:
+            key = emit.key.encode() if emit.key is not None else None
+            self._pending.append(
+                self.producer.send(emit.topic, key=key, value=encode(emit.message))
+            )
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        self.producer.flush(timeout=30)
+        for future in pending:
+            future.get(timeout=0)  # raises the send's error, if any
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)

@@ -1,0 +1,91 @@
+"""In-memory topics for the embedded runtime: an append-only log per topic, and
+consumer groups that remember how far they have read.
+
+Like Kafka, a topic must exist before it is written to; like Kafka, a consumer
+group commits its positions explicitly, after the batch is done. One partition
+per topic: the embedded runtime runs in one thread, so order is total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from schemas.codec import encode
+from schemas.topics import Emit, Record
+
+
+class UnknownTopicError(KeyError):
+    pass
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self._logs: dict[str, list[Record]] = {}
+        self._committed: dict[tuple[str, str], int] = {}
+
+    def create_topics(self, names: Iterable[str]) -> None:
+        for name in names:
+            self._logs.setdefault(name, [])
+
+    def topics(self) -> list[str]:
+        return sorted(self._logs)
+
+    def append(self, topic: str, key: bytes | None, value: bytes, at: datetime) -> Record:
+        log = self._logs.get(topic)
+        if log is None:
+            raise UnknownTopicError(f"topic {topic!r} does not exist")
+        record = Record(topic=topic, value=value, key=key, offset=len(log), timestamp=at)
+        log.append(record)
+        return record
+
+    def read(self, topic: str, start: int = 0) -> list[Record]:
+        return self._logs.get(topic, [])[start:]
+
+    def committed(self, group: str, topic: str) -> int:
+        return self._committed.get((group, topic), 0)
+
+    def commit(self, group: str, topic: str, next_offset: int) -> None:
+        self._committed[(group, topic)] = max(next_offset, self.committed(group, topic))
+
+    def lag(self, group: str, topics: Iterable[str]) -> int:
+        return sum(len(self._logs.get(t, [])) - self.committed(group, t) for t in topics)
+
+
+class MemorySource:
+    """A consumer group's view of some topics."""
+
+    def __init__(self, broker: MemoryBroker, group: str, topics: Sequence[str]) -> None:
+        self._broker = broker
+        self._group = group
+        self._topics = tuple(topics)
+
+    def poll(self, max_records: int) -> list[Record]:
+        batch: list[Record] = []
+        for topic in self._topics:
+            start = self._broker.committed(self._group, topic)
+            batch.extend(self._broker.read(topic, start)[: max_records - len(batch)])
+            if len(batch) >= max_records:
+                break
+        return batch
+
+    def commit(self, records: Sequence[Record]) -> None:
+        for record in records:
+            self._broker.commit(self._group, record.topic, record.offset + 1)
+
+    def lag(self) -> int:
+        return self._broker.lag(self._group, self._topics)
+
+
+class MemorySink:
+    def __init__(self, broker: MemoryBroker, clock_now: Callable[[], datetime]) -> None:
+        self._broker = broker
+        self._now = clock_now
+
+    def send(self, emits: Sequence[Emit]) -> None:
+        for emit in emits:
+            key = emit.key.encode() if emit.key is not None else None
+            self._broker.append(emit.topic, key, encode(emit.message), self._now())
+
+    def flush(self) -> None:
+        """Appends are synchronous: nothing is ever in flight."""

@@ -1,0 +1,68 @@
+"""Every setting gridflow reads, from environment variables prefixed ``GRIDFLOW_``.
+
+This is the one place settings are named; the README's configuration table is
+written from it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROCESSORS = ("intake", "router", "escalator", "notifier", "archive")
+METRICS_BASE_PORT = 9401
+DEFAULT_PG_URL = "postgresql+psycopg2://gridflow:gridflow@127.0.0.1:55432/gridflow"
+
+
+class ClockMode(StrEnum):
+    SYSTEM = "system"  # the machine's clock
+    TICKS = "ticks"  # the latest ClockTicked on gridflow.clock (simulation, tests)
+
+
+class ErrorPolicy(StrEnum):
+    DEADLETTER = "deadletter"  # a message that fails alone is dead-lettered; the rest go on
+    STOP = "stop"  # the processor stops on it, for operators who want to look first
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDFLOW_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated."
+    )
+    database_url: str = Field(
+        default=DEFAULT_PG_URL, description="SQLAlchemy URL of the processors' database."
+    )
+    site: Path | None = Field(
+        default=None, description="Site catalogue directory; default: the bundled Zhuangshi site."
+    )
+    subscriptions: Path | None = Field(
+        default=None, description="Notifier subscriptions YAML; default: the bundled file."
+    )
+    clock: ClockMode = Field(default=ClockMode.SYSTEM, description="system, or ticks.")
+    tick_seconds: float = Field(
+        default=30.0, gt=0, description="How often the escalator checks deadlines (system clock)."
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="Timezone of events and deadlines.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Prometheus port; default 9401-9405 by processor; 0 turns it off.",
+    )
+    batch_size: int = Field(default=500, ge=1, description="Most records processed per batch.")
+    poll_timeout_ms: int = Field(default=500, ge=1, description="Longest wait for a batch.")
+    on_error: ErrorPolicy = Field(
+        default=ErrorPolicy.DEADLETTER, description="deadletter, or stop, on a failing message."
+    )
+    topic_replication: int = Field(default=1, ge=1, description="Replication of created topics.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: str = Field(default="json", description="json, or console.")
+
+    def metrics_port_for(self, processor: str) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return METRICS_BASE_PORT + PROCESSORS.index(processor)

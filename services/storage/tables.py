@@ -1,0 +1,14 @@
+"""Every table gridflow keeps, gathered on one metadata for migrations.
+
+Each processor declares its own tables in its SQL adapter; importing them here
+registers them on :data:`services.storage.db.metadata`.
+"""
+
+from __future__ import annotations
+
+import archive.sql
+import escalator.sql
+import router.sql
+from services.storage.db import metadata
+
+__all__ = ["archive", "escalator", "metadata", "router"]

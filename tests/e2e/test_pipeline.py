@@ -1,0 +1,332 @@
+"""The whole pipeline: five processors as separate OS processes on real Kafka and
+PostgreSQL. Reports go in with kafka-python, as any channel would send them;
+cases come out on the units' assignment topics and in the archive; bad reports
+land in the dead-letter topic with their reason; a clock tick makes the
+deadlines lapse and the cases escalate, without sleeping for days.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from sqlalchemy import create_engine, make_url, text
+
+from intake.core import case_id_for
+from schemas.catalogue import Site
+from schemas.envelope import SHANGHAI
+from schemas.reports import Tier
+from schemas.topics import ASSIGNMENT_PREFIX, DEADLETTER, REPORTS_RAW
+from services.demo.receiver import Receiver
+from services.settings import PROCESSORS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
+
+VALID, INVALID = 270, 30
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh database for this run; dropped afterwards."""
+    name = f"gridflow_e2e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def make_reports(site: Site, tag: str) -> tuple[list[tuple[bytes, bytes]], set[str]]:
+    """(key, value) pairs: VALID good reports and INVALID bad ones, shuffled."""
+    rng = random.Random(tag)
+    grids = [j.id for j in site.jurisdictions if j.tier is Tier.GRID]
+    now = datetime.now(SHANGHAI)
+    out: list[tuple[bytes, bytes]] = []
+    case_ids = set()
+    for n in range(VALID):
+        external = f"{tag}-{n:04d}"
+        body = {
+            "channel": "hotline_12345",
+            "external_id": external,
+            "reported_at": (now - timedelta(minutes=5)).isoformat(),
+            "category": rng.choice(site.categories).code,
+            "grid_id": rng.choice(grids),
+            "description": "路灯不亮，影响夜间出行。",
+            "reporter": {"name": "张三", "phone": "138-0000-0000"},
+        }
+        case_ids.add(case_id_for("hotline_12345", external))
+        out.append((f"hotline_12345:{external}".encode(), json.dumps(body).encode()))
+    for n in range(INVALID):
+        key = f"bad:{tag}-{n:04d}".encode()
+        flavour = n % 5
+        if flavour == 0:
+            value = f"not json {tag}-{n}".encode()
+        elif flavour == 1:
+            value = b"\xff\xfe" + tag.encode()
+        else:
+            body = {
+                "channel": "web",
+                "external_id": f"{tag}-bad-{n}",
+                "reported_at": now.isoformat(),
+                "category": "no_such.category" if flavour == 2 else site.categories[0].code,
+                "grid_id": grids[0] if flavour != 3 else "nowhere",
+                "description": "x",
+            }
+            if flavour == 4:
+                del body["reported_at"]
+            value = json.dumps(body).encode()
+        out.append((key, value))
+    rng.shuffle(out)
+    return out, case_ids
+
+
+class Pipeline:
+    """The five processors as child processes, with their logs kept for failures."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services", *args],
+            env=self.env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+        return done.stdout.decode()
+
+    def start(self, ports: dict[str, int]) -> None:
+        for name in PROCESSORS:
+            env = {**self.env, "GRIDFLOW_METRICS_PORT": str(ports[name])}
+            log = (self.logs / f"{name}.log").open("wb")
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "services", "run", name],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+
+    def alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{name} exited with {proc.returncode}:\n{tail}")
+
+    def stop(self) -> dict[str, int | None]:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes = {}
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = None
+        return codes
+
+
+class TopicReader:
+    """Reads topics from the beginning under a consumer group of the test's own."""
+
+    def __init__(self, bootstrap: str, tag: str, **subscription: Any) -> None:
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=f"e2e-{tag}-{uuid.uuid4().hex[:6]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            metadata_max_age_ms=2000,
+        )
+        self.consumer.subscribe(**subscription)
+        self.seen: list[Any] = []
+
+    def read(self) -> list[Any]:
+        for batch in self.consumer.poll(timeout_ms=500, max_records=5000).values():
+            self.seen.extend(batch)
+        return self.seen
+
+
+def test_reports_flow_through_five_processes(
+    kafka_bootstrap: str, database_url: str, site: Site, tmp_path: Path
+) -> None:
+    tag = f"e2e{uuid.uuid4().hex[:8]}"
+    with Receiver() as receiver:
+        subscriptions = tmp_path / "subscriptions.yaml"
+        subscriptions.write_text(
+            f"subscribers:\n  - id: e2e\n    url: {receiver.url}/hook\n"
+            "    events: [case.assigned, case.escalated]\n",
+            encoding="utf-8",
+        )
+        env = {
+            **os.environ,
+            "GRIDFLOW_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "GRIDFLOW_DATABASE_URL": database_url,
+            "GRIDFLOW_CLOCK": "ticks",
+            "GRIDFLOW_SUBSCRIPTIONS": str(subscriptions),
+            "GRIDFLOW_POLL_TIMEOUT_MS": "200",
+            "GRIDFLOW_LOG_LEVEL": "INFO",
+        }
+        pipeline = Pipeline(env, tmp_path)
+        assert "topics:" in pipeline.cli("topics", "create")
+        ports = dict(zip(PROCESSORS, free_ports(len(PROCESSORS)), strict=True))
+        pipeline.start(ports)
+        try:
+            _exercise(pipeline, kafka_bootstrap, database_url, site, tag, receiver, ports)
+        finally:
+            codes = pipeline.stop()
+        assert codes == dict.fromkeys(PROCESSORS, 0), codes
+
+
+def _exercise(
+    pipeline: Pipeline,
+    bootstrap: str,
+    database_url: str,
+    site: Site,
+    tag: str,
+    receiver: Receiver,
+    ports: dict[str, int],
+) -> None:
+    reports, case_ids = make_reports(site, tag)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for key, value in reports:
+        producer.send(REPORTS_RAW.name, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+    # Every valid report lands on exactly one unit's assignment topic, once.
+    assignments = TopicReader(bootstrap, tag, pattern=f"^{ASSIGNMENT_PREFIX}.*")
+
+    def assigned() -> Counter[str]:
+        pipeline.alive()
+        mine = Counter()
+        for m in assignments.read():
+            case_id = json.loads(m.value)["case_id"]
+            if case_id in case_ids:
+                mine[case_id] += 1
+        return mine
+
+    wait_for("every case on an assignment topic", lambda: len(assigned()) == VALID)
+    time.sleep(2)  # a duplicate, if any, would arrive now
+    first = assigned()
+    assert set(first) == case_ids
+    assert set(first.values()) == {1}, "a case was assigned twice"
+    for m in assignments.seen:
+        doc = json.loads(m.value)
+        if doc["case_id"] in case_ids:
+            unit = doc["payload"]["assignment"]["unit_id"]
+            assert m.topic == ASSIGNMENT_PREFIX + unit
+
+    # Cases first held at the top tier are supervised, not reassigned, when they lapse.
+    at_top = sum(
+        1
+        for m in assignments.seen
+        if json.loads(m.value)["case_id"] in case_ids
+        and json.loads(m.value)["payload"]["assignment"]["tier"] == Tier.CITY.value
+    )
+
+    # Every invalid report is in the dead-letter topic with its reason.
+    letters = TopicReader(bootstrap, tag, topics=[DEADLETTER.name])
+
+    def dead() -> list[dict[str, Any]]:
+        pipeline.alive()
+        out = []
+        for m in letters.read():
+            doc = json.loads(m.value)
+            if tag in (doc["payload"]["original"]["key"] or ""):
+                out.append(doc)
+        return out
+
+    wait_for("every bad report in the dead-letter topic", lambda: len(dead()) == INVALID)
+    reasons = Counter(d["payload"]["reason"] for d in dead())
+    assert reasons == {
+        "not_json": 6,
+        "not_utf8": 6,
+        "unknown_reference": 12,
+        "invalid": 6,
+    }, reasons
+    assert all(d["payload"]["message"] for d in dead())
+    assert all(
+        d["payload"]["original"]["text"] or d["payload"]["original"]["base64"] for d in dead()
+    )
+
+    # Every case is in the archive once.
+    engine = create_engine(database_url)
+    ids = tuple(case_ids)
+
+    def archived(kind: str) -> int:
+        pipeline.alive()
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT count(*) FROM archive_events WHERE type = :t AND case_id = ANY(:ids)"),
+                {"t": kind, "ids": list(ids)},
+            ).scalar_one()
+
+    wait_for("every case archived", lambda: archived("case.assigned") == VALID)
+    assert archived("case.received") == VALID
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT count(*) FROM archive_cases WHERE case_id = ANY(:ids)"),
+            {"ids": list(ids)},
+        ).scalar_one()
+        dead_rows = conn.execute(
+            text("SELECT count(*) FROM archive_dead_letters WHERE original_key LIKE :tag"),
+            {"tag": f"%{tag}%"},
+        ).scalar_one()
+    assert rows == VALID
+    assert dead_rows == INVALID
+
+    # Ten days pass in one tick: nobody accepted, so every case escalates.
+    pipeline.cli("tick", "--advance", "10d")
+    wait_for("escalations", lambda: archived("case.escalated") == VALID)
+    wait_for("re-assignments", lambda: sum(assigned().values()) == 2 * VALID - at_top)
+    assert archived("deadline.lapsed") >= VALID
+
+    # The notifier told the subscriber; the processes serve their metrics.
+    wait_for("webhooks", lambda: receiver.by_path["/hook"] == 3 * VALID - at_top)
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['router']}/metrics", timeout=5) as r:
+        body = r.read().decode()
+    assert 'gridflow_records_consumed_total{processor="router"' in body
+    engine.dispose()

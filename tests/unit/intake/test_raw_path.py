@@ -1,0 +1,102 @@
+"""The whole raw path: bytes on gridflow.reports.raw -> RawReport -> case, or field errors.
+
+Decoding is the runtime's (schemas.codec); these tests pin what a channel sees
+when its bytes are refused before intake's own rules run, and that the example
+in intake's documentation (quoted by the README) is a report intake accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+import intake
+from intake import Intake
+from schemas.catalogue import Site
+from schemas.codec import DecodeError, decode
+from schemas.deadletter import RejectionReason
+from schemas.envelope import SHANGHAI
+from schemas.reports import RawReport
+from schemas.topics import REPORTS_RAW
+
+
+def documented_example() -> dict[str, Any]:
+    doc = intake.__doc__ or ""
+    block = doc.split("::\n", 1)[1].split("\nFields:", 1)[0]
+    return json.loads(textwrap.dedent(block))
+
+
+def decode_error(value: bytes) -> DecodeError:
+    with pytest.raises(DecodeError) as info:
+        decode(REPORTS_RAW, value)
+    return info.value
+
+
+def test_documented_example_is_complete_and_accepted(site: Site) -> None:
+    example = documented_example()
+    assert set(example) == set(RawReport.model_fields)  # every field is shown
+    raw = decode(REPORTS_RAW, json.dumps(example, ensure_ascii=False).encode())
+    now = datetime(2024, 6, 3, 9, 15, tzinfo=SHANGHAI)
+    [emit] = Intake(site).handle(raw, now)  # the bundled site knows its category and grid
+    case = emit.message.payload  # type: ignore[attr-defined]
+    assert case.reporter.phone == "13812345678"
+    assert case.description.splitlines()[1] == "请尽快处理。"
+
+
+def test_not_utf8() -> None:
+    error = decode_error("{}".encode("utf-16"))
+    assert error.reason is RejectionReason.NOT_UTF8
+
+
+def test_not_json() -> None:
+    error = decode_error(b'{"channel": "web",')
+    assert error.reason is RejectionReason.NOT_JSON
+
+
+def test_missing_fields_are_each_named() -> None:
+    error = decode_error(b'{"channel": "web"}')
+    assert error.reason is RejectionReason.INVALID
+    locs = {e.loc for e in error.errors}
+    assert locs == {"external_id", "reported_at", "category", "grid_id", "description"}
+    assert all(e.type == "missing" for e in error.errors)
+
+
+def test_bad_enum_naive_time_and_unknown_field() -> None:
+    example = documented_example()
+    example.update(
+        channel="fax",
+        urgency="whenever",
+        reported_at="2024-06-03T09:12:45",
+        colour="red",
+    )
+    example["reporter"]["anonymous"] = "perhaps"
+    error = decode_error(json.dumps(example).encode())
+    assert error.reason is RejectionReason.INVALID
+    by_loc = {e.loc: e.type for e in error.errors}
+    assert by_loc == {
+        "channel": "enum",
+        "urgency": "enum",
+        "reported_at": "timezone_aware",
+        "colour": "extra_forbidden",
+        "reporter.anonymous": "bool_parsing",
+    }
+
+
+def test_field_errors_do_not_echo_personal_data() -> None:
+    example = documented_example()
+    example["reporter"]["phone"] = "1" * 40  # over the 32-character limit
+    error = decode_error(json.dumps(example, ensure_ascii=False).encode())
+    assert [e.loc for e in error.errors] == ["reporter.phone"]
+    assert "1" * 40 not in error.message
+
+
+def test_too_many_attachments_and_empty_description() -> None:
+    example = documented_example()
+    example["attachments"] = [f"https://files.example.org/{i}.jpg" for i in range(21)]
+    example["description"] = ""
+    error = decode_error(json.dumps(example).encode())
+    assert {e.loc for e in error.errors} == {"attachments", "description"}

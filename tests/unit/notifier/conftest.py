@@ -1,0 +1,13 @@
+"""Fixtures of the notifier's unit tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.catalogue import Site
+from tests.unit.notifier.factories import tiny_site
+
+
+@pytest.fixture(scope="session")
+def small_site() -> Site:
+    return tiny_site()

@@ -1,0 +1,139 @@
+"""Builders for the notifier's tests: a tiny site and one case's events.
+
+The case's reporter has a name, phone and address that must never reach a webhook;
+the description quotes the address too, so free text leaking would show.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from schemas.cases import (
+    Assignment,
+    AssignmentReason,
+    CaseAssigned,
+    CaseAssignedPayload,
+    CaseClosed,
+    CaseEscalated,
+    ClosedPayload,
+    DeadlineKind,
+    EscalatedPayload,
+)
+from schemas.catalogue import Category, Deadlines, Jurisdiction, Site, TierDeadlines, Unit
+from schemas.deadlines import DeadlinePayload, DeadlineWarning
+from schemas.envelope import SHANGHAI
+from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
+
+NOW = datetime(2024, 6, 3, 10, 0, tzinfo=SHANGHAI)
+NAME, PHONE, ADDRESS = "王秀英", "13912345678", "兴庄路88号3幢"
+CASE_ID = "GF-0123456789ABCDEF"
+
+
+def tiny_site() -> Site:
+    places = [
+        Jurisdiction(id="c", name="City", tier=Tier.CITY),
+        Jurisdiction(id="d", name="District", tier=Tier.DISTRICT, parent="c"),
+        Jurisdiction(id="s", name="Street", tier=Tier.STREET, parent="d"),
+        Jurisdiction(id="s-a", name="Community A", tier=Tier.COMMUNITY, parent="s"),
+        Jurisdiction(id="s-a-g1", name="Grid A1", tier=Tier.GRID, parent="s-a"),
+    ]
+    units = [
+        Unit(
+            id=f"{p.id}.default",
+            name=f"{p.name} default",
+            jurisdiction=p.id,
+            unit_types=["general"],
+            default=True,
+        )
+        for p in places
+    ]
+    units.append(
+        Unit(
+            id="s.urban",
+            name="Street urban management",
+            jurisdiction="s",
+            unit_types=["urban_management"],
+            webhook="http://units.test/${URBAN_TOKEN}",
+        )
+    )
+    return Site(
+        id="tiny",
+        name="Tiny",
+        deadlines=Deadlines(tiers={t: TierDeadlines(accept=0, resolve=3, refer=1) for t in Tier}),
+        jurisdictions=places,
+        units=units,
+        categories=[
+            Category(
+                code="urban.garbage",
+                name="Garbage",
+                name_zh="垃圾堆放",
+                group="城建管理",
+                tier=Tier.STREET,
+                unit_type="urban_management",
+            ),
+        ],
+    )
+
+
+def case() -> Case:
+    return Case(
+        case_id=CASE_ID,
+        channel=Channel.HOTLINE_12345,
+        external_id="NB-0001",
+        reported_at=NOW - timedelta(minutes=5),
+        received_at=NOW,
+        category="urban.garbage",
+        grid_id="s-a-g1",
+        title=f"{ADDRESS}垃圾",
+        description=f"{ADDRESS}门口垃圾三天没人清运，请联系{NAME}。",
+        urgency=Urgency.URGENT,
+        location=Location(address=ADDRESS, lat=29.9, lon=121.6),
+        reporter=Reporter(name=NAME, phone=PHONE),
+    )
+
+
+def assigned(unit_id: str = "s.urban", tier: Tier = Tier.STREET) -> CaseAssigned:
+    assignment = Assignment(
+        unit_id=unit_id,
+        unit_name="whatever",
+        tier=tier,
+        owner_tier=Tier.STREET,
+        jurisdiction_id="s",
+        seq=1,
+        reason=AssignmentReason.INITIAL,
+        assigned_at=NOW,
+    )
+    payload = CaseAssignedPayload(assignment=assignment, case=case())
+    return CaseAssigned.derive(payload, producer="router", now=NOW, case_id=CASE_ID)
+
+
+def escalated(to_unit: str | None = "d.default") -> CaseEscalated:
+    payload = EscalatedPayload(
+        from_unit_id="s.urban",
+        from_tier=Tier.STREET,
+        to_unit_id=to_unit,
+        to_tier=Tier.DISTRICT if to_unit else None,
+        reason=AssignmentReason.ESCALATED,
+        deadline_kind=DeadlineKind.RESOLVE,
+        due_at=NOW,
+    )
+    return CaseEscalated.derive(payload, producer="router", now=NOW, case_id=CASE_ID)
+
+
+def warning(unit_id: str = "s.urban") -> DeadlineWarning:
+    payload = DeadlinePayload(
+        kind=DeadlineKind.RESOLVE,
+        unit_id=unit_id,
+        tier=Tier.STREET,
+        seq=1,
+        due_at=NOW + timedelta(hours=4),
+        working_days=5,
+    )
+    return DeadlineWarning.derive(payload, producer="escalator", now=NOW, case_id=CASE_ID)
+
+
+def closed() -> CaseClosed:
+    payload = ClosedPayload(
+        at=NOW, unit_id="s.urban", tier=Tier.STREET, escalations=0, on_time=True, rating=5
+    )
+    return CaseClosed.derive(payload, producer="router", now=NOW, case_id=CASE_ID)

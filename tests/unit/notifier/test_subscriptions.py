@@ -1,0 +1,172 @@
+"""The subscriptions file: validation with clear errors, env expansion, unit webhooks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from notifier.subscriptions import (
+    DEFAULT_SUBSCRIPTIONS,
+    Subscriber,
+    SubscriptionError,
+    load_subscriptions,
+)
+from schemas.catalogue import Site
+from schemas.reports import Tier
+
+GOOD = """
+subscribers:
+  - id: ops.desk_1
+    url: https://ops.test/hook?token=${OPS_TOKEN}
+    events: [case.escalated, case.closed]
+    units: [s.urban]
+    tiers: [street, district]
+    secret_env: OPS_SECRET
+  - id: plain
+    url: http://plain.test/
+    events: [case.assigned]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "subs.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error(
+    tmp_path: Path, text: str, site: Site | None = None, env: dict[str, str] | None = None
+) -> str:
+    with pytest.raises(SubscriptionError) as info:
+        load_subscriptions(write(tmp_path, text), site=site, env=env or {})
+    return str(info.value)
+
+
+def test_good_file_resolves(tmp_path: Path, small_site: Site) -> None:
+    env = {"OPS_TOKEN": "t0k", "OPS_SECRET": "s3cret", "URBAN_TOKEN": "u"}
+    subs = load_subscriptions(write(tmp_path, GOOD), site=small_site, env=env)
+    ops, plain, unit = subs.subscribers
+    assert ops == Subscriber(
+        id="ops.desk_1",
+        url="https://ops.test/hook?token=t0k",
+        events=frozenset({"case.escalated", "case.closed"}),
+        units=frozenset({"s.urban"}),
+        tiers=frozenset({Tier.STREET, Tier.DISTRICT}),
+    )
+    assert ops.secret == "s3cret"
+    assert (plain.units, plain.tiers, plain.secret) == (None, None, None)
+    # the site's unit with a webhook hears its own assignments and warnings
+    assert unit.id == "unit.s.urban" and unit.url == "http://units.test/u"
+    assert unit.events == {"case.assigned", "deadline.warning"}
+    assert unit.units == {"s.urban"}
+    assert subs.skipped == ()
+
+
+def test_unset_variables_skip_the_subscriber_with_a_warning(
+    tmp_path: Path, small_site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="notifier.subscriptions")
+    subs = load_subscriptions(write(tmp_path, GOOD), site=small_site, env={"OPS_TOKEN": "t"})
+    assert [s.id for s in subs.subscribers] == ["plain"]
+    assert subs.skipped == ("ops.desk_1", "unit.s.urban")
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "OPS_SECRET" in messages and "URBAN_TOKEN" in messages
+    assert "t0k" not in messages
+
+
+def test_empty_variable_counts_as_unset(tmp_path: Path) -> None:
+    subs = load_subscriptions(write(tmp_path, GOOD), env={"OPS_TOKEN": "", "OPS_SECRET": "x"})
+    assert subs.skipped == ("ops.desk_1",)
+
+
+def test_bundled_example_is_off_until_its_variable_is_set(site: Site) -> None:
+    off = load_subscriptions(DEFAULT_SUBSCRIPTIONS, site=site, env={})
+    assert off.subscribers == () and off.skipped == ("operations",)
+    on = load_subscriptions(site=site, env={"GRIDFLOW_OPS_WEBHOOK": "https://ops.test/x"})
+    [ops] = on.subscribers
+    assert (ops.url, ops.events) == ("https://ops.test/x", frozenset({"case.escalated"}))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "subscribers: [{id: a, url: 'http://a', events: [case.opened]}]",
+            "subscribers.0.events: Value error, unknown event types ['case.opened']",
+        ),
+        (
+            "subscribers: [{id: A!, url: 'http://a', events: [case.closed]}]",
+            "subscribers.0.id: String should match pattern",
+        ),
+        (
+            "subscribers: [{id: a, url: 'http://a', events: []}]",
+            "subscribers.0.events: List should have at least 1 item",
+        ),
+        (
+            "subscribers: [{id: a, url: 'http://a', event: [case.closed]}]",
+            "subscribers.0.event: Extra inputs are not permitted",
+        ),
+        (
+            "subscribers: [{id: a, url: 'http://a', events: [case.closed], tiers: [county]}]",
+            "subscribers.0.tiers.0: Input should be 'grid'",
+        ),
+        (
+            "subscribers: [{id: unit.x, url: 'http://a', events: [case.closed]}]",
+            "reserved for unit webhooks",
+        ),
+        (
+            "subscribers: [{id: a, url: 'http://a', events: [case.closed], secret_env: 'a b'}]",
+            "subscribers.0.secret_env: String should match pattern",
+        ),
+        (
+            "subscribers:\n - {id: a, url: 'http://a', events: [case.closed]}\n"
+            " - {id: a, url: 'http://b', events: [case.closed]}",
+            "duplicate subscriber ids: ['a']",
+        ),
+        (
+            "unit_webhooks: {events: [deadline.lapsed]}",
+            "unit_webhooks.events: Value error, unknown event types ['deadline.lapsed']",
+        ),
+        ("subscribers: {id: a}", "subscribers: Input should be a valid list"),
+    ],
+)
+def test_invalid_files_say_where_and_why(tmp_path: Path, text: str, expected: str) -> None:
+    message = error(tmp_path, text)
+    assert expected in message
+    assert "subs.yaml" in message
+
+
+@pytest.mark.parametrize("url", ["ftp://a.test/", "a.test/hook", "http://", "http://a b/"])
+def test_urls_must_be_http_once_expanded(tmp_path: Path, url: str) -> None:
+    text = f"subscribers: [{{id: a, url: '{url}', events: [case.closed]}}]"
+    assert "a: url must be an http(s) URL" in error(tmp_path, text)
+    expanded = "subscribers: [{id: a, url: '${U}', events: [case.closed]}]"
+    assert "a: url must be" in error(tmp_path, expanded, env={"U": url})
+
+
+def test_unit_filter_is_checked_against_the_site(tmp_path: Path, small_site: Site) -> None:
+    text = "subscribers: [{id: a, url: 'http://a.test', events: [case.closed], units: [zz]}]"
+    assert "a: units ['zz'] are not in site tiny" in error(tmp_path, text, site=small_site)
+    assert load_subscriptions(write(tmp_path, text), env={}).subscribers  # no site: unchecked
+
+
+def test_unit_webhooks_can_be_disabled_or_signed(tmp_path: Path, small_site: Site) -> None:
+    off = load_subscriptions(
+        write(tmp_path, "unit_webhooks: {enabled: false}"),
+        site=small_site,
+        env={"URBAN_TOKEN": "u"},
+    )
+    assert off.subscribers == ()
+    signed_text = "unit_webhooks: {secret_env: UNIT_SECRET, events: [case.assigned]}"
+    env = {"URBAN_TOKEN": "u", "UNIT_SECRET": "k"}
+    [unit] = load_subscriptions(write(tmp_path, signed_text), site=small_site, env=env).subscribers
+    assert (unit.secret, unit.events) == ("k", frozenset({"case.assigned"}))
+
+
+def test_missing_empty_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(SubscriptionError, match="missing"):
+        load_subscriptions(tmp_path / "nope.yaml", env={})
+    assert load_subscriptions(write(tmp_path, ""), env={}).subscribers == ()
+    assert "not valid YAML" in error(tmp_path, "subscribers: [")

@@ -1,0 +1,150 @@
+"""Builders for router tests: a tiny site, cases and the messages that move them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.cases import CaseReceived, DeadlineKind, RatedPayload, StepPayload, VerifiedPayload
+from schemas.catalogue import Category, Jurisdiction, RoutingMode, Site, Unit
+from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
+from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
+from schemas.envelope import SHANGHAI, Envelope
+from schemas.reports import Case, Channel, Tier, Urgency
+from schemas.topics import CASE_EVENTS, Emit
+
+T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
+LATER = T0 + timedelta(hours=2)
+
+
+def tiny_site(mode: RoutingMode = RoutingMode.STEPWISE) -> Site:
+    """city c > district d > street s > communities s-a, s-b > grids s-a-g1, s-a-g2, s-b-g1."""
+    places = [
+        ("c", Tier.CITY, None),
+        ("d", Tier.DISTRICT, "c"),
+        ("s", Tier.STREET, "d"),
+        ("s-a", Tier.COMMUNITY, "s"),
+        ("s-b", Tier.COMMUNITY, "s"),
+        ("s-a-g1", Tier.GRID, "s-a"),
+        ("s-a-g2", Tier.GRID, "s-a"),
+        ("s-b-g1", Tier.GRID, "s-b"),
+    ]
+    defaults = {
+        "c": "c.hotline",
+        "d": "d.command",
+        "s": "s.command",
+        "s-a": "s-a.station",
+        "s-b": "s-b.station",
+        "s-a-g1": "s-a-g1.leader",
+        "s-a-g2": "s-a-g2.leader",
+        "s-b-g1": "s-b-g1.leader",
+    }
+    units = [
+        Unit(id=u, name=u.upper(), jurisdiction=j, unit_types=["general"], default=True)
+        for j, u in defaults.items()
+    ]
+    units += [
+        Unit(id="c.water", name="City water", jurisdiction="c", unit_types=["water_supply"]),
+        Unit(id="d.env", name="District environment", jurisdiction="d", unit_types=["environment"]),
+        Unit(id="s.urban", name="Street urban", jurisdiction="s", unit_types=["urban_management"]),
+    ]
+    categories = [
+        ("grid.noise", Tier.GRID, "general"),
+        ("community.mediation", Tier.COMMUNITY, "general"),
+        ("street.parking", Tier.STREET, "urban_management"),
+        ("district.pollution", Tier.DISTRICT, "environment"),
+        ("city.water", Tier.CITY, "water_supply"),
+    ]
+    deadlines = {t: {"accept": 0, "resolve": 3, "refer": 1} for t in Tier}
+    return Site.model_validate(
+        {
+            "id": "tiny",
+            "name": "Tiny",
+            "routing": {"mode": mode, "entry_tier": Tier.STREET},
+            "deadlines": {"tiers": deadlines},
+            "jurisdictions": [
+                Jurisdiction(id=i, name=i, tier=t, parent=p).model_dump() for i, t, p in places
+            ],
+            "units": [u.model_dump() for u in units],
+            "categories": [
+                Category(
+                    code=code, name=code, name_zh=code, group="g", tier=tier, unit_type=kind
+                ).model_dump()
+                for code, tier, kind in categories
+            ],
+        }
+    )
+
+
+def case(case_id: str = "GF-1", category: str = "street.parking", grid: str = "s-a-g1") -> Case:
+    return Case(
+        case_id=case_id,
+        channel=Channel.GRID_APP,
+        external_id=f"ext-{case_id}",
+        reported_at=T0 - timedelta(minutes=5),
+        received_at=T0 - timedelta(minutes=4),
+        category=category,
+        grid_id=grid,
+        title="t",
+        description="d",
+        urgency=Urgency.NORMAL,
+    )
+
+
+def received(c: Case) -> Envelope:
+    return CaseReceived.derive(c, producer="intake", now=T0, case_id=c.case_id)
+
+
+def _command(kind: type[Envelope], case_id: str, payload: Any, n: object) -> Envelope:
+    return kind.derive(payload, producer="test", now=T0, case_id=case_id, key=(n,))
+
+
+def step(case_id: str, unit_id: str, seq: int = 1, note: str | None = None) -> StepPayload:
+    return StepPayload(unit_id=unit_id, seq=seq, at=T0 - timedelta(minutes=1), note=note)
+
+
+def accept(case_id: str, unit_id: str, seq: int = 1, n: object = 0) -> Envelope:
+    return _command(AcceptCase, case_id, step(case_id, unit_id, seq), n)
+
+
+def report_handled(case_id: str, unit_id: str, seq: int = 1, n: object = 0) -> Envelope:
+    return _command(ReportHandled, case_id, step(case_id, unit_id, seq), n)
+
+
+def refer_up(case_id: str, unit_id: str, seq: int = 1, n: object = 0) -> Envelope:
+    return _command(ReferUp, case_id, step(case_id, unit_id, seq, "beyond us"), n)
+
+
+def verify(
+    case_id: str, unit_id: str, seq: int = 1, passed: bool = True, n: object = 0
+) -> Envelope:
+    payload = VerifiedPayload(unit_id=unit_id, seq=seq, at=T0, passed=passed)
+    return _command(VerifyCase, case_id, payload, n)
+
+
+def rate(case_id: str, rating: int = 5, n: object = 0) -> Envelope:
+    return _command(RateCase, case_id, RatedPayload(at=T0, rating=rating), n)
+
+
+def deadline(
+    case_id: str,
+    unit_id: str,
+    tier: Tier,
+    seq: int = 1,
+    kind: DeadlineKind = DeadlineKind.ACCEPT,
+    warning: bool = False,
+) -> Envelope:
+    payload = DeadlinePayload(
+        kind=kind, unit_id=unit_id, tier=tier, seq=seq, due_at=T0, working_days=0
+    )
+    cls = DeadlineWarning if warning else DeadlineLapsed
+    return cls.derive(payload, producer="escalator", now=T0, case_id=case_id, key=(kind, seq))
+
+
+def events(emits: list[Emit]) -> list[Envelope]:
+    """The messages written to gridflow.cases.events, in order."""
+    return [e.message for e in emits if e.topic == CASE_EVENTS.name]  # type: ignore[misc]
+
+
+def types(emits: list[Emit]) -> list[str]:
+    return [m.type for m in events(emits)]

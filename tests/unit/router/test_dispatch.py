@@ -1,0 +1,144 @@
+"""A new case: where it goes first (调度分流), and what refuses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.core import Router
+from router.memory import MemoryCaseStore
+from schemas.cases import AssignmentReason, CaseAssigned, Stage
+from schemas.catalogue import RoutingMode, Site
+from schemas.codec import encode
+from schemas.deadletter import Rejected, RejectionReason
+from schemas.reports import Tier
+from schemas.topics import CASE_EVENTS
+from tests.unit.router.support import LATER, T0, case, received, tiny_site
+
+
+def _assigned(router: Router, category: str, grid: str = "s-a-g1") -> CaseAssigned:
+    out = router.handle(received(case(category=category, grid=grid)), LATER)
+    assert len(out) == 2
+    message = out[0].message
+    assert isinstance(message, CaseAssigned)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("category", "grid", "unit", "tier", "place"),
+    [
+        ("grid.noise", "s-a-g2", "s-a-g2.leader", Tier.GRID, "s-a-g2"),
+        ("community.mediation", "s-b-g1", "s-b.station", Tier.COMMUNITY, "s-b"),
+        ("street.parking", "s-a-g1", "s.urban", Tier.STREET, "s"),
+    ],
+)
+def test_a_case_goes_to_the_owning_tier_unit_serving_its_grid(
+    router: Router, category: str, grid: str, unit: str, tier: Tier, place: str
+) -> None:
+    a = _assigned(router, category, grid).payload.assignment
+    assert (a.unit_id, a.tier, a.owner_tier, a.jurisdiction_id) == (unit, tier, tier, place)
+    assert (a.seq, a.reason, a.assigned_at) == (1, AssignmentReason.INITIAL, LATER)
+
+
+def test_assignment_goes_to_the_story_and_the_units_topic(
+    router: Router, store: MemoryCaseStore
+) -> None:
+    c = case()
+    cause = received(c)
+    out = router.handle(cause, LATER)
+    assert [(e.topic, e.key) for e in out] == [
+        (CASE_EVENTS.name, "GF-1"),
+        ("gridflow.assignments.s.urban", "GF-1"),
+    ]
+    assert out[0].message is out[1].message
+    message = out[0].message
+    assert isinstance(message, CaseAssigned)
+    assert message.payload.case == c
+    assert (message.producer, message.causation_id, message.occurred_at) == (
+        "router",
+        cause.event_id,
+        LATER,
+    )
+    assert message.correlation_id == "GF-1"
+    file = store.get("GF-1")
+    assert file is not None
+    assert (file.stage, file.assignment, file.escalations, file.lapsed, file.rating) == (
+        Stage.ASSIGNED,
+        message.payload.assignment,
+        0,
+        False,
+        None,
+    )
+
+
+def test_stepwise_a_district_matter_enters_at_the_street(router: Router) -> None:
+    a = _assigned(router, "district.pollution").payload.assignment
+    # the street has no environment unit: its command room holds it and must refer it up
+    assert (a.unit_id, a.tier, a.owner_tier) == ("s.command", Tier.STREET, Tier.DISTRICT)
+
+
+def test_flat_a_district_matter_goes_straight_to_the_district_department() -> None:
+    router = Router(tiny_site(RoutingMode.FLAT), MemoryCaseStore())
+    a = _assigned(router, "district.pollution").payload.assignment
+    assert (a.unit_id, a.tier, a.owner_tier, a.jurisdiction_id) == (
+        "d.env",
+        Tier.DISTRICT,
+        Tier.DISTRICT,
+        "d",
+    )
+
+
+def test_flat_a_grid_matter_still_stays_in_the_grid() -> None:
+    router = Router(tiny_site(RoutingMode.FLAT), MemoryCaseStore())
+    assert _assigned(router, "grid.noise").payload.assignment.unit_id == "s-a-g1.leader"
+
+
+def test_a_repeated_case_is_dispatched_once(router: Router, store: MemoryCaseStore) -> None:
+    first = router.handle(received(case()), LATER)
+    assert len(first) == 2
+    before = store.get("GF-1")
+    again = received(case()).model_copy(update={"event_id": "another-delivery"})
+    assert router.handle(again, LATER) == []
+    assert router.handle(received(case()), LATER) == []
+    assert store.get("GF-1") == before
+
+
+def test_the_same_input_gives_byte_identical_output(tiny: Site) -> None:
+    outputs = [Router(tiny, MemoryCaseStore()).handle(received(case()), LATER) for _ in range(2)]
+    assert [encode(e.message) for e in outputs[0]] == [encode(e.message) for e in outputs[1]]
+
+
+def test_unknown_category_is_refused_naming_case_and_field(
+    router: Router, store: MemoryCaseStore
+) -> None:
+    with pytest.raises(Rejected) as caught:
+        router.handle(received(case(category="street.nonsense")), LATER)
+    assert caught.value.reason is RejectionReason.UNKNOWN_REFERENCE
+    assert "GF-1" in caught.value.message and "street.nonsense" in caught.value.message
+    assert [e.loc for e in caught.value.errors] == ["category"]
+    assert store.get("GF-1") is None
+
+
+@pytest.mark.parametrize("grid", ["s-a", "s", "nowhere"])
+def test_a_case_not_in_a_grid_is_refused(router: Router, grid: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        router.handle(received(case(grid=grid)), LATER)
+    assert caught.value.reason is RejectionReason.UNKNOWN_REFERENCE
+    assert "GF-1" in caught.value.message and repr(grid) in caught.value.message
+    assert [e.loc for e in caught.value.errors] == ["grid_id"]
+
+
+def test_unknown_category_and_grid_are_named_together(router: Router) -> None:
+    with pytest.raises(Rejected) as caught:
+        router.handle(received(case(category="x.y", grid="nowhere")), LATER)
+    assert [e.loc for e in caught.value.errors] == ["category", "grid_id"]
+
+
+def test_no_unit_at_the_tier_is_unroutable(tiny: Site) -> None:
+    """Only a catalogue that skipped validation can lack a default unit; say so if it does."""
+    units = [u for u in tiny.units if u.id != "s-a.station"]
+    broken = Site.model_construct(**{**dict(tiny), "units": units})
+    router = Router(broken, MemoryCaseStore())
+    with pytest.raises(Rejected) as caught:
+        router.handle(received(case(category="community.mediation")), T0)
+    assert caught.value.reason is RejectionReason.UNROUTABLE
+    assert "GF-1" in caught.value.message and "s-a-g1" in caught.value.message
