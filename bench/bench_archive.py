@@ -157,12 +157,16 @@ def main() -> None:
         tx = Transaction(engine)
         archive, inbox = Archive(SqlArchiveStore(tx)), Inbox(tx, "archive")
         now = datetime.now(SHANGHAI)
-        started = time.perf_counter()
+        started = lap = time.perf_counter()
         for i in range(0, len(events), args.batch):
             with tx.begin():
                 for event in events[i : i + args.batch]:
                     if not args.inbox or inbox.first_time(event.event_id, now):
                         archive.handle(event, now)
+            done = i + args.batch
+            if done % 10_000 == 0:  # does the rate hold as the tables grow?
+                print(f"  {done:>7} events: {10_000 / (time.perf_counter() - lap):,.0f} events/s")
+                lap = time.perf_counter()
         elapsed = time.perf_counter() - started
         print(f"database: {engine.url.render_as_string(hide_password=True)}")
         print(

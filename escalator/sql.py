@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     String,
@@ -21,34 +20,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Dialect, Row
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.engine import Row
 
 from escalator.ports import Deadline, DeadlineStore
 from schemas.cases import DeadlineKind
 from schemas.reports import Tier
 from services.storage.db import Transaction, metadata
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes stored as UTC and read back aware (SQLite drops tzinfo)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: store timezone-aware values only")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from services.storage.types import UtcDateTime
 
 deadlines = Table(
     "escalator_deadlines",

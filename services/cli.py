@@ -26,11 +26,11 @@ app.add_typer(db_app, name="db")
 console = Console()
 
 
-def _settings() -> Settings:
+def _settings(log_file: Path | None = None) -> Settings:
     from services.logs import configure
 
     settings = Settings()
-    configure(settings.log_level, settings.log_format)
+    configure(settings.log_level, settings.log_format, log_file)
     return settings
 
 
@@ -105,7 +105,9 @@ def demo(
     """Run every processor in this process over a simulated street (seed 000)."""
     from services.demo.run import run_demo
 
-    settings = _settings()
+    log_file = Path(".run/demo.log")
+    settings = _settings(log_file)
+    console.print(f"logs: {log_file}")
     if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         path = Path(database.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
 
 
-def configure(level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure(level: str = "INFO", fmt: str = "json", file: Path | None = None) -> None:
+    """Log to stderr, or to ``file`` (the demo keeps its console for the summary)."""
+    handler: logging.Handler
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(file, mode="w", encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
@@ -26,4 +33,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    for noisy in ("kafka", "httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # kafka-python 3 warns whenever a busy machine delays its I/O loop by 0.1 s
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

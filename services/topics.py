@@ -36,7 +36,10 @@ def create_topics(bootstrap: str, topics: list[Topic], replication: int = 1) -> 
                 ],
                 timeout_ms=30_000,
             )
-        log.info("topics provisioned", extra={"created": len(missing), "total": len(topics)})
+        log.info(
+            "topics provisioned",
+            extra={"topics_created": len(missing), "topics_total": len(topics)},
+        )
         return len(missing), len(topics) - len(missing)
     finally:
         admin.close()

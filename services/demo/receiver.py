@@ -6,6 +6,7 @@ Idempotency-Key, as a receiver of at-least-once deliveries should.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     def __init__(self) -> None:
         self.by_path: Counter[str] = Counter()
+        self.by_case: Counter[str] = Counter()
         self.keys: set[str] = set()
         self.duplicates = 0
         self._lock = threading.Lock()
@@ -22,14 +24,19 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                body = self.rfile.read(length)
                 key = self.headers.get("Idempotency-Key") or ""
+                try:
+                    case_id = str(json.loads(body).get("case_id"))
+                except (ValueError, AttributeError):
+                    case_id = "?"
                 with receiver._lock:
                     if key in receiver.keys:
                         receiver.duplicates += 1
                     else:
                         receiver.keys.add(key)
                         receiver.by_path[self.path] += 1
+                        receiver.by_case[case_id] += 1
                 self.send_response(204)
                 self.end_headers()
 

@@ -62,7 +62,7 @@ def _pct(rate: float | None) -> str:
 
 
 def _table(title: str, rows: Mapping[str, int], limit: int | None = None) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", min_width=len(title) + 2)
     table.add_column("")
     table.add_column("count", justify="right")
     items = sorted(rows.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -75,7 +75,7 @@ def _table(title: str, rows: Mapping[str, int], limit: int | None = None) -> Tab
 
 def print_report(console: Console, r: ArchiveReport) -> None:
     """The archive's figures (also ``gridflow report``)."""
-    head = Table(title="cases", title_justify="left", show_header=False)
+    head = Table(title="cases", title_justify="left", show_header=False, min_width=50)
     head.add_column("")
     head.add_column("", justify="right")
     head.add_row("cases received (受理)", str(r.cases))

@@ -44,7 +44,6 @@ class KafkaSource:
         self._max = max_records
         self._timeout = poll_timeout_ms
         self.consumer = KafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap.split(","),
             group_id=group,
             client_id=client_id,
@@ -52,7 +51,16 @@ class KafkaSource:
             auto_offset_reset="earliest",
             max_poll_records=max_records,
             isolation_level="read_committed",
+            metadata_max_age_ms=30_000,
         )
+        # Know every topic's partitions before joining the group: a member that joins
+        # without them is assigned nothing until the next metadata refresh.
+        missing = [t for t in topics if not self.consumer.partitions_for_topic(t)]
+        if missing:
+            raise RuntimeError(
+                f"topics missing on the broker: {missing}; run gridflow topics create"
+            )
+        self.consumer.subscribe(list(topics))
 
     def poll(self) -> list[Record]:
         batches = self.consumer.poll(timeout_ms=self._timeout, max_records=self._max)

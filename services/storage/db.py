@@ -22,9 +22,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -116,10 +118,17 @@ class Inbox:
         self._tx = tx
         self._processor = processor
 
+    # Plain text, so it compiles once: SQLAlchemy 2.0 does not cache the dialects'
+    # insert().on_conflict_do_nothing() (sqlalchemy#10445), and this runs per message.
+    _FIRST_TIME = text(
+        "INSERT INTO inbox (processor, event_id, processed_at) VALUES (:p, :e, :t) "
+        "ON CONFLICT DO NOTHING"
+    ).bindparams(bindparam("t", type_=UtcDateTime()))
+
     def first_time(self, event_id: str, at: datetime) -> bool:
         """Record ``event_id``; True when it had not been processed before."""
-        row = {"processor": self._processor, "event_id": event_id, "processed_at": at}
-        return insert_ignoring_duplicates(self._tx.conn, inbox, row)
+        params = {"p": self._processor, "e": event_id, "t": at}
+        return self._tx.conn.execute(self._FIRST_TIME, params).rowcount == 1
 
     def seen(self, event_id: str) -> bool:
         stmt = select(inbox.c.event_id).where(

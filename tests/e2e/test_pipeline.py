@@ -180,6 +180,8 @@ class TopicReader:
             enable_auto_commit=False,
             metadata_max_age_ms=2000,
         )
+        for topic in subscription.get("topics", []):
+            self.consumer.partitions_for_topic(topic)  # metadata first, then join
         self.consumer.subscribe(**subscription)
         self.seen: list[Any] = []
 
@@ -325,7 +327,10 @@ def _exercise(
     assert archived("deadline.lapsed") >= VALID
 
     # The notifier told the subscriber; the processes serve their metrics.
-    wait_for("webhooks", lambda: receiver.by_path["/hook"] == 3 * VALID - at_top)
+    wait_for(
+        "webhooks",
+        lambda: sum(receiver.by_case[c] for c in case_ids) == 3 * VALID - at_top,
+    )
     with urllib.request.urlopen(f"http://127.0.0.1:{ports['router']}/metrics", timeout=5) as r:
         body = r.read().decode()
     assert 'gridflow_records_consumed_total{processor="router"' in body
