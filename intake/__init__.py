@@ -10,22 +10,9 @@ is dropped.
 The native JSON report
 ----------------------
 
-A complete example (every field; only ``channel``, ``external_id``,
-``reported_at``, ``category``, ``grid_id`` and ``description`` are required)::
-
-    {
-      "channel": "hotline_12345",
-      "external_id": "NB12345-20240603-000817",
-      "reported_at": "2024-06-03T09:12:45+08:00",
-      "category": "urban.garbage",
-      "grid_id": "zs-xzl-g03",
-      "title": "小区门口垃圾三天未清运",
-      "description": "兴庄路小区东门垃圾桶已满三天，无人清运，气味很大。\\n请尽快处理。",
-      "urgency": "normal",
-      "location": {"address": "兴庄路88号东门", "lat": 29.9489, "lon": 121.6213},
-      "reporter": {"name": "王女士", "phone": "+86 138-1234-5678", "anonymous": false},
-      "attachments": ["https://files.example.org/12345/000817/photo1.jpg"]
-    }
+A complete example is ``docs/examples/report.json`` (every field; only
+``channel``, ``external_id``, ``reported_at``, ``category``, ``grid_id`` and
+``description`` are required; a test keeps it accepted by the bundled site).
 
 Fields:
 

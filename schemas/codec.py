@@ -38,10 +38,13 @@ def encode(message: Model) -> bytes:
     return message.model_dump_json().encode()
 
 
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    """pydantic's errors as field-level reasons, without echoing the input values."""
+def field_errors(exc: ValidationError, skip: int = 0) -> list[FieldError]:
+    """pydantic's errors as field-level reasons, without echoing the input values.
+
+    ``skip`` drops that many leading path elements (a union's tag, which holds dots).
+    """
     return [
-        FieldError(loc=".".join(str(p) for p in e["loc"]), msg=e["msg"], type=e["type"])
+        FieldError(loc=".".join(str(p) for p in e["loc"][skip:]), msg=e["msg"], type=e["type"])
         for e in exc.errors(include_input=False, include_url=False)
     ]
 
@@ -79,9 +82,8 @@ def decode(topic: Topic, value: bytes) -> Any:
     try:
         return _adapter(topic.carries).validate_python(data)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        if len(topic.carries) > 1:  # drop the union's tag ('case.accepted.') from each loc
-            errors = [e.model_copy(update={"loc": e.loc.partition(".")[2]}) for e in errors]
+        # a union's errors start with its tag ('case.accepted'): drop it from each loc
+        errors = field_errors(exc, skip=1 if len(topic.carries) > 1 else 0)
         raise DecodeError(
             RejectionReason.INVALID,
             f"{len(errors)} field(s) invalid: " + "; ".join(f"{e.loc}: {e.msg}" for e in errors),

@@ -4,6 +4,8 @@ logic meets storage and delivery, shared by both runtimes.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from notifier.subscriptions import Subscriptions, load_subscriptions
 from schemas.catalogue import Site
 from services.runtime.processor import Processor
@@ -15,9 +17,11 @@ def build_processor(
     *,
     site: Site,
     tx: Transaction,
+    resources: ExitStack,
     subscriptions: Subscriptions | None = None,
 ) -> Processor:
-    """The processor ``name`` with its SQL adapters on ``tx``."""
+    """The processor ``name`` with its SQL adapters on ``tx``; what needs closing
+    (the notifier's HTTP client) is registered on ``resources``."""
     if name == "intake":
         from intake.core import Intake
 
@@ -38,7 +42,8 @@ def build_processor(
         from notifier.webhook import WebhookSender
 
         subs = subscriptions if subscriptions is not None else load_subscriptions(None, site)
-        return Notifier(subs, site, WebhookSender())
+        sender = resources.enter_context(WebhookSender())
+        return Notifier(subs, site, sender)
     if name == "archive":
         from archive.core import Archive
         from archive.sql import SqlArchiveStore

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Protocol
 
 from schemas.codec import DecodeError, decode, reject
-from schemas.deadletter import Rejected, RejectionReason
+from schemas.deadletter import MessageRejected, Rejected, RejectionReason
 from schemas.envelope import Envelope
 from schemas.topics import DEADLETTER, Emit, Record, topic_named
 from services.metrics import Metrics, topic_label
@@ -53,10 +53,11 @@ class Sink(Protocol):
 class ProcessingFailed(RuntimeError):
     """The logic raised on a record: a bug or a state it cannot handle."""
 
-    def __init__(self, record: Record, cause: BaseException) -> None:
+    def __init__(self, record: Record, cause: BaseException, case_id: str | None = None) -> None:
         super().__init__(f"{type(cause).__name__} on {record.topic}[{record.partition}]")
         self.record = record
         self.cause = cause
+        self.case_id = case_id
 
 
 @dataclass
@@ -131,6 +132,8 @@ class BatchRunner:
                 emits.extend(self._process(record, now, result))
             self._publish(emits)
         result.emitted = len(emits)
+        if result.duplicates:  # counted once committed: a failed batch is re-run alone
+            self.metrics.duplicates.labels(self.processor.name).inc(result.duplicates)
         return result
 
     def _isolated(self, record: Record, now: datetime) -> BatchResult:
@@ -157,14 +160,13 @@ class BatchRunner:
                 message=f"{self.processor.name} failed on this message: "
                 f"{type(failed.cause).__name__}",
                 now=now,
+                case_id=failed.case_id,
             )
             with self.tx.begin():
-                self._publish([Emit(DEADLETTER.name, None, letter)])
-            self.metrics.dead_letters.labels(self.processor.name, letter.payload.reason).inc()
+                self._publish([Emit(DEADLETTER.name, failed.case_id, letter)])
             return BatchResult(records=1, emitted=1, dead_letters=1)
 
     def _process(self, record: Record, now: datetime, result: BatchResult) -> list[Emit]:
-        name = self.processor.name
         try:
             message = decode(topic_named(record.topic), record.value)
         except (DecodeError, KeyError) as exc:
@@ -175,7 +177,6 @@ class BatchRunner:
         case_id = message.case_id if isinstance(message, Envelope) else None
         if isinstance(message, Envelope) and not self.inbox.first_time(message.event_id, now):
             result.duplicates += 1
-            self.metrics.duplicates.labels(name).inc()
             return []
         try:
             return self.processor.handle(message, now)
@@ -186,7 +187,7 @@ class BatchRunner:
                 )
             ]
         except Exception as exc:
-            raise ProcessingFailed(record, exc) from exc
+            raise ProcessingFailed(record, exc, case_id) from exc
 
     def _dead_letter(
         self,
@@ -199,7 +200,6 @@ class BatchRunner:
         case_id: str | None = None,
     ) -> Emit:
         result.dead_letters += 1
-        self.metrics.dead_letters.labels(self.processor.name, reason.value).inc()
         log.info(
             "message rejected",
             extra={
@@ -229,3 +229,6 @@ class BatchRunner:
         for emit in emits:
             kind = getattr(emit.message, "type", type(emit.message).__name__)
             self.metrics.produced.labels(self.processor.name, topic_label(emit.topic), kind).inc()
+            if isinstance(emit.message, MessageRejected):  # counted when sent, not when decided
+                reason = emit.message.payload.reason.value
+                self.metrics.dead_letters.labels(self.processor.name, reason).inc()

@@ -6,6 +6,7 @@ ones the Kafka runtime uses; only the source and the sink differ.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from notifier.subscriptions import Subscriptions
@@ -49,10 +50,13 @@ class EmbeddedPipeline:
         self.broker = MemoryBroker()
         self.broker.create_topics(t.name for t in site_topics(site))
         sink = MemorySink(self.broker, clock.now)
+        self._resources = ExitStack()
         self.stages: dict[str, Stage] = {}
         for name in PROCESSORS:
             tx = Transaction(self.engine)
-            processor = build_processor(name, site=site, tx=tx, subscriptions=subscriptions)
+            processor = build_processor(
+                name, site=site, tx=tx, resources=self._resources, subscriptions=subscriptions
+            )
             runner = BatchRunner(processor, tx, sink, clock, self.metrics, on_error)
             source = MemorySource(self.broker, f"gridflow.{name}", processor.topics)
             self.stages[name] = Stage(runner, source)
@@ -88,4 +92,5 @@ class EmbeddedPipeline:
         return result
 
     def close(self) -> None:
+        self._resources.close()
         self.engine.dispose()

@@ -16,6 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -56,7 +57,10 @@ class Worker:
             from notifier.subscriptions import load_subscriptions
 
             subscriptions = load_subscriptions(settings.subscriptions, site)
-        processor = build_processor(name, site=site, tx=tx, subscriptions=subscriptions)
+        self.resources = ExitStack()
+        processor = build_processor(
+            name, site=site, tx=tx, resources=self.resources, subscriptions=subscriptions
+        )
         self.ticking = name == "escalator"
         self.tick_clock: TickClock | None = None
         clock: Clock = SystemClock(tz)
@@ -117,6 +121,7 @@ class Worker:
         finally:
             self.source.close()
             self.sink.close()
+            self.resources.close()
             self.engine.dispose()
             log.info("stopped", extra={"processor": self.name})
 

@@ -118,6 +118,23 @@ def make_reports(site: Site, tag: str) -> tuple[list[tuple[bytes, bytes]], set[s
     return out, case_ids
 
 
+def _send_documented_example(bootstrap: str, tag: str) -> str:
+    """docs/examples/report.json, as one line through deploy/kafka/console.sh produce."""
+    report = json.loads((ROOT / "docs/examples/report.json").read_text(encoding="utf-8"))
+    report["external_id"] = f"{tag}-example"
+    report["reported_at"] = datetime.now(SHANGHAI).isoformat()
+    done = subprocess.run(
+        [str(ROOT / "deploy/kafka/console.sh"), "produce", REPORTS_RAW.name],
+        input=json.dumps(report, ensure_ascii=False).encode() + b"\n",
+        env={**os.environ, "GRIDFLOW_KAFKA_BOOTSTRAP": bootstrap},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return case_id_for(report["channel"], report["external_id"])
+
+
 class Pipeline:
     """The five processors as child processes, with their logs kept for failures."""
 
@@ -237,6 +254,7 @@ def _exercise(
         producer.send(REPORTS_RAW.name, key=key, value=value)
     producer.flush()
     producer.close()
+    example_case = _send_documented_example(bootstrap, tag)
 
     # Every valid report lands on exactly one unit's assignment topic, once.
     assignments = TopicReader(bootstrap, tag, pattern=f"^{ASSIGNMENT_PREFIX}.*")
@@ -250,7 +268,12 @@ def _exercise(
                 mine[case_id] += 1
         return mine
 
-    wait_for("every case on an assignment topic", lambda: len(assigned()) == VALID)
+    # The documented example, sent by Kafka's own console producer, reaches its unit too.
+    case_ids.add(example_case)
+    wait_for("every case on an assignment topic", lambda: len(assigned()) == VALID + 1)
+    case_ids.discard(example_case)
+    example = [m for m in assignments.seen if json.loads(m.value)["case_id"] == example_case]
+    assert [m.topic for m in example] == [ASSIGNMENT_PREFIX + "zs.urban"]
     time.sleep(2)  # a duplicate, if any, would arrive now
     first = assigned()
     assert set(first) == case_ids
