@@ -191,9 +191,7 @@ def record(value: bytes, offset: int = 41, partition: int = 3) -> Record:
 
 
 def letter(rec: Record, processor: str = "router") -> MessageRejected:
-    return reject(
-        rec, processor=processor, reason=RejectionReason.NOT_JSON, message="no", now=NOW
-    )
+    return reject(rec, processor=processor, reason=RejectionReason.NOT_JSON, message="no", now=NOW)
 
 
 def test_reject_keeps_text_verbatim_and_where_it_came_from() -> None:

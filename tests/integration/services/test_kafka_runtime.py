@@ -1,0 +1,173 @@
+"""The Kafka side of the runtime on a real broker: the sink publishes and waits for the
+ack, a source in a consumer group reads from the start, commits hold across
+consumers of the group, and a rewind reads a batch again.
+
+The broker's topics are shared with other tests and runs, so each test writes dead
+letters keyed by case ids of its own and looks only for those. The dead-letter
+topic is used because the only processor that reads it (the archive) merely files
+what it finds.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from schemas.catalogue import Site
+from schemas.codec import decode, reject
+from schemas.deadletter import MessageRejected, RejectionReason
+from schemas.envelope import SHANGHAI
+from schemas.topics import DEADLETTER, Emit, Record
+from services.runtime.kafka import KafkaSink, KafkaSource
+from services.topics import create_topics, site_topics
+
+pytestmark = pytest.mark.kafka
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
+TIMEOUT_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def bootstrap(kafka_bootstrap: str, site: Site) -> str:
+    create_topics(kafka_bootstrap, site_topics(site))
+    return kafka_bootstrap
+
+
+@pytest.fixture
+def sink(bootstrap: str) -> Iterator[KafkaSink]:
+    s = KafkaSink(bootstrap, client_id="gridflow-test-sink")
+    yield s
+    s.close()
+
+
+def unique(n: int) -> list[str]:
+    tag = uuid.uuid4().hex[:10].upper()
+    return [f"KT-{tag}-{i}" for i in range(n)]
+
+
+def letters(case_ids: list[str]) -> list[Emit]:
+    out = []
+    for i, case_id in enumerate(case_ids):
+        bad = Record(topic="gridflow.test.input", value=f"<{case_id}>".encode(), offset=i)
+        letter = reject(
+            bad,
+            processor="kafka-test",
+            reason=RejectionReason.NOT_JSON,
+            message="test letter",
+            now=NOW,
+            case_id=case_id,
+        )
+        out.append(Emit(DEADLETTER.name, case_id, letter))
+    return out
+
+
+def source(bootstrap: str, group: str) -> KafkaSource:
+    return KafkaSource(
+        bootstrap,
+        group,
+        [DEADLETTER.name],
+        max_records=500,
+        poll_timeout_ms=300,
+        client_id=f"gridflow-test-{group}",
+    )
+
+
+def ours(records: list[Record], case_ids: list[str]) -> list[Record]:
+    wanted = {c.encode() for c in case_ids}
+    return [r for r in records if r.key in wanted]
+
+
+def poll_until(src: KafkaSource, case_ids: list[str]) -> list[Record]:
+    """Everything polled until each of ``case_ids`` was seen (else fail)."""
+    polled: list[Record] = []
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        polled += src.poll()
+        if len(ours(polled, case_ids)) >= len(case_ids):
+            return polled
+    raise AssertionError(f"not all of {case_ids} read within {TIMEOUT_S:.0f}s")
+
+
+def drain(src: KafkaSource) -> list[Record]:
+    """Poll until the consumer is caught up (an empty poll once it has partitions)."""
+    polled: list[Record] = []
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        batch = src.poll()
+        if not batch and src.consumer.assignment():
+            return polled
+        polled += batch
+    raise AssertionError(f"still reading after {TIMEOUT_S:.0f}s")
+
+
+def group() -> str:
+    return f"gridflow-test-{uuid.uuid4().hex[:10]}"
+
+
+def test_what_the_sink_sends_a_fresh_group_reads(bootstrap: str, sink: KafkaSink) -> None:
+    case_ids = unique(3)
+    sent = letters(case_ids)
+    sink.send(sent)
+    sink.flush()  # acknowledged: a fresh group must see them
+    src = source(bootstrap, group())
+    try:
+        mine = ours(poll_until(src, case_ids), case_ids)
+    finally:
+        src.close()
+    assert sorted(r.key or b"" for r in mine) == sorted(c.encode() for c in case_ids)
+    by_key = {e.key: e.message for e in sent}
+    for r in mine:
+        back = decode(DEADLETTER, r.value)
+        assert isinstance(back, MessageRejected)
+        assert back == by_key[(r.key or b"").decode()]
+        assert r.topic == DEADLETTER.name
+        assert r.timestamp is not None and r.timestamp.tzinfo is not None
+
+
+def test_committed_records_are_not_read_again_by_the_group(bootstrap: str, sink: KafkaSink) -> None:
+    name = group()
+    first_ids = unique(2)
+    sink.send(letters(first_ids))
+    sink.flush()
+    first = source(bootstrap, name)
+    try:
+        first.commit(poll_until(first, first_ids))
+    finally:
+        first.close()
+
+    later_ids = unique(1)
+    sink.send(letters(later_ids))
+    sink.flush()
+    second = source(bootstrap, name)  # e.g. the processor restarted
+    try:
+        polled = poll_until(second, later_ids)
+        polled += drain(second)
+        assert ours(polled, first_ids) == []
+        assert DEADLETTER.name in second.lag()
+    finally:
+        second.close()
+
+
+def test_a_rewind_reads_the_batch_again(bootstrap: str, sink: KafkaSink) -> None:
+    case_ids = unique(2)
+    sink.send(letters(case_ids))
+    sink.flush()
+    src = source(bootstrap, group())
+    try:
+        polled = poll_until(src, case_ids)
+        src.rewind(polled)  # the batch failed: retry it
+        again = poll_until(src, case_ids)
+    finally:
+        src.close()
+    positions = {(r.partition, r.offset) for r in ours(polled, case_ids)}
+    assert {(r.partition, r.offset) for r in ours(again, case_ids)} == positions
+
+
+def test_creating_the_topics_again_creates_nothing(bootstrap: str, site: Site) -> None:
+    topics = site_topics(site)
+    created, existing = create_topics(bootstrap, topics)
+    assert (created, existing) == (0, len(topics))

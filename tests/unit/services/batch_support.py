@@ -1,0 +1,142 @@
+"""A fake processor over the memory broker and SQLite, for the BatchRunner tests.
+
+The processor writes a row per command it accepts, so what was committed and what
+was rolled back can be read back from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
+
+from schemas.cases import CaseAccepted, StepPayload
+from schemas.codec import decode, encode
+from schemas.commands import AcceptCase
+from schemas.deadletter import FieldError, MessageRejected, Rejected, RejectionReason
+from schemas.envelope import SHANGHAI, Model
+from schemas.topics import (
+    CASE_EVENTS,
+    CASE_UPDATES,
+    CATALOGUE,
+    DEADLETTER,
+    Emit,
+    Record,
+    topic_named,
+)
+from services.metrics import Metrics
+from services.runtime.batch import BatchRunner
+from services.runtime.clock import SimulatedClock
+from services.runtime.memory import MemoryBroker, MemorySink
+from services.settings import ErrorPolicy
+from services.storage.db import Transaction, inbox
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
+NAME = "fake"
+
+_own = MetaData()
+fake_state = Table(  # not on the shared metadata: the migrations must not see it
+    "fake_state",
+    _own,
+    Column("case_id", String(64), primary_key=True),
+    Column("note", String(64), nullable=False),
+)
+
+
+class FakeProcessor:
+    """Accepts AcceptCase: writes a row, emits CaseAccepted. Notes steer it:
+    'boom' raises after writing, 'refuse' raises Rejected before writing."""
+
+    name = NAME
+    topics = (CASE_UPDATES.name,)
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.seen: list[str] = []
+        self.due: list[Emit] = []
+
+    def handle(self, message: Model, now: datetime) -> list[Emit]:
+        assert isinstance(message, AcceptCase)
+        note = message.payload.note or ""
+        self.seen.append(message.event_id)
+        if note == "refuse":
+            error = FieldError(loc="payload.note", msg="not accepted here", type="conflict")
+            raise Rejected(RejectionReason.CONFLICT, "case held elsewhere", [error])
+        self.tx.conn.execute(insert(fake_state).values(case_id=message.case_id, note=note))
+        if note == "boom":
+            raise RuntimeError("the logic broke")
+        event = CaseAccepted.derive(
+            message.payload, producer=NAME, now=now, case_id=message.case_id, cause=message
+        )
+        return [Emit(CASE_EVENTS.name, message.case_id, event)]
+
+    def tick(self, now: datetime) -> list[Emit]:
+        return self.due
+
+
+class BrokenSink:
+    """Sends, then fails to get the broker's acknowledgement."""
+
+    def __init__(self) -> None:
+        self.sent: list[Emit] = []
+
+    def send(self, emits: Sequence[Emit]) -> None:
+        self.sent.extend(emits)
+
+    def flush(self) -> None:
+        raise ConnectionError("no ack from the broker")
+
+
+class Harness:
+    """The fake processor's BatchRunner, its broker and database, and ways to read them."""
+
+    def __init__(self, engine: Engine, on_error: ErrorPolicy = ErrorPolicy.DEADLETTER) -> None:
+        _own.create_all(engine)
+        self.engine = engine
+        self.broker = MemoryBroker()
+        self.broker.create_topics(t.name for t in CATALOGUE)
+        self.clock = SimulatedClock(NOW)
+        self.metrics = Metrics()
+        self.tx = Transaction(engine)
+        self.processor = FakeProcessor(self.tx)
+        self.runner = BatchRunner(
+            self.processor,
+            self.tx,
+            MemorySink(self.broker, self.clock.now),
+            self.clock,
+            self.metrics,
+            on_error,
+        )
+
+    def published(self, topic: str) -> list[tuple[bytes | None, Model]]:
+        """(key, message) of every record on ``topic``."""
+        return [(r.key, decode(topic_named(topic), r.value)) for r in self.broker.read(topic)]
+
+    def letters(self) -> list[MessageRejected]:
+        return [m for _, m in self.published(DEADLETTER.name)]  # type: ignore[misc]
+
+    def state(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(fake_state.c.case_id, fake_state.c.note)).all())
+
+    def inbox(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(inbox.c.event_id).where(inbox.c.processor == NAME))
+            return set(rows.scalars())
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def command(case_id: str, note: str = "ok") -> AcceptCase:
+    """An AcceptCase whose note steers the fake processor."""
+    step = StepPayload(unit_id="zs.urban", seq=1, at=NOW, note=note)
+    return AcceptCase.derive(step, producer="unit", now=NOW, case_id=case_id, key=(note,))
+
+
+def rec(value: bytes | Model, offset: int, partition: int = 2, topic: str = "") -> Record:
+    raw = value if isinstance(value, bytes) else encode(value)
+    return Record(
+        topic=topic or CASE_UPDATES.name, value=raw, key=b"k", partition=partition, offset=offset
+    )
