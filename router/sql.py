@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from router.ports import CaseFile, CaseStore
@@ -61,19 +72,27 @@ def _file(r: Row[Any]) -> CaseFile:
     )
 
 
+# Built once with bound parameters, so each compiles once and is reused per message.
+_GET = select(cases).where(cases.c.case_id == bindparam("key"))
+_UPDATE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("key"))
+    .values({c.name: bindparam(f"new_{c.name}") for c in cases.c if c.name != "case_id"})
+)
+_INSERT = insert(cases)
+
+
 class SqlCaseStore(CaseStore):
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
     def get(self, case_id: str) -> CaseFile | None:
-        row = self._tx.conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+        row = self._tx.conn.execute(_GET, {"key": case_id}).first()
         return _file(row) if row is not None else None
 
     def put(self, file: CaseFile) -> None:
         row = _row(file)
         conn = self._tx.conn
-        changed = conn.execute(
-            update(cases).where(cases.c.case_id == file.case_id).values(**row)
-        ).rowcount
-        if changed == 0:
-            conn.execute(insert(cases).values(**row))
+        params = {f"new_{k}": v for k, v in row.items() if k != "case_id"}
+        if conn.execute(_UPDATE, {"key": file.case_id, **params}).rowcount == 0:
+            conn.execute(_INSERT, row)

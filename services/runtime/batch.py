@@ -113,14 +113,24 @@ class BatchRunner:
         self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
         return result
 
-    def run_tick(self) -> BatchResult:
-        """Let time pass for the processor (deadlines), as one transaction."""
+    def run_tick(self, max_rounds: int = 10_000) -> BatchResult:
+        """Let time pass for the processor (deadlines) until nothing more is due.
+
+        The processor bounds the work of one ``tick`` (the escalator: 1000 lapses),
+        so a backlog is worked through in several transactions, one per round, at
+        the same ``now``, until a round emits nothing.
+        """
         now = self.clock.now()
         self.metrics.clock.labels(self.processor.name).set(now.timestamp())
-        with self.tx.begin():
-            emits = self.processor.tick(now)
-            self._publish(emits)
-        return BatchResult(emitted=len(emits))
+        result = BatchResult()
+        for _ in range(max_rounds):
+            with self.tx.begin():
+                emits = self.processor.tick(now)
+                self._publish(emits)
+            if not emits:
+                break
+            result.emitted += len(emits)
+        return result
 
     # --- inside ----------------------------------------------------------------------
 

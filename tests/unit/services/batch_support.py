@@ -55,6 +55,7 @@ class FakeProcessor:
         self.tx = tx
         self.seen: list[str] = []
         self.due: list[Emit] = []
+        self.tick_limit = 1000
 
     def handle(self, message: Model, now: datetime) -> list[Emit]:
         assert isinstance(message, AcceptCase)
@@ -72,7 +73,9 @@ class FakeProcessor:
         return [Emit(CASE_EVENTS.name, message.case_id, event)]
 
     def tick(self, now: datetime) -> list[Emit]:
-        return self.due
+        """Like the escalator: at most ``tick_limit`` due items a call, each once."""
+        out, self.due = self.due[: self.tick_limit], self.due[self.tick_limit :]
+        return out
 
 
 class BrokenSink:

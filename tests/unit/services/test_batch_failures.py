@@ -129,3 +129,14 @@ def test_a_tick_whose_flush_fails_commits_nothing(h: Harness) -> None:
         h.runner.run_tick()
     with h.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(fake_state)).scalar() == 0
+
+
+def test_a_tick_works_through_a_backlog_larger_than_one_round(h: Harness) -> None:
+    events = [
+        CaseAccepted.derive(command(f"GF-{n}").payload, producer=NAME, now=NOW, case_id=f"GF-{n}")
+        for n in range(7)
+    ]
+    h.processor.due = [Emit(CASE_EVENTS.name, e.case_id, e) for e in events]
+    h.processor.tick_limit = 3  # rounds of 3, 3, 1, then an empty one
+    assert h.runner.run_tick().emitted == 7
+    assert [m for _, m in h.published(CASE_EVENTS.name)] == events
