@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from schemas.catalogue import Site, load_site
 from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from schemas.topics import REPORTS_RAW, assignment_topic
+from services.runtime.local import LocalCluster
 from services.settings import DEFAULT_PG_URL, PROCESSORS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,53 +94,14 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-class Processes:
-    """The five processors as child processes; their logs in ``logs``."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.ports = dict(zip(PROCESSORS, free_ports(len(PROCESSORS)), strict=True))
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self) -> None:
-        for name in PROCESSORS:
-            env = {**self.env, "GRIDFLOW_METRICS_PORT": str(self.ports[name])}
-            log = (self.logs / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "services", "run", name],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
-                sys.exit(f"{name} exited with {proc.returncode}:\n{tail}")
-
-    def peak_rss_mib(self) -> dict[str, float]:
-        """VmHWM of each live process (Linux)."""
-        out = {}
-        for name, proc in self.procs.items():
-            status = Path(f"/proc/{proc.pid}/status").read_text()
-            kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
-            out[name] = int(kib) / 1024
-        return out
-
-    def stop(self) -> dict[str, int | None]:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes: dict[str, int | None] = {}
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = None
-        return codes
+def peak_rss_mib(cluster: LocalCluster) -> dict[str, float]:
+    """VmHWM of each live processor process (Linux)."""
+    out = {}
+    for name, proc in cluster.procs.items():
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+        out[name] = int(kib) / 1024
+    return out
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -261,7 +222,7 @@ def percentiles(latencies: list[float]) -> str:
     return f"p50 {p(0.5):,.0f} ms, p95 {p(0.95):,.0f} ms, p99 {p(0.99):,.0f} ms, max {p(1):,.0f} ms"
 
 
-def wait_until(what: str, done: Callable[[], bool], procs: Processes, timeout: float) -> float:
+def wait_until(what: str, done: Callable[[], bool], procs: LocalCluster, timeout: float) -> float:
     """Poll ``done`` every 0.25 s; the seconds it took."""
     start = time.perf_counter()
     while not done():
@@ -272,7 +233,7 @@ def wait_until(what: str, done: Callable[[], bool], procs: Processes, timeout: f
     return time.perf_counter() - start
 
 
-def escalations(engine: Engine, ids: list[str], procs: Processes, quiet: float) -> None:
+def escalations(engine: Engine, ids: list[str], procs: LocalCluster, quiet: float) -> None:
     """Publish a ten-day tick; count escalations until none came for ``quiet`` s."""
     done = subprocess.run(
         [sys.executable, "-m", "services", "tick", "--advance", "10d"],
@@ -298,7 +259,7 @@ def escalations(engine: Engine, ids: list[str], procs: Processes, quiet: float) 
     )
 
 
-def measure(args: argparse.Namespace, site: Site, engine: Engine, procs: Processes) -> None:
+def measure(args: argparse.Namespace, site: Site, engine: Engine, procs: LocalCluster) -> None:
     tag = f"bench{uuid.uuid4().hex[:8]}"
     warm, _ = send_reports(args.bootstrap, site, WARM_UP, f"{tag}w", 0)
     warm_ids = list(warm)
@@ -306,7 +267,7 @@ def measure(args: argparse.Namespace, site: Site, engine: Engine, procs: Process
         "warm-up", lambda: count_archived(engine, warm_ids) == WARM_UP, procs, args.timeout
     )
     print(f"processes up: {WARM_UP} warm-up reports archived {secs:.1f} s after sending")
-    before = {name: scrape(port) for name, port in procs.ports.items()}
+    before = {name: scrape(port) for name, port in procs.metrics_ports.items()}
     marks = assignment_marks(args.bootstrap, site)
 
     sent, took = send_reports(args.bootstrap, site, args.reports, tag, args.rate)
@@ -329,8 +290,8 @@ def measure(args: argparse.Namespace, site: Site, engine: Engine, procs: Process
         "latency send -> archive_events:  ", percentiles([archived[c] - sent[c] for c in archived])
     )
 
-    after = {name: scrape(port) for name, port in procs.ports.items()}
-    rss = procs.peak_rss_mib()
+    after = {name: scrape(port) for name, port in procs.metrics_ports.items()}
+    rss = peak_rss_mib(procs)
     print(
         f"\n  {'processor':<10} {'records':>8} {'batches':>8} {'batch s':>8} {'ms/batch':>9} "
         f"{'peak RSS':>9}"
@@ -390,7 +351,8 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-        procs = Processes(env, Path(tmp))
+        ports = dict(zip(PROCESSORS, free_ports(len(PROCESSORS)), strict=True))
+        procs = LocalCluster(Path(tmp), env, ports)
         engine = create_engine(url)
         procs.start()
         try:

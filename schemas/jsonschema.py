@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from schemas.envelope import Envelope, Model
-from schemas.topics import ASSIGNMENT_DESCRIPTION, ASSIGNMENT_PREFIX, CATALOGUE
+from schemas.topics import (
+    ASSIGNMENT_DESCRIPTION,
+    ASSIGNMENT_PARTITIONS,
+    ASSIGNMENT_PREFIX,
+    CATALOGUE,
+)
 
 OUT = Path(__file__).parent / "json"
 
@@ -63,7 +68,7 @@ def render() -> dict[str, str]:
             "carries": ["case.assigned.schema.json"],
             "writers": ["router"],
             "readers": ["the unit"],
-            "partitions": CATALOGUE[1].partitions,
+            "partitions": ASSIGNMENT_PARTITIONS,
             "description": ASSIGNMENT_DESCRIPTION,
         }
     )

@@ -32,6 +32,10 @@ from schemas.notifications import NotificationRecorded
 from schemas.reports import RawReport
 
 CASE_PARTITIONS = 6
+ASSIGNMENT_PARTITIONS = 1
+"""A unit's own topic: its work in one ordered log. Even a busy street department
+receives hundreds of cases a day, well within one partition; and a site has a few
+hundred units, whose partitions a broker must lead."""
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,150}$")
 
 
@@ -172,6 +176,7 @@ def assignment_topic(unit_id: str) -> Topic:
         writers=("router",),
         readers=(f"unit {unit_id}",),
         description=ASSIGNMENT_DESCRIPTION,
+        partitions=ASSIGNMENT_PARTITIONS,
     )
 
 

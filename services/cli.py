@@ -48,6 +48,34 @@ def run(
     run_worker(processor, _settings())
 
 
+@app.command()
+def up(
+    logs: Annotated[Path, typer.Option(help="Directory for the processors' logs.")] = Path(
+        ".run/logs"
+    ),
+) -> None:
+    """Run all five processors on Kafka, each as its own process, until Ctrl-C."""
+    import contextlib
+    import signal
+
+    from services.runtime.local import LocalCluster
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    _settings()
+    cluster = LocalCluster(logs)
+    cluster.start()
+    console.print(f"five processors running; logs in {logs}/; Ctrl-C stops them")
+    signal.signal(signal.SIGTERM, interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        cluster.wait()
+    codes = cluster.stop()
+    console.print(f"stopped: {codes}")
+    if any(code != 0 for code in codes.values()):
+        raise typer.Exit(1)
+
+
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the catalogue's topics and one assignment topic per unit (idempotent)."""

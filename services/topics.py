@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from schemas.catalogue import Site
 from schemas.topics import CATALOGUE, Topic, assignment_topic
@@ -36,6 +38,7 @@ def create_topics(bootstrap: str, topics: list[Topic], replication: int = 1) -> 
                 ],
                 timeout_ms=30_000,
             )
+        _wait_for_leaders(admin, [t.name for t in topics])
         log.info(
             "topics provisioned",
             extra={"topics_created": len(missing), "topics_total": len(topics)},
@@ -43,3 +46,22 @@ def create_topics(bootstrap: str, topics: list[Topic], replication: int = 1) -> 
         return len(missing), len(topics) - len(missing)
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: Any, names: list[str], timeout: float = 120) -> None:
+    """Return once every partition of ``names`` has a leader: usable, not just created."""
+    deadline = time.monotonic() + timeout
+    pending = list(names)
+    while pending:
+        described = admin.describe_topics(pending)
+        pending = [
+            t["name"]
+            for t in described
+            if t["error_code"] != 0
+            or not t["partitions"]
+            or any(p["error_code"] != 0 or p["leader_id"] < 0 for p in t["partitions"])
+        ]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"no leader after {timeout:.0f}s for topics {pending[:5]}")
+        if pending:
+            time.sleep(0.5)

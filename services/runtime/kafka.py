@@ -118,8 +118,9 @@ class KafkaSink:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
-            retries=10,
-            retry_backoff_ms=200,
+            # retry until delivered or two minutes pass: a new broker needs a while to
+            # elect leaders for freshly created partitions (NotLeaderForPartition)
+            delivery_timeout_ms=120_000,
         )
         self._pending: list[Any] = []
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from schemas.topics import ASSIGNMENT_PREFIX, DEADLETTER, REPORTS_RAW
 from services.demo.receiver import Receiver
+from services.runtime.local import LocalCluster
 from services.settings import PROCESSORS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
@@ -135,13 +135,8 @@ def _send_documented_example(bootstrap: str, tag: str) -> str:
     return case_id_for(report["channel"], report["external_id"])
 
 
-class Pipeline:
-    """The five processors as child processes, with their logs kept for failures."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+class Pipeline(LocalCluster):
+    """The five processors as child processes, plus the CLI with the same settings."""
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -153,37 +148,6 @@ class Pipeline:
         )
         assert done.returncode == 0, done.stderr.decode()[-3000:]
         return done.stdout.decode()
-
-    def start(self, ports: dict[str, int]) -> None:
-        for name in PROCESSORS:
-            env = {**self.env, "GRIDFLOW_METRICS_PORT": str(ports[name])}
-            log = (self.logs / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "services", "run", name],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-    def alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-                raise AssertionError(f"{name} exited with {proc.returncode}:\n{tail}")
-
-    def stop(self) -> dict[str, int | None]:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = None
-        return codes
 
 
 class TopicReader:
@@ -228,10 +192,10 @@ def test_reports_flow_through_five_processes(
             "GRIDFLOW_POLL_TIMEOUT_MS": "200",
             "GRIDFLOW_LOG_LEVEL": "INFO",
         }
-        pipeline = Pipeline(env, tmp_path)
-        assert "topics:" in pipeline.cli("topics", "create")
         ports = dict(zip(PROCESSORS, free_ports(len(PROCESSORS)), strict=True))
-        pipeline.start(ports)
+        pipeline = Pipeline(tmp_path, env, ports)
+        assert "topics:" in pipeline.cli("topics", "create")
+        pipeline.start()
         try:
             _exercise(pipeline, kafka_bootstrap, database_url, site, tag, receiver, ports)
         finally:
@@ -260,7 +224,7 @@ def _exercise(
     assignments = TopicReader(bootstrap, tag, pattern=f"^{ASSIGNMENT_PREFIX}.*")
 
     def assigned() -> Counter[str]:
-        pipeline.alive()
+        pipeline.check()
         mine = Counter()
         for m in assignments.read():
             case_id = json.loads(m.value)["case_id"]
@@ -296,7 +260,7 @@ def _exercise(
     letters = TopicReader(bootstrap, tag, topics=[DEADLETTER.name])
 
     def dead() -> list[dict[str, Any]]:
-        pipeline.alive()
+        pipeline.check()
         out = []
         for m in letters.read():
             doc = json.loads(m.value)
@@ -322,7 +286,7 @@ def _exercise(
     ids = tuple(case_ids)
 
     def archived(kind: str) -> int:
-        pipeline.alive()
+        pipeline.check()
         with engine.connect() as conn:
             return conn.execute(
                 text("SELECT count(*) FROM archive_events WHERE type = :t AND case_id = ANY(:ids)"),
