@@ -32,6 +32,8 @@ TIER_WEIGHT = {
     Tier.CITY: 0.5,
 }
 BAD_SHARE = 0.05
+FLAWS = ("not_json", "missing", "category", "grid", "future", "bad_phone", "not_utf8")
+"""Ways a channel gets a report wrong; the spoiled reports take them in turn."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ def generate(
     channels, channel_weights = zip(*CHANNELS, strict=True)
     span = working_days(calendar, start, days)
     reports = []
+    spoiled = 0
     for n in range(count):
         day = rng.choice(span)
         at = datetime.combine(day, time(8), tz) + timedelta(minutes=rng.randrange(0, 10 * 60))
@@ -81,18 +84,20 @@ def generate(
         valid = rng.random() >= BAD_SHARE
         value = json.dumps(body, ensure_ascii=False).encode()
         if not valid:
-            value = _spoil(rng, body, at)
+            value = _spoil(FLAWS[spoiled % len(FLAWS)], body, at)
+            spoiled += 1
         key = f"{channel.value}:{body['external_id']}".encode()
         reports.append(Report(at=at, key=key, value=value, valid=valid))
     reports.sort(key=lambda r: r.at)
     return reports
 
 
-def _spoil(rng: random.Random, body: dict[str, object], at: datetime) -> bytes:
-    """One of the ways a channel gets a report wrong."""
-    flaw = rng.choice(["not_json", "missing", "category", "grid", "future", "bad_phone"])
+def _spoil(flaw: str, body: dict[str, object], at: datetime) -> bytes:
+    """The report with one flaw."""
     if flaw == "not_json":
         return b"<workorder id='" + str(body["external_id"]).encode() + b"'>"
+    if flaw == "not_utf8":
+        return json.dumps(body, ensure_ascii=False).encode("gb18030")
     if flaw == "missing":
         body.pop("description")
     elif flaw == "category":

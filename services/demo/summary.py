@@ -109,7 +109,7 @@ def print_summary(console: Console, f: DemoFigures) -> None:
     console.rule("[bold]gridflow demo: summary")
     console.print(
         f"reports sent {f.sent} · accepted {r.cases} · rejected to the dead-letter topic "
-        f"{r.dead_letters_by_reason and sum(r.dead_letters_by_reason.values())} "
+        f"{r.dead_letters} "
         f"(the scenario spoiled {f.sent - f.sent_valid})"
     )
     print_report(console, r)
