@@ -18,7 +18,8 @@ from schemas.cases import DeadlineKind
 from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from services.storage.db import Transaction
-from tests.unit.escalator.builders import assigned, tiny_site
+from tests.support.sites import tiny_site
+from tests.unit.escalator.builders import LIMITS, assigned
 
 T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 ACCEPT, RESOLVE, REFER = DeadlineKind.ACCEPT, DeadlineKind.RESOLVE, DeadlineKind.REFER
@@ -47,7 +48,7 @@ def dl(case_id: str, kind: DeadlineKind = ACCEPT, hours: float = 14, **kw: objec
         "case_id": case_id,
         "kind": kind,
         "seq": 1,
-        "unit_id": "comm-a-unit",
+        "unit_id": "s-a.station",
         "tier": Tier.COMMUNITY,
         "due_at": due,
         "warn_at": due - timedelta(hours=4),
@@ -118,7 +119,7 @@ def test_warnings_due_window_and_marking(store: DeadlineStore) -> None:
 
 
 def test_escalator_over_the_store(store: DeadlineStore) -> None:
-    escalator = Escalator(tiny_site(), WorkingCalendar(), store)
+    escalator = Escalator(tiny_site(tiers=LIMITS), WorkingCalendar(), store)
     escalator.handle(assigned("c1", when=T0), T0)
     warn = escalator.tick(datetime(2026, 3, 5, 20, tzinfo=SHANGHAI))
     lapse = escalator.tick(datetime(2026, 3, 6, tzinfo=SHANGHAI))

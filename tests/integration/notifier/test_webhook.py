@@ -22,7 +22,8 @@ from notifier.subscriptions import Subscriber, Subscriptions
 from notifier.webhook import WebhookSender, verify
 from schemas.catalogue import Site
 from schemas.notifications import DeliveryStatus, NotificationPayload, NotificationRecorded
-from tests.unit.notifier.factories import ADDRESS, NAME, NOW, PHONE, assigned, tiny_site
+from tests.support.sites import tiny_site
+from tests.unit.notifier.factories import ADDRESS, NAME, NOW, PHONE, assigned
 
 
 @dataclass

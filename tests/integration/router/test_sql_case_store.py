@@ -16,6 +16,7 @@ from router.sql import SqlCaseStore
 from schemas.cases import Assignment, AssignmentReason, CaseClosed, DeadlineKind, Stage
 from schemas.reports import Location, Reporter, Tier
 from services.storage.db import Transaction
+from tests.support.sites import tiny_site
 from tests.unit.router.support import (
     LATER,
     T0,
@@ -26,7 +27,6 @@ from tests.unit.router.support import (
     rate,
     received,
     report_handled,
-    tiny_site,
     verify,
 )
 

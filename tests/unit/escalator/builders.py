@@ -1,12 +1,10 @@
-"""A tiny site and message builders for the escalator's tests."""
+"""Per-tier limits for the tiny site, and message builders for the escalator's tests."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from schemas.cases import Assignment, AssignmentReason, CaseAssigned, CaseAssignedPayload
-from schemas.catalogue import Site
 from schemas.envelope import SHANGHAI
 from schemas.reports import Case, Channel, Tier, Urgency
 
@@ -18,45 +16,14 @@ def at(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
 
 
-def tiny_site(**deadlines: Any) -> Site:
-    """City > district > street > 2 communities > 4 grids, one default unit each."""
-    places = [
-        ("city", "city", None),
-        ("dist", "district", "city"),
-        ("street", "street", "dist"),
-        ("comm-a", "community", "street"),
-        ("comm-b", "community", "street"),
-        ("grid-a1", "grid", "comm-a"),
-        ("grid-a2", "grid", "comm-a"),
-        ("grid-b1", "grid", "comm-b"),
-        ("grid-b2", "grid", "comm-b"),
-    ]
-    limits = {
-        "grid": {"accept": 0, "resolve": 3, "refer": 1},
-        "community": {"accept": 0, "resolve": 3, "refer": 1},
-        "street": {"accept": 0, "resolve": 5, "refer": 1},
-        "district": {"accept": 0, "resolve": 5, "refer": 1},
-        "city": {"accept": 1, "resolve": 10, "refer": 1},
-    }
-    return Site.model_validate(
-        {
-            "id": "tiny",
-            "name": "Tiny",
-            "deadlines": {"warn_before_hours": 4, "tiers": limits, **deadlines},
-            "jurisdictions": [{"id": i, "name": i, "tier": t, "parent": p} for i, t, p in places],
-            "units": [
-                {
-                    "id": f"{i}-unit",
-                    "name": i,
-                    "jurisdiction": i,
-                    "unit_types": ["x"],
-                    "default": True,
-                }
-                for i, _, _ in places
-            ],
-            "categories": [],
-        }
-    )
+# the escalator's working-day limits differ by tier; the rest of the site is tests.support's
+LIMITS = {
+    Tier.GRID: {"accept": 0, "resolve": 3, "refer": 1},
+    Tier.COMMUNITY: {"accept": 0, "resolve": 3, "refer": 1},
+    Tier.STREET: {"accept": 0, "resolve": 5, "refer": 1},
+    Tier.DISTRICT: {"accept": 0, "resolve": 5, "refer": 1},
+    Tier.CITY: {"accept": 1, "resolve": 10, "refer": 1},
+}
 
 
 def assigned(
@@ -76,7 +43,7 @@ def assigned(
         reported_at=when,
         received_at=when,
         category="env.litter",
-        grid_id="grid-a1",
+        grid_id="s-a-g1",
         title="litter",
         description="litter by the gate",
         urgency=Urgency.NORMAL,
@@ -86,7 +53,7 @@ def assigned(
         unit_name="unit",
         tier=tier,
         owner_tier=owner or tier,
-        jurisdiction_id="comm-a",
+        jurisdiction_id="s-a",
         seq=seq,
         reason=reason,
         assigned_at=when,

@@ -8,13 +8,14 @@ from escalator.calendar import WorkingCalendar
 from escalator.core import Escalator
 from escalator.memory import MemoryDeadlineStore
 from schemas.catalogue import Site
+from tests.support.sites import tiny_site
 
-from .builders import tiny_site
+from .builders import LIMITS
 
 
 @pytest.fixture
 def site() -> Site:
-    return tiny_site()
+    return tiny_site(tiers=LIMITS)
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ from schemas.cases import (
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.reports import Tier
 from schemas.topics import DEADLINES
+from tests.support.sites import tiny_site
 
-from .builders import ROUTER, assigned, at, tiny_site
+from .builders import LIMITS, ROUTER, assigned, at
 
 THU = at(2026, 3, 5, 10)  # Thursday 5 March 2026, 10:00: a working day
 ACCEPT_DUE = at(2026, 3, 6, 0)  # same working day: 24:00 on Thursday
@@ -183,7 +184,7 @@ def test_a_backlog_is_worked_through_in_bounded_ticks(site, store) -> None:
 
 
 def run_once(late: datetime) -> list[tuple[str, str]]:
-    escalator = Escalator(tiny_site(), WorkingCalendar(), MemoryDeadlineStore())
+    escalator = Escalator(tiny_site(tiers=LIMITS), WorkingCalendar(), MemoryDeadlineStore())
     escalator.handle(assigned("c1", when=THU), THU)
     escalator.handle(assigned("c2", when=THU, tier=Tier.STREET, owner=Tier.DISTRICT), THU)
     out = escalator.tick(at(2026, 3, 5, 21)) + escalator.tick(late)

@@ -1,4 +1,4 @@
-"""Builders for the notifier's tests: a tiny site and one case's events.
+"""Builders for the notifier's tests: one case's events on the tiny site (tests.support).
 
 The case's reporter has a name, phone and address that must never reach a webhook;
 the description quotes the address too, so free text leaking would show.
@@ -19,7 +19,6 @@ from schemas.cases import (
     DeadlineKind,
     EscalatedPayload,
 )
-from schemas.catalogue import Category, Deadlines, Jurisdiction, Site, TierDeadlines, Unit
 from schemas.deadlines import DeadlinePayload, DeadlineWarning
 from schemas.envelope import SHANGHAI
 from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
@@ -27,52 +26,6 @@ from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
 NOW = datetime(2024, 6, 3, 10, 0, tzinfo=SHANGHAI)
 NAME, PHONE, ADDRESS = "王秀英", "13912345678", "兴庄路88号3幢"
 CASE_ID = "GF-0123456789ABCDEF"
-
-
-def tiny_site() -> Site:
-    places = [
-        Jurisdiction(id="c", name="City", tier=Tier.CITY),
-        Jurisdiction(id="d", name="District", tier=Tier.DISTRICT, parent="c"),
-        Jurisdiction(id="s", name="Street", tier=Tier.STREET, parent="d"),
-        Jurisdiction(id="s-a", name="Community A", tier=Tier.COMMUNITY, parent="s"),
-        Jurisdiction(id="s-a-g1", name="Grid A1", tier=Tier.GRID, parent="s-a"),
-    ]
-    units = [
-        Unit(
-            id=f"{p.id}.default",
-            name=f"{p.name} default",
-            jurisdiction=p.id,
-            unit_types=["general"],
-            default=True,
-        )
-        for p in places
-    ]
-    units.append(
-        Unit(
-            id="s.urban",
-            name="Street urban management",
-            jurisdiction="s",
-            unit_types=["urban_management"],
-            webhook="http://units.test/${URBAN_TOKEN}",
-        )
-    )
-    return Site(
-        id="tiny",
-        name="Tiny",
-        deadlines=Deadlines(tiers={t: TierDeadlines(accept=0, resolve=3, refer=1) for t in Tier}),
-        jurisdictions=places,
-        units=units,
-        categories=[
-            Category(
-                code="urban.garbage",
-                name="Garbage",
-                name_zh="垃圾堆放",
-                group="城建管理",
-                tier=Tier.STREET,
-                unit_type="urban_management",
-            ),
-        ],
-    )
 
 
 def case() -> Case:
@@ -107,7 +60,7 @@ def assigned(unit_id: str = "s.urban", tier: Tier = Tier.STREET) -> CaseAssigned
     return CaseAssigned.derive(payload, producer="router", now=NOW, case_id=CASE_ID)
 
 
-def escalated(to_unit: str | None = "d.default") -> CaseEscalated:
+def escalated(to_unit: str | None = "d.command") -> CaseEscalated:
     payload = EscalatedPayload(
         from_unit_id="s.urban",
         from_tier=Tier.STREET,

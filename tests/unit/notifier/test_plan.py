@@ -88,21 +88,21 @@ def test_events_nobody_is_told_about(small_site: Site) -> None:
 
 def test_unit_filter(small_site: Site) -> None:
     s = subs(
-        sub("urban", units=frozenset({"s.urban"})), sub("district", units=frozenset({"d.default"}))
+        sub("urban", units=frozenset({"s.urban"})), sub("district", units=frozenset({"d.command"}))
     )
     assert who(assigned("s.urban"), s, small_site) == ["urban"]
-    assert who(assigned("s-a.default", Tier.COMMUNITY), s, small_site) == []
+    assert who(assigned("s-a.station", Tier.COMMUNITY), s, small_site) == []
     assert who(warning("s.urban"), s, small_site) == ["urban"]
     # an escalation concerns both the unit it leaves and the unit it reaches
-    assert who(escalated("d.default"), s, small_site) == ["urban", "district"]
+    assert who(escalated("d.command"), s, small_site) == ["urban", "district"]
     assert who(escalated(None), s, small_site) == ["urban"]
 
 
 def test_tier_filter(small_site: Site) -> None:
     s = subs(sub("district-up", tiers=frozenset({Tier.DISTRICT, Tier.CITY})))
     assert who(assigned("s.urban", Tier.STREET), s, small_site) == []
-    assert who(assigned("d.default", Tier.DISTRICT), s, small_site) == ["district-up"]
-    assert who(escalated("d.default"), s, small_site) == ["district-up"]  # to the district
+    assert who(assigned("d.command", Tier.DISTRICT), s, small_site) == ["district-up"]
+    assert who(escalated("d.command"), s, small_site) == ["district-up"]  # to the district
     assert who(escalated(None), s, small_site) == []  # supervision at the street: no to-tier
     assert who(closed(), s, small_site) == []
 
@@ -110,7 +110,7 @@ def test_tier_filter(small_site: Site) -> None:
 def test_both_filters_must_match(small_site: Site) -> None:
     s = subs(sub("x", units=frozenset({"s.urban"}), tiers=frozenset({Tier.DISTRICT})))
     assert who(assigned("s.urban", Tier.STREET), s, small_site) == []
-    assert who(escalated("d.default"), s, small_site) == ["x"]
+    assert who(escalated("d.command"), s, small_site) == ["x"]
 
 
 def test_notification_ids_are_stable_and_distinct(small_site: Site) -> None:
@@ -156,7 +156,7 @@ def test_warning_escalation_and_closure_bodies(small_site: Site) -> None:
     assert (w.body["deadline_kind"], w.body["working_days"]) == ("resolve", 5)
     [e] = plan(escalated(), s, small_site)
     assert e.body["from_unit"]["id"] == "s.urban"
-    assert e.body["to_unit"] == {"id": "d.default", "name": "District default", "tier": "district"}
+    assert e.body["to_unit"] == {"id": "d.command", "name": "District command", "tier": "district"}
     [sv] = plan(escalated(None), s, small_site)
     assert sv.body["to_unit"] is None
     [c] = plan(closed(), s, small_site)

@@ -7,7 +7,7 @@ import pytest
 from router.core import Router
 from router.memory import MemoryCaseStore
 from schemas.catalogue import Site
-from tests.unit.router.support import tiny_site
+from tests.support.sites import tiny_site
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,7 @@
-"""Builders for router tests: a tiny site, cases and the messages that move them."""
+"""Builders for router tests: cases and the messages that move them.
+
+The site they run on is tests.support.sites.tiny_site.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.cases import CaseReceived, DeadlineKind, RatedPayload, StepPayload, VerifiedPayload
-from schemas.catalogue import Category, Jurisdiction, RoutingMode, Site, Unit
 from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
 from schemas.envelope import SHANGHAI, Envelope
@@ -15,65 +17,6 @@ from schemas.topics import CASE_EVENTS, Emit
 
 T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 LATER = T0 + timedelta(hours=2)
-
-
-def tiny_site(mode: RoutingMode = RoutingMode.STEPWISE) -> Site:
-    """city c > district d > street s > communities s-a, s-b > grids s-a-g1, s-a-g2, s-b-g1."""
-    places = [
-        ("c", Tier.CITY, None),
-        ("d", Tier.DISTRICT, "c"),
-        ("s", Tier.STREET, "d"),
-        ("s-a", Tier.COMMUNITY, "s"),
-        ("s-b", Tier.COMMUNITY, "s"),
-        ("s-a-g1", Tier.GRID, "s-a"),
-        ("s-a-g2", Tier.GRID, "s-a"),
-        ("s-b-g1", Tier.GRID, "s-b"),
-    ]
-    defaults = {
-        "c": "c.hotline",
-        "d": "d.command",
-        "s": "s.command",
-        "s-a": "s-a.station",
-        "s-b": "s-b.station",
-        "s-a-g1": "s-a-g1.leader",
-        "s-a-g2": "s-a-g2.leader",
-        "s-b-g1": "s-b-g1.leader",
-    }
-    units = [
-        Unit(id=u, name=u.upper(), jurisdiction=j, unit_types=["general"], default=True)
-        for j, u in defaults.items()
-    ]
-    units += [
-        Unit(id="c.water", name="City water", jurisdiction="c", unit_types=["water_supply"]),
-        Unit(id="d.env", name="District environment", jurisdiction="d", unit_types=["environment"]),
-        Unit(id="s.urban", name="Street urban", jurisdiction="s", unit_types=["urban_management"]),
-    ]
-    categories = [
-        ("grid.noise", Tier.GRID, "general"),
-        ("community.mediation", Tier.COMMUNITY, "general"),
-        ("street.parking", Tier.STREET, "urban_management"),
-        ("district.pollution", Tier.DISTRICT, "environment"),
-        ("city.water", Tier.CITY, "water_supply"),
-    ]
-    deadlines = {t: {"accept": 0, "resolve": 3, "refer": 1} for t in Tier}
-    return Site.model_validate(
-        {
-            "id": "tiny",
-            "name": "Tiny",
-            "routing": {"mode": mode, "entry_tier": Tier.STREET},
-            "deadlines": {"tiers": deadlines},
-            "jurisdictions": [
-                Jurisdiction(id=i, name=i, tier=t, parent=p).model_dump() for i, t, p in places
-            ],
-            "units": [u.model_dump() for u in units],
-            "categories": [
-                Category(
-                    code=code, name=code, name_zh=code, group="g", tier=tier, unit_type=kind
-                ).model_dump()
-                for code, tier, kind in categories
-            ],
-        }
-    )
 
 
 def case(case_id: str = "GF-1", category: str = "street.parking", grid: str = "s-a-g1") -> Case:

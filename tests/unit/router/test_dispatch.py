@@ -12,7 +12,8 @@ from schemas.codec import encode
 from schemas.deadletter import Rejected, RejectionReason
 from schemas.reports import Tier
 from schemas.topics import CASE_EVENTS
-from tests.unit.router.support import LATER, T0, case, received, tiny_site
+from tests.support.sites import tiny_site
+from tests.unit.router.support import LATER, T0, case, received
 
 
 def _assigned(router: Router, category: str, grid: str = "s-a-g1") -> CaseAssigned:
@@ -77,7 +78,7 @@ def test_stepwise_a_district_matter_enters_at_the_street(router: Router) -> None
 
 
 def test_flat_a_district_matter_goes_straight_to_the_district_department() -> None:
-    router = Router(tiny_site(RoutingMode.FLAT), MemoryCaseStore())
+    router = Router(tiny_site(mode=RoutingMode.FLAT), MemoryCaseStore())
     a = _assigned(router, "district.pollution").payload.assignment
     assert (a.unit_id, a.tier, a.owner_tier, a.jurisdiction_id) == (
         "d.env",
@@ -88,7 +89,7 @@ def test_flat_a_district_matter_goes_straight_to_the_district_department() -> No
 
 
 def test_flat_a_grid_matter_still_stays_in_the_grid() -> None:
-    router = Router(tiny_site(RoutingMode.FLAT), MemoryCaseStore())
+    router = Router(tiny_site(mode=RoutingMode.FLAT), MemoryCaseStore())
     assert _assigned(router, "grid.noise").payload.assignment.unit_id == "s-a-g1.leader"
 
 

@@ -1,0 +1,114 @@
+"""One tiny site catalogue for the tests of every processor.
+
+    city c > district d > street s > communities s-a, s-b > grids s-a-g1, s-a-g2, s-b-g1
+
+Each place has one default unit: c.hotline, d.command, s.command, s-a.station,
+s-b.station and the grid leaders s-a-g1.leader, s-a-g2.leader, s-b-g1.leader. Three
+typed units sit above them: c.water (water_supply), d.env (environment) and s.urban
+(urban_management). There is a category at every tier, and urban.garbage is a
+second street matter for urban management.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from schemas.catalogue import (
+    Category,
+    Deadlines,
+    Jurisdiction,
+    Routing,
+    RoutingMode,
+    Site,
+    TierDeadlines,
+    Unit,
+)
+from schemas.reports import Tier
+
+PLACES = [
+    ("c", "City", Tier.CITY, None),
+    ("d", "District", Tier.DISTRICT, "c"),
+    ("s", "Street", Tier.STREET, "d"),
+    ("s-a", "Community A", Tier.COMMUNITY, "s"),
+    ("s-b", "Community B", Tier.COMMUNITY, "s"),
+    ("s-a-g1", "Grid A1", Tier.GRID, "s-a"),
+    ("s-a-g2", "Grid A2", Tier.GRID, "s-a"),
+    ("s-b-g1", "Grid B1", Tier.GRID, "s-b"),
+]
+DEFAULT_UNIT = {
+    Tier.CITY: "hotline",
+    Tier.DISTRICT: "command",
+    Tier.STREET: "command",
+    Tier.COMMUNITY: "station",
+    Tier.GRID: "leader",
+}
+TYPED_UNITS = [
+    ("c.water", "City water", "c", "water_supply"),
+    ("d.env", "District environment", "d", "environment"),
+    ("s.urban", "Street urban management", "s", "urban_management"),
+]
+CATEGORIES = [
+    ("grid.noise", "Noise", "噪音扰民", Tier.GRID, "general"),
+    ("community.mediation", "Mediation", "邻里纠纷", Tier.COMMUNITY, "general"),
+    ("street.parking", "Parking", "违章停车", Tier.STREET, "urban_management"),
+    ("urban.garbage", "Garbage", "垃圾堆放", Tier.STREET, "urban_management"),
+    ("district.pollution", "Pollution", "环境污染", Tier.DISTRICT, "environment"),
+    ("city.water", "Water supply", "供水", Tier.CITY, "water_supply"),
+]
+SAME_FOR_EVERY_TIER = {"accept": 0, "resolve": 3, "refer": 1}
+
+
+def tiny_site(
+    *,
+    mode: RoutingMode = RoutingMode.STEPWISE,
+    tiers: Mapping[Tier, Mapping[str, int]] | None = None,
+    warn_before_hours: float = 4,
+    unit_webhooks: Mapping[str, str] | None = None,
+) -> Site:
+    """The tiny site; ``tiers`` replaces the working-day limits (the same at every tier
+    by default) and ``unit_webhooks`` gives units by id a webhook URL."""
+    hooks = unit_webhooks or {}
+    units = [
+        Unit(
+            id=f"{pid}.{DEFAULT_UNIT[tier]}",
+            name=f"{name} {DEFAULT_UNIT[tier]}",
+            jurisdiction=pid,
+            unit_types=["general"],
+            default=True,
+            webhook=hooks.get(f"{pid}.{DEFAULT_UNIT[tier]}"),
+        )
+        for pid, name, tier, _ in PLACES
+    ]
+    units += [
+        Unit(id=uid, name=name, jurisdiction=pid, unit_types=[kind], webhook=hooks.get(uid))
+        for uid, name, pid, kind in TYPED_UNITS
+    ]
+    unknown = set(hooks) - {u.id for u in units}
+    if unknown:
+        raise ValueError(f"no units {sorted(unknown)} in the tiny site")
+    limits = tiers or {t: SAME_FOR_EVERY_TIER for t in Tier}
+    return Site(
+        id="tiny",
+        name="Tiny",
+        routing=Routing(mode=mode, entry_tier=Tier.STREET),
+        deadlines=Deadlines(
+            warn_before_hours=warn_before_hours,
+            tiers={t: TierDeadlines(**days) for t, days in limits.items()},
+        ),
+        jurisdictions=[
+            Jurisdiction(id=pid, name=name, tier=tier, parent=parent)
+            for pid, name, tier, parent in PLACES
+        ],
+        units=units,
+        categories=[
+            Category(
+                code=code,
+                name=name,
+                name_zh=name_zh,
+                group=code.split(".")[0],
+                tier=tier,
+                unit_type=kind,
+            )
+            for code, name, name_zh, tier, kind in CATEGORIES
+        ],
+    )
