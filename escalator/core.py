@@ -1,12 +1,15 @@
 """The escalator: arms deadlines from the case story and reports the near and the lapsed.
 
 It reads ``gridflow.cases.events``. Each assignment arms the holding unit's
-deadlines (accept, and resolve or refer); later steps disarm them. ``handle``
-never emits: output comes from ``tick(now)`` alone, as warnings (the deadline is
-near) and lapses (it passed) on ``gridflow.deadlines``, for the router to
-escalate and the notifier to tell people. Every emitted id is derived from
-(case, kind, seq) with no cause, so re-running a tick after a crash re-emits the
-same ids and downstream inboxes drop the repeats.
+deadlines: for a matter within its tier's duties, accept and resolve (resolve
+alone on rework); for one beyond them, refer alone, since such a matter has no
+accept limit and must only be reported up (DOMAIN.md: within 1 working day, the
+site's refer limit). Later steps disarm them. ``handle`` never emits: output
+comes from ``tick(now)`` alone, as warnings (the deadline is near) and lapses (it
+passed) on ``gridflow.deadlines``, for the router to escalate and the notifier
+to tell people. Every emitted id is derived from (case, kind, seq) with no
+cause, so re-running a tick after a crash re-emits the same ids and downstream
+inboxes drop the repeats.
 """
 
 from __future__ import annotations
@@ -80,11 +83,12 @@ class Escalator:
         self._store.drop(case_id)
         policy = self._site.deadlines_for(a.tier)
         armed: list[tuple[DeadlineKind, int]] = []
-        if a.reason is not AssignmentReason.REWORK:  # rework: already accepted once
-            armed.append((DeadlineKind.ACCEPT, policy.accept))
-        if a.tier.rank < a.owner_tier.rank:  # beyond this tier: report it up (上报)
+        if a.tier.rank < a.owner_tier.rank:
+            # beyond this tier's duties: no accept limit, only report it up (上报)
             armed.append((DeadlineKind.REFER, policy.refer))
         else:
+            if a.reason is not AssignmentReason.REWORK:  # rework: already accepted once
+                armed.append((DeadlineKind.ACCEPT, policy.accept))
             armed.append((DeadlineKind.RESOLVE, policy.resolve))
         for kind, days in armed:
             due_at = self._calendar.due(
@@ -124,16 +128,35 @@ class Escalator:
     # --- time passes ---------------------------------------------------------------
 
     def tick(self, now: datetime) -> list[Emit]:
-        """Warn of near deadlines and report lapsed ones, a bounded batch of each."""
+        """Warn of near deadlines and report lapsed ones, a bounded batch of each.
+
+        Ticks may run on several escalator instances at once, and race the case story
+        handled in other transactions. So a tick marks or removes exactly the deadline
+        it read, matched by (case, kind, seq, due_at): one re-armed meanwhile for the
+        same (case, kind) is left alone. It emits only what it marked or removed: a
+        deadline already gone (disarmed, or taken by another instance's tick) is not
+        reported twice or late.
+        """
         out: list[Emit] = []
         for d in self._store.warnings_due(now, self._batch):
-            out.append(self._emit(DeadlineWarning, d, now))
-            self._store.mark_warned(d.case_id, d.kind)
+            if self._store.mark_warned(d):
+                out.append(self._emit(DeadlineWarning, d, now))
+            else:
+                self._superseded(d)
         for d in self._store.due(now, self._batch):
-            out.append(self._emit(DeadlineLapsed, d, now))
-            self._store.drop(d.case_id, (d.kind,))
-            log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
+            if self._store.remove(d):
+                out.append(self._emit(DeadlineLapsed, d, now))
+                log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
+            else:
+                self._superseded(d)
         return out
+
+    @staticmethod
+    def _superseded(d: Deadline) -> None:
+        log.debug(
+            "deadline gone or re-armed since read: not emitted",
+            extra={"case_id": d.case_id, "kind": d.kind.value, "seq": d.seq},
+        )
 
     @staticmethod
     def _emit(kind: type[DeadlineWarning | DeadlineLapsed], d: Deadline, now: datetime) -> Emit:

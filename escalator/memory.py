@@ -10,6 +10,11 @@ from escalator.ports import Deadline, DeadlineStore
 from schemas.cases import DeadlineKind
 
 
+def _same(row: Deadline | None, deadline: Deadline) -> bool:
+    """``row`` is still ``deadline``: the same assignment's, due at the same time."""
+    return row is not None and row.seq == deadline.seq and row.due_at == deadline.due_at
+
+
 class MemoryDeadlineStore(DeadlineStore):
     def __init__(self) -> None:
         self._rows: dict[tuple[str, DeadlineKind], Deadline] = {}
@@ -33,10 +38,20 @@ class MemoryDeadlineStore(DeadlineStore):
         ]
         return sorted(hits, key=lambda d: (d.warn_at, d.case_id, d.kind))[:limit]
 
-    def mark_warned(self, case_id: str, kind: DeadlineKind) -> None:
-        row = self._rows.get((case_id, kind))
-        if row is not None:
-            self._rows[(case_id, kind)] = replace(row, warned=True)
+    def remove(self, deadline: Deadline) -> bool:
+        key = (deadline.case_id, deadline.kind)
+        if not _same(self._rows.get(key), deadline):
+            return False
+        del self._rows[key]
+        return True
+
+    def mark_warned(self, deadline: Deadline) -> bool:
+        key = (deadline.case_id, deadline.kind)
+        row = self._rows.get(key)
+        if row is None or row.warned or not _same(row, deadline):
+            return False
+        self._rows[key] = replace(row, warned=True)
+        return True
 
     def get(self, case_id: str) -> list[Deadline]:
         return sorted((d for (c, _), d in self._rows.items() if c == case_id), key=lambda d: d.kind)

@@ -47,8 +47,16 @@ class DeadlineStore(abc.ABC):
         """Up to ``limit`` unwarned deadlines with warn_at <= now < due_at, earliest first."""
 
     @abc.abstractmethod
-    def mark_warned(self, case_id: str, kind: DeadlineKind) -> None:
-        """Record that the warning for this deadline went out."""
+    def remove(self, deadline: Deadline) -> bool:
+        """Disarm exactly ``deadline``: the case's deadline of its kind, and only while
+        it is still the same one (same seq and due_at). False when it is gone or was
+        re-armed meanwhile, by another transaction or another escalator instance."""
+
+    @abc.abstractmethod
+    def mark_warned(self, deadline: Deadline) -> bool:
+        """Record that the warning for exactly ``deadline`` went out (matched as in
+        :meth:`remove`); False when it is gone, was re-armed meanwhile, or is already
+        marked (another instance's tick warned of it)."""
 
     @abc.abstractmethod
     def get(self, case_id: str) -> list[Deadline]:

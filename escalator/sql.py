@@ -76,6 +76,10 @@ def _deadline(r: Row[Any]) -> Deadline:
     )
 
 
+def _exactly(d: Deadline) -> dict[str, Any]:
+    return {"b_case": d.case_id, "b_kind": d.kind.value, "b_seq": d.seq, "b_due": d.due_at}
+
+
 # Statements built once, values bound at execution: rebuilding them per call
 # cost more than running them.
 _c = deadlines.c
@@ -83,11 +87,16 @@ _INSERT = insert(deadlines)
 _DROP_ALL = delete(deadlines).where(_c.case_id == bindparam("b_case"))
 _DROP_ONE = _DROP_ALL.where(_c.kind == bindparam("b_kind"))
 _DROP_KINDS = _DROP_ALL.where(_c.kind.in_(bindparam("b_kinds", expanding=True)))
-_MARK = (
-    update(deadlines)
-    .where(_c.case_id == bindparam("b_case"), _c.kind == bindparam("b_kind"))
-    .values(warned=True)
+# Exactly one deadline: its (case, kind) row, and only while it still holds the same
+# assignment's deadline (seq, due_at), not one re-armed since it was read.
+_EXACTLY = (
+    _c.case_id == bindparam("b_case"),
+    _c.kind == bindparam("b_kind"),
+    _c.seq == bindparam("b_seq"),
+    _c.due_at == bindparam("b_due", type_=UtcDateTime),
 )
+_REMOVE = delete(deadlines).where(*_EXACTLY)
+_MARK = update(deadlines).where(*_EXACTLY, _c.warned == false()).values(warned=True)
 _GET = select(deadlines).where(_c.case_id == bindparam("b_case")).order_by(_c.kind)
 _DUE = (
     select(deadlines)
@@ -113,15 +122,19 @@ class SqlDeadlineStore(DeadlineStore):
 
     def put(self, deadline: Deadline) -> None:
         # DELETE then INSERT, not the dialects' ON CONFLICT DO UPDATE: SQLAlchemy 2.0
-        # never caches those compiled (sqlalchemy#10445), ~1 ms a row; one writer
-        # owns a case (its partition), so the pair cannot race.
+        # never caches those compiled (sqlalchemy#10445), ~1 ms a row. Nothing here
+        # assumes one writer per case: any escalator instance's tick may remove or
+        # mark a case's deadlines while this runs, but only by an exact match (see
+        # remove), so it cannot touch the row inserted here. Two puts of one
+        # (case, kind) racing (a partition handed over mid-batch) cannot leave two
+        # rows: the second INSERT fails on the primary key and its transaction rolls back.
         self.drop(deadline.case_id, (deadline.kind,))
         self._tx.conn.execute(_INSERT, _row(deadline))
 
     def drop(self, case_id: str, kinds: Collection[DeadlineKind] | None = None) -> None:
         if kinds is None:
             self._tx.conn.execute(_DROP_ALL, {"b_case": case_id})
-        elif len(kinds) == 1:  # the hot path (put, lapse): no expanding IN to render
+        elif len(kinds) == 1:  # the hot path (put): no expanding IN to render
             (kind,) = kinds
             self._tx.conn.execute(_DROP_ONE, {"b_case": case_id, "b_kind": kind.value})
         else:
@@ -136,8 +149,11 @@ class SqlDeadlineStore(DeadlineStore):
         rows = self._tx.conn.execute(_WARNINGS, {"now": now, "limit": limit})
         return [_deadline(r) for r in rows]
 
-    def mark_warned(self, case_id: str, kind: DeadlineKind) -> None:
-        self._tx.conn.execute(_MARK, {"b_case": case_id, "b_kind": kind.value})
+    def remove(self, deadline: Deadline) -> bool:
+        return self._tx.conn.execute(_REMOVE, _exactly(deadline)).rowcount > 0
+
+    def mark_warned(self, deadline: Deadline) -> bool:
+        return self._tx.conn.execute(_MARK, _exactly(deadline)).rowcount > 0
 
     def get(self, case_id: str) -> list[Deadline]:
         return [_deadline(r) for r in self._tx.conn.execute(_GET, {"b_case": case_id})]

@@ -20,9 +20,11 @@ Fields:
   ``mayor_mailbox``, ``window``.
 - ``external_id``: the channel's own id (1-128 characters). It is the
   idempotency key: the case id is derived from ``(channel, external_id)``, so
-  resending a report never opens a second case.
+  resending a report never opens a second case. Control characters are refused.
 - ``reported_at``: ISO 8601 with a UTC offset (a time without one is refused);
-  at most 15 minutes after intake receives it. Stored in Asia/Shanghai time.
+  at most 15 minutes after intake receives it. Stored, like the time intake
+  received it, in the site's timezone (``timezone`` in ``site.yaml``, by default
+  Asia/Shanghai).
 - ``category``: a category code of the site's catalogue (case and surrounding
   spaces are ignored).
 - ``grid_id``: the grid (网格) the problem is in, from the site's catalogue.
@@ -33,11 +35,15 @@ Fields:
 - ``reporter``: optional; name and phone are personal data and are never logged.
   ``anonymous: true`` drops both. The phone may have spaces, dashes,
   parentheses and a ``+86``/``0086`` prefix; it must then be 3-20 digits.
-- ``attachments``: up to 20 http(s) URLs.
+- ``attachments``: up to 20 http(s) URLs, without control characters.
 
-Normalisation: text is Unicode NFC with whitespace runs collapsed (the
-description keeps its line breaks); codes are stripped and lower-cased; the
-phone keeps digits only. The case id is ``GF-`` and 16 upper-case hex digits.
+Normalisation: control characters (C0, DEL, C1) are removed from text, those
+that are whitespace (a tab) becoming a space; text is then Unicode NFC with
+whitespace runs collapsed (the description keeps its line breaks); codes are
+stripped and lower-cased; the phone keeps digits only. The limits above hold for
+the text as sent and again once normalised (NFC can lengthen text: U+0958 becomes
+two code points), so a name or address normalisation pushes past its limit is
+refused with its field named. The case id is ``GF-`` and 16 upper-case hex digits.
 
 The JSON Schema of this format is ``RawReport`` in :mod:`schemas.reports`.
 """

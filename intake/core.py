@@ -2,28 +2,36 @@
 
 pydantic has already checked the report's shape (types, lengths, enums) when the
 runtime decoded it; this module checks what needs the site catalogue and the
-clock, normalises the text, and derives the case id. Every problem of a report
-is collected before it is refused, so the dead letter names them all at once.
+clock, normalises the text, derives the case id, and validates the case it built
+(normalising can lengthen text past a limit). Every problem of a report is
+collected before it is refused, so the dead letter names them all at once.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
 
 from intake import normalise
 from schemas.cases import CaseReceived
 from schemas.catalogue import Site
+from schemas.codec import field_errors
 from schemas.deadletter import FieldError, Rejected, RejectionReason
-from schemas.envelope import SHANGHAI, Model, stable_id
+from schemas.envelope import Model, stable_id
 from schemas.reports import Case, Location, RawReport, Reporter
 from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Emit
+from schemas.urls import is_web_url
 
 log = logging.getLogger(__name__)
 
 PRODUCER = "intake"
 FUTURE_TOLERANCE = timedelta(minutes=15)
 """A report may claim a time this far after ``now`` (a channel's clock running fast)."""
+CONTROLS_MSG = "must not contain control characters"
 
 
 def case_id_for(channel: str, external_id: str) -> str:
@@ -53,12 +61,20 @@ class _Problems:
         raise Rejected(reason, f"{len(self.errors)} field(s) refused: {summary}", self.errors)
 
 
-def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
-    """Validate ``raw`` against the site and the clock and normalise it, or raise Rejected."""
+def to_case(raw: RawReport, site: Site, now: datetime, tz: tzinfo | None = None) -> Case:
+    """Validate ``raw`` against the site and the clock and normalise it, or raise Rejected.
+
+    Times are converted to ``tz``, the site's timezone (computed from
+    ``site.timezone`` when not given). The case is validated after normalising,
+    since normalising can lengthen text past a field's limit.
+    """
+    tz = tz if tz is not None else ZoneInfo(site.timezone)
     problems = _Problems()
     external_id = raw.external_id.strip()
     if not external_id:
         problems.add("external_id", "must not be blank", "blank")
+    elif normalise.has_controls(external_id):
+        problems.add("external_id", CONTROLS_MSG, "control_character")
     category = normalise.code(raw.category)
     if site.category(category) is None:
         msg = f"no category {category!r} in site {site.id}"
@@ -70,7 +86,7 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
     description = normalise.paragraphs(raw.description)
     if description is None:
         problems.add("description", "must not be blank", "blank")
-    reported_at = raw.reported_at.astimezone(SHANGHAI)
+    reported_at = raw.reported_at.astimezone(tz)
     if reported_at > now + FUTURE_TOLERANCE:
         problems.add(
             "reported_at",
@@ -80,33 +96,44 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
     reporter = _reporter(raw.reporter, problems)
     attachments = [a.strip() for a in raw.attachments]
     for i, url in enumerate(attachments):
-        if not normalise.is_web_url(url):
+        if not is_web_url(url):
             problems.add(f"attachments.{i}", "must be an http(s) URL", "url_scheme")
+        elif normalise.has_controls(url):
+            problems.add(f"attachments.{i}", CONTROLS_MSG, "control_character")
+    description = description or ""  # a blank one is already a problem
+    fields = {
+        "case_id": case_id_for(raw.channel, external_id),
+        "channel": raw.channel,
+        "external_id": external_id,
+        "reported_at": reported_at,
+        "received_at": now.astimezone(tz),
+        "category": category,
+        "grid_id": grid_id,
+        "title": normalise.one_line(raw.title) or normalise.default_title(description),
+        "description": description,
+        "urgency": raw.urgency,
+        "location": _location(raw.location),
+        "reporter": reporter,
+        "attachments": attachments,
+    }
+    case = None
+    try:
+        case = Case.model_validate(fields)
+    except ValidationError as exc:
+        # field_errors leaves the input values out: a name or address stays out of the text
+        for error in field_errors(exc):
+            problems.add(error.loc, f"{error.msg} once normalised", error.type)
     problems.raise_if_any()
-    assert description is not None  # for the type checker: a blank one raised above
-    return Case(
-        case_id=case_id_for(raw.channel, external_id),
-        channel=raw.channel,
-        external_id=external_id,
-        reported_at=reported_at,
-        received_at=now.astimezone(SHANGHAI),
-        category=category,
-        grid_id=grid_id,
-        title=normalise.one_line(raw.title) or normalise.default_title(description),
-        description=description,
-        urgency=raw.urgency,
-        location=_location(raw.location),
-        reporter=reporter,
-        attachments=attachments,
-    )
+    assert case is not None  # for the type checker: a failed validation raised above
+    return case
 
 
-def _reporter(reporter: Reporter | None, problems: _Problems) -> Reporter | None:
+def _reporter(reporter: Reporter | None, problems: _Problems) -> dict[str, Any] | None:
     """Anonymous reporters keep nothing that identifies them; others get a clean phone."""
     if reporter is None:
         return None
     if reporter.anonymous:
-        return Reporter(anonymous=True)
+        return {"anonymous": True}
     phone = None
     if reporter.phone is not None and reporter.phone.strip():
         phone = normalise.phone(reporter.phone)
@@ -116,14 +143,17 @@ def _reporter(reporter: Reporter | None, problems: _Problems) -> Reporter | None
                 "must be 3-20 digits after removing spaces, dashes, parentheses and +86",
                 "phone_format",
             )
-    return Reporter(name=normalise.one_line(reporter.name), phone=phone, anonymous=False)
+    return {"name": normalise.one_line(reporter.name), "phone": phone, "anonymous": False}
 
 
-def _location(location: Location | None) -> Location | None:
+def _location(location: Location | None) -> dict[str, Any] | None:
+    """The location with a clean address; None when nothing of it is left."""
     if location is None:
         return None
-    cleaned = location.model_copy(update={"address": normalise.one_line(location.address)})
-    return None if cleaned == Location() else cleaned
+    address = normalise.one_line(location.address)
+    if address is None and location.lat is None and location.lon is None:
+        return None
+    return {"address": address, "lat": location.lat, "lon": location.lon}
 
 
 class Intake:
@@ -134,6 +164,8 @@ class Intake:
 
     def __init__(self, site: Site) -> None:
         self.site = site
+        self.tz = ZoneInfo(site.timezone)
+        """The site's timezone: reported_at and received_at are stored in it."""
 
     def handle(self, message: Model, now: datetime) -> list[Emit]:
         if not isinstance(message, RawReport):
@@ -141,7 +173,7 @@ class Intake:
                 RejectionReason.UNKNOWN_TYPE,
                 f"intake reads raw reports, not {type(message).__name__}",
             )
-        case = to_case(message, self.site, now)
+        case = to_case(message, self.site, now, self.tz)
         event = CaseReceived.derive(
             case,
             producer=PRODUCER,

@@ -2,7 +2,10 @@
 
 It reads ``gridflow.cases.events`` and ``gridflow.deadlines``, plans one
 notification per interested subscriber (:func:`notifier.core.plan`), delivers it
-with retries, and records every outcome on ``gridflow.notifications``.
+with retries, and records every outcome on ``gridflow.notifications``: after
+``max_attempts`` a delivery is recorded as failed (``notification.recorded``,
+status ``failed``), never silently lost, and not retried later (an outbox that
+retries over a longer period is future work).
 
 Templates: ``assignment`` (case.assigned), ``escalation`` and ``supervision``
 (case.escalated, the latter when no tier is left above: 督办),

@@ -3,8 +3,13 @@
 :func:`plan` is pure: an event, the subscriptions and the site in, the
 notifications to send out. :class:`Notifier` sends each through a
 :class:`~notifier.ports.Sender`, retrying what may succeed later, and records
-every outcome on ``gridflow.notifications``: a failed delivery is recorded, never
-dropped, and never stops the processor.
+every outcome on ``gridflow.notifications`` as a ``notification.recorded``.
+
+A delivery still failing after ``max_attempts`` (or refused for good, e.g. a 404)
+is given up: it is recorded with status ``failed``, the attempts, the last HTTP
+status and error, and is not sent again. A failure is recorded, never silent, and
+never stops the processor; but it is not retried later. Retrying over a longer
+period (an outbox that resends failed notifications) is future work.
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ def deliver(
 ) -> Delivery:
     """Send until delivered, refused for good, or out of attempts.
 
-    The wait before attempt *n+1* is ``backoff[n-1]`` (the last one repeats).
+    The wait before attempt *n+1* is ``backoff[n-1]`` (the last one repeats). The
+    result says how it ended; a delivery that did not succeed is not tried again
+    (:class:`Notifier` records it as ``failed``).
     """
     status: int | None = None
     error: str | None = None
@@ -112,7 +119,20 @@ def deliver(
 
 
 class Notifier:
-    """The notifier processor: case events and deadlines in, delivery records out."""
+    """The notifier processor: case events and deadlines in, delivery records out.
+
+    Deliveries happen inside the batch: :meth:`handle` sends every notification,
+    with its retries and backoff sleeps, before it returns, and the runtime
+    commits the batch's offsets only after that. A batch therefore takes up to
+    about ``batch_size x subscribers x max_attempts x timeout`` (plus the
+    backoff waits), where ``timeout`` is what one attempt may take (see
+    :mod:`notifier.webhook`; httpx's timeouts are per phase, so that is about
+    connect + write + read). The runtime's ``max_poll_interval_ms``
+    (:mod:`services.runtime.kafka`) must exceed that, or Kafka takes the
+    partitions away mid-batch and the batch is delivered again (receivers
+    de-duplicate on ``Idempotency-Key``). Lower ``batch_size`` for the notifier
+    when subscribers are many or slow.
+    """
 
     name = PRODUCER
     topics: tuple[str, ...] = (CASE_EVENTS.name, DEADLINES.name)

@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -24,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from schemas.catalogue import Site
 from schemas.envelope import Model
 from schemas.reports import Tier
+from schemas.urls import is_web_url
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +108,6 @@ class Subscriptions:
     subscribers: tuple[Subscriber, ...] = ()
     skipped: tuple[str, ...] = ()
     """Ids left out because an environment variable was unset."""
-
-
-def is_web_url(url: str) -> bool:
-    """An absolute http(s) URL with a host and no whitespace."""
-    if any(ch.isspace() for ch in url):
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:

@@ -73,7 +73,11 @@ def _file(r: Row[Any]) -> CaseFile:
 
 
 # Built once with bound parameters, so each compiles once and is reused per message.
-_GET = select(cases).where(cases.c.case_id == bindparam("key"))
+# FOR UPDATE (PostgreSQL; SQLite has one writer anyway): a case's messages normally
+# reach one router instance (co-partitioning), but if a client partitions
+# differently, a second instance waits for the first's commit instead of
+# overwriting it.
+_GET = select(cases).where(cases.c.case_id == bindparam("key")).with_for_update()
 _UPDATE = (
     update(cases)
     .where(cases.c.case_id == bindparam("key"))

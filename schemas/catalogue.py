@@ -10,7 +10,7 @@ deadlines), ``jurisdictions.yaml``, ``units.yaml``, ``categories.yaml``.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from schemas.envelope import Model
 from schemas.reports import Tier
+from schemas.topics import assignment_topic
 
 BUNDLED_SITES = Path(__file__).parent / "sites"
 DEFAULT_SITE = BUNDLED_SITES / "zhuangshi"
@@ -73,7 +74,11 @@ class RoutingMode(StrEnum):
 class TierDeadlines(Model):
     """Working-day limits for a unit at one tier. 0 means by the end of the same working day."""
 
-    accept: int = Field(ge=0, description="Working days to accept (受理).")
+    accept: int = Field(
+        ge=0,
+        description="Working days to accept (受理). A matter beyond this tier's duties has "
+        "no accept limit: only its refer deadline is armed.",
+    )
     resolve: int = Field(ge=0, description="Working days to handle (办结).")
     refer: int = Field(ge=0, description="Working days to report a matter beyond this tier up.")
 
@@ -84,12 +89,31 @@ class Deadlines(Model):
     )
     warn_before_hours: float = Field(default=4, ge=0)
     tiers: dict[Tier, TierDeadlines]
+    holidays: list[date] = Field(
+        default_factory=list,
+        description="Local days off added to the official calendar (chinese_calendar): a "
+        "local holiday, or the holidays of a year the package does not cover yet. Publish "
+        "the State Council's schedule here until the package ships it.",
+    )
+    workdays: list[date] = Field(
+        default_factory=list,
+        description="Local working days added to the official calendar: make-up working "
+        "days (调休) of a year the package does not cover yet, or local ones.",
+    )
 
     @model_validator(mode="after")
     def _every_tier(self) -> Deadlines:
         missing = [t.value for t in Tier if t not in self.tiers]
         if missing:
             raise ValueError(f"deadlines missing for tiers {missing}")
+        return self
+
+    @model_validator(mode="after")
+    def _calendar_consistent(self) -> Deadlines:
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            days = [d.isoformat() for d in both]
+            raise ValueError(f"dates both holidays and workdays: {days}")
         return self
 
 
@@ -137,6 +161,10 @@ class Site(Model):
         for u in self.units:
             if u.jurisdiction not in places:
                 problems.append(f"unit {u.id}: unknown jurisdiction {u.jurisdiction}")
+            try:
+                assignment_topic(u.id)  # the router dispatches to the unit's own topic
+            except ValueError as exc:
+                problems.append(str(exc))
             if u.default:
                 defaults[u.jurisdiction] = defaults.get(u.jurisdiction, 0) + 1
         for j in self.jurisdictions:

@@ -74,10 +74,10 @@ def decode(topic: Topic, value: bytes) -> Any:
     if len(topic.carries) > 1 or issubclass(topic.carries[0], Envelope):
         known = {m.TYPE for m in topic.carries if issubclass(m, Envelope)}
         kind = data.get("type") if isinstance(data, dict) else None
-        if kind not in known:
+        if not isinstance(kind, str) or kind not in known:
             raise DecodeError(
                 RejectionReason.UNKNOWN_TYPE,
-                f"topic {topic.name} carries {sorted(known)}, not type {kind!r}",
+                f"topic {topic.name} carries {sorted(known)}, not type {repr(kind)[:80]}",
             )
     try:
         return _adapter(topic.carries).validate_python(data)

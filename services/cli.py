@@ -158,13 +158,15 @@ def tick(
     """Publish a clock tick for an escalator running with GRIDFLOW_CLOCK=ticks."""
     from kafka import KafkaProducer
 
+    from schemas.catalogue import load_site
     from schemas.clock import ClockTicked, TickPayload
     from schemas.codec import encode
     from schemas.topics import CLOCK
+    from services.runtime.clock import SystemClock
 
     settings = _settings()
-    tz = ZoneInfo(settings.timezone)
-    moment = datetime.fromisoformat(at) if at else datetime.now(tz)
+    tz = ZoneInfo(load_site(settings.site).timezone)
+    moment = datetime.fromisoformat(at) if at else SystemClock(tz).now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     if advance:

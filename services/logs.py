@@ -13,6 +13,26 @@ from pathlib import Path
 from pythonjsonlogger.json import JsonFormatter
 
 
+def error_fields(exc: BaseException | None = None) -> dict[str, str]:
+    """An exception (default: the one being handled), for a log record, without its message.
+
+    Exception messages can carry personal data (a database error quotes the row's
+    parameters, a validation error the input), so only the type and where it was
+    raised are logged.
+    """
+    if exc is None:
+        exc = sys.exc_info()[1]
+    if exc is None:
+        return {}
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        frame = tb.tb_frame
+        where = f"{frame.f_code.co_filename}:{tb.tb_lineno} in {frame.f_code.co_name}"
+        tb = tb.tb_next
+    return {"error_type": type(exc).__name__, "error_at": where}
+
+
 def configure(level: str = "INFO", fmt: str = "json", file: Path | None = None) -> None:
     """Log to stderr, or to ``file`` (the demo keeps its console for the summary)."""
     handler: logging.Handler

@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(
         default=30.0, gt=0, description="How often the escalator checks deadlines (system clock)."
     )
-    timezone: str = Field(default="Asia/Shanghai", description="Timezone of events and deadlines.")
     metrics_port: int | None = Field(
         default=None,
         ge=0,

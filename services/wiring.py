@@ -36,7 +36,10 @@ def build_processor(
         from escalator.core import Escalator
         from escalator.sql import SqlDeadlineStore
 
-        return Escalator(site, WorkingCalendar(), SqlDeadlineStore(tx))
+        calendar = WorkingCalendar(
+            extra_holidays=site.deadlines.holidays, extra_workdays=site.deadlines.workdays
+        )
+        return Escalator(site, calendar, SqlDeadlineStore(tx))
     if name == "notifier":
         from notifier.core import Notifier
         from notifier.webhook import WebhookSender

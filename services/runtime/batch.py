@@ -10,7 +10,9 @@ The order of a checkpoint matters, and is the same in both runtimes:
 
 A crash after step 2 repeats the batch: the logic is deterministic, so the same
 event ids come out again and downstream inboxes drop them. A crash after step 3
-re-reads the batch and the inbox skips it. Nothing is lost, nothing is done twice.
+re-reads the batch and the inbox skips it. Nothing is lost, and nothing inside
+gridflow is done twice. What leaves it (a webhook) can be repeated after a crash,
+with the same Idempotency-Key.
 
 A batch whose logic raises unexpectedly is rolled back and re-run one record per
 transaction, so one poison message cannot hold back the others; a record that
@@ -31,6 +33,7 @@ from schemas.codec import DecodeError, decode, reject
 from schemas.deadletter import MessageRejected, Rejected, RejectionReason
 from schemas.envelope import Envelope
 from schemas.topics import DEADLETTER, Emit, Record, topic_named
+from services.logs import error_fields
 from services.metrics import Metrics, topic_label
 from services.runtime.clock import Clock
 from services.runtime.processor import Processor
@@ -159,9 +162,8 @@ class BatchRunner:
                     "topic": record.topic,
                     "partition": record.partition,
                     "offset": record.offset,
-                    "error": repr(failed.cause)[:500],
-                },
-                exc_info=failed.cause,
+                }
+                | error_fields(failed.cause),
             )
             letter = reject(
                 record,
@@ -179,11 +181,15 @@ class BatchRunner:
     def _process(self, record: Record, now: datetime, result: BatchResult) -> list[Emit]:
         try:
             message = decode(topic_named(record.topic), record.value)
-        except (DecodeError, KeyError) as exc:
-            reason = exc.reason if isinstance(exc, DecodeError) else RejectionReason.UNKNOWN_TYPE
-            text = exc.message if isinstance(exc, DecodeError) else str(exc)
-            errors = exc.errors if isinstance(exc, DecodeError) else []
-            return [self._dead_letter(record, reason, text, now, result, errors=errors)]
+        except DecodeError as exc:
+            letter = self._dead_letter(record, exc.reason, exc.message, now, result, exc.errors)
+            return [letter]
+        except KeyError as exc:  # a topic outside the catalogue
+            reason = RejectionReason.UNKNOWN_TYPE
+            return [self._dead_letter(record, reason, str(exc), now, result)]
+        except Exception as exc:  # decoding itself broke on these bytes: never jam the partition
+            message = f"could not decode ({type(exc).__name__})"
+            return [self._dead_letter(record, RejectionReason.INVALID, message, now, result)]
         case_id = message.case_id if isinstance(message, Envelope) else None
         if isinstance(message, Envelope) and not self.inbox.first_time(message.event_id, now):
             result.duplicates += 1

@@ -23,7 +23,7 @@ from services.wiring import build_processor
 
 
 @dataclass
-class Stage:
+class ProcessorStage:
     runner: BatchRunner
     source: MemorySource
 
@@ -51,7 +51,7 @@ class EmbeddedPipeline:
         self.broker.create_topics(t.name for t in site_topics(site))
         sink = MemorySink(self.broker, clock.now)
         self._resources = ExitStack()
-        self.stages: dict[str, Stage] = {}
+        self.stages: dict[str, ProcessorStage] = {}
         for name in PROCESSORS:
             tx = Transaction(self.engine)
             processor = build_processor(
@@ -59,7 +59,7 @@ class EmbeddedPipeline:
             )
             runner = BatchRunner(processor, tx, sink, clock, self.metrics, on_error)
             source = MemorySource(self.broker, f"gridflow.{name}", processor.topics)
-            self.stages[name] = Stage(runner, source)
+            self.stages[name] = ProcessorStage(runner, source)
 
     def publish(self, topic: str, value: bytes, key: bytes | None = None) -> None:
         """Write to a topic as an outside system would (a channel, a unit)."""

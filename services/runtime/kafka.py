@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas.codec import encode
@@ -52,6 +53,10 @@ class KafkaSource:
             max_poll_records=max_records,
             isolation_level="read_committed",
             metadata_max_age_ms=30_000,
+            # a batch may wait on slow webhooks (the notifier: timeouts and retries)
+            max_poll_interval_ms=900_000,
+            # co-partitioning: partition p of every case topic goes to the same member
+            partition_assignment_strategy=(RangePartitionAssignor,),
         )
         # Know every topic's partitions before joining the group: a member that joins
         # without them is assigned nothing until the next metadata refresh.
@@ -88,9 +93,15 @@ class KafkaSource:
         self.consumer.commit(offsets)
 
     def rewind(self, records: Sequence[Record]) -> None:
-        """Seek back to the first record of each partition, to retry the batch."""
+        """Seek back to the first record of each partition still ours, to retry the batch.
+
+        A partition lost in a rebalance is skipped: its new owner resumes from the
+        last committed offset, which is before this batch.
+        """
+        owned = self.consumer.assignment()
         for tp, (first, _) in _positions(records).items():
-            self.consumer.seek(tp, first)
+            if tp in owned:
+                self.consumer.seek(tp, first)
 
     def lag(self) -> dict[str, int]:
         """Records not yet consumed, per topic, for the partitions this consumer owns."""

@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from datetime import datetime
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from schemas.catalogue import load_site
 from schemas.clock import ClockTicked
 from schemas.codec import DecodeError, decode
 from schemas.topics import CLOCK, Record
+from services.logs import error_fields
 from services.metrics import Metrics
 from services.runtime.batch import BatchRunner, ProcessingFailed
 from services.runtime.clock import Clock, SimulatedClock, SystemClock
@@ -35,10 +37,9 @@ from services.wiring import build_processor
 
 log = logging.getLogger(__name__)
 _RETRY_PAUSE = (1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-class TickClock(SimulatedClock):
-    """The escalator's clock under GRIDFLOW_CLOCK=ticks: the latest tick read."""
+NOTIFIER_BATCH = 20
+"""The notifier delivers webhooks inside its batch (up to 3 attempts of up to ~12 s
+each); small batches keep a dead endpoint from outlasting max_poll_interval_ms."""
 
 
 class Worker:
@@ -47,7 +48,7 @@ class Worker:
         self.settings = settings
         self.stopping = False
         site = load_site(settings.site)
-        tz = ZoneInfo(settings.timezone)
+        tz = ZoneInfo(site.timezone)
         self.engine = make_engine(settings.database_url)
         upgrade(self.engine)
         self.metrics = Metrics()
@@ -62,11 +63,12 @@ class Worker:
             name, site=site, tx=tx, resources=self.resources, subscriptions=subscriptions
         )
         self.ticking = name == "escalator"
-        self.tick_clock: TickClock | None = None
+        self.tick_clock: SimulatedClock | None = None
         clock: Clock = SystemClock(tz)
         topics = list(processor.topics)
         if self.ticking and settings.clock is ClockMode.TICKS:
-            self.tick_clock = TickClock(SystemClock(tz).now().replace(year=1970))
+            # the latest tick read from gridflow.clock; the epoch until the first arrives
+            self.tick_clock = SimulatedClock(datetime(1970, 1, 1, tzinfo=tz))
             clock = self.tick_clock
             topics.append(CLOCK.name)
         client_id = f"gridflow-{name}-{socket.gethostname()}-{os.getpid()}"
@@ -74,7 +76,7 @@ class Worker:
             settings.kafka_bootstrap,
             f"gridflow.{name}",
             topics,
-            settings.batch_size,
+            min(settings.batch_size, NOTIFIER_BATCH) if name == "notifier" else settings.batch_size,
             settings.poll_timeout_ms,
             client_id,
         )
@@ -108,22 +110,35 @@ class Worker:
                     pause = _RETRY_PAUSE[min(failures, len(_RETRY_PAUSE) - 1)]
                     failures += 1
                     self.metrics.failures.labels(self.name, "retried").inc()
-                    log.exception(
+                    log.warning(
                         "batch failed; rewinding to retry",
-                        extra={"processor": self.name, "pause_s": pause, "failures": failures},
+                        extra={"processor": self.name, "pause_s": pause, "failures": failures}
+                        | error_fields(),
                     )
-                    self.source.rewind(records)
+                    self._rewind(records)
                     time.sleep(pause)
                 if time.monotonic() - last_lag > 15:
                     last_lag = time.monotonic()
-                    for topic, lag in self.source.lag().items():
-                        self.metrics.lag.labels(self.name, topic).set(lag)
+                    self._measure_lag()
         finally:
             self.source.close()
             self.sink.close()
             self.resources.close()
             self.engine.dispose()
             log.info("stopped", extra={"processor": self.name})
+
+    def _rewind(self, records: Sequence[Record]) -> None:
+        try:
+            self.source.rewind(records)
+        except Exception:  # the broker is away or the group is rebalancing: re-poll decides
+            log.warning("rewind failed", extra={"processor": self.name} | error_fields())
+
+    def _measure_lag(self) -> None:
+        try:
+            for topic, lag in self.source.lag().items():
+                self.metrics.lag.labels(self.name, topic).set(lag)
+        except Exception:  # a metric is not worth a crash while the broker is away
+            log.warning("lag not measured", extra={"processor": self.name} | error_fields())
 
     def _step(self, records: Sequence[Record]) -> bool:
         """Process one polled batch; True when the tick clock moved."""

@@ -25,10 +25,8 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.storage.types import UtcDateTime
 
@@ -52,7 +50,12 @@ inbox = Table(
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys on and WAL journaling."""
+    """An engine for ``url``; SQLite gets foreign keys on and WAL journaling.
+
+    Statement parameters are hidden from error messages: they hold residents'
+    names, phones and addresses, and error messages reach the logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
 
@@ -67,18 +70,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def insert_ignoring_duplicates(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**row).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**row).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two dialects above are supported
-        raise NotImplementedError(f"dialect {dialect} is not supported")
-    return conn.execute(stmt).rowcount == 1
 
 
 class Transaction:
@@ -129,9 +120,3 @@ class Inbox:
         """Record ``event_id``; True when it had not been processed before."""
         params = {"p": self._processor, "e": event_id, "t": at}
         return self._tx.conn.execute(self._FIRST_TIME, params).rowcount == 1
-
-    def seen(self, event_id: str) -> bool:
-        stmt = select(inbox.c.event_id).where(
-            inbox.c.processor == self._processor, inbox.c.event_id == event_id
-        )
-        return self._tx.conn.execute(stmt).first() is not None

@@ -112,10 +112,48 @@ def test_warnings_due_window_and_marking(store: DeadlineStore) -> None:
     now = T0 + timedelta(hours=8)  # 18:00
     assert [d.case_id for d in store.warnings_due(now, 10)] == ["early", "later"]
     assert [d.case_id for d in store.warnings_due(now, 1)] == ["early"]
-    store.mark_warned("early", ACCEPT)
+    (early, _) = store.warnings_due(now, 10)
+    assert store.mark_warned(early) is True
     assert store.get("early")[0].warned is True
+    assert store.mark_warned(early) is False  # already marked: another tick warned
     assert [d.case_id for d in store.warnings_due(now, 10)] == ["later"]
-    store.mark_warned("nobody", ACCEPT)  # nothing to mark: no error
+    assert store.mark_warned(dl("nobody")) is False  # nothing to mark: no error
+
+
+def test_a_deadline_rearmed_with_seq_2_survives_removing_the_seq_1_one_that_was_due(
+    store: DeadlineStore,
+) -> None:
+    store.put(dl("c1", RESOLVE, hours=1))
+    store.put(dl("c2", RESOLVE, hours=2))
+    (due, other) = store.due(T0 + timedelta(hours=3), 10)
+    rearmed = dl("c1", RESOLVE, seq=2, hours=50, unit_id="s.command", tier=Tier.STREET)
+    store.put(rearmed)  # another transaction re-armed it meanwhile
+    assert store.remove(due) is False
+    assert store.get("c1") == [rearmed]
+    assert store.remove(other) is True and store.get("c2") == []
+    assert store.remove(other) is False  # already gone
+    assert store.remove(rearmed) is True and store.get("c1") == []
+
+
+def test_remove_and_mark_match_the_due_time_too(store: DeadlineStore) -> None:
+    read = dl("c1", hours=1)
+    store.put(read)
+    moved = replace(read, due_at=read.due_at + timedelta(hours=1))  # same seq, re-armed
+    store.put(moved)
+    assert store.mark_warned(read) is False and store.get("c1") == [moved]
+    assert store.remove(read) is False and store.get("c1") == [moved]
+    assert store.mark_warned(moved) is True
+
+
+def test_a_warning_mark_leaves_a_deadline_rearmed_with_seq_2_unwarned(
+    store: DeadlineStore,
+) -> None:
+    store.put(dl("c1", hours=10))  # warn 16:00
+    (read,) = store.warnings_due(T0 + timedelta(hours=6), 10)
+    rearmed = dl("c1", seq=2, hours=10)  # the same times, a newer assignment
+    store.put(rearmed)
+    assert store.mark_warned(read) is False
+    assert store.get("c1") == [rearmed] and not rearmed.warned
 
 
 def test_escalator_over_the_store(store: DeadlineStore) -> None:
@@ -126,3 +164,26 @@ def test_escalator_over_the_store(store: DeadlineStore) -> None:
     assert [e.message.type for e in warn + lapse] == ["deadline.warning", "deadline.lapsed"]
     assert [d.kind for d in store.get("c1")] == [RESOLVE]
     assert replace(store.get("c1")[0], warned=False).seq == 1
+
+
+@pytest.mark.postgres
+def test_a_tick_racing_a_rearm_committed_by_another_transaction(pg_engine: Engine) -> None:
+    """Two real transactions: the tick's read, a re-arm committed, the tick's removal."""
+    ticking, other = Transaction(pg_engine), Transaction(pg_engine)
+    escalator = Escalator(tiny_site(tiers=LIMITS), WorkingCalendar(), SqlDeadlineStore(ticking))
+    with ticking.begin():
+        escalator.handle(assigned("c1", when=T0), T0)  # accept due at 24:00, seq 1
+    lapsed_at = datetime(2026, 3, 6, 1, tzinfo=SHANGHAI)
+    with ticking.begin():
+        tick_store = SqlDeadlineStore(ticking)
+        read = [d for d in tick_store.due(lapsed_at, 10) if d.kind is ACCEPT]
+        with other.begin():  # another instance re-arms the accept (seq 2) and commits
+            rearmed = dl("c1", ACCEPT, seq=2, hours=40, unit_id="s.command", tier=Tier.STREET)
+            SqlDeadlineStore(other).put(rearmed)
+        assert [d.seq for d in read] == [1]
+        assert tick_store.remove(read[0]) is False
+    with ticking.begin():
+        assert [(d.kind, d.seq) for d in SqlDeadlineStore(ticking).get("c1")] == [
+            (ACCEPT, 2),
+            (RESOLVE, 1),
+        ]

@@ -7,9 +7,11 @@ from datetime import datetime
 from escalator.calendar import WorkingCalendar
 from escalator.core import Escalator
 from escalator.memory import MemoryDeadlineStore
+from escalator.ports import Deadline
 from schemas.cases import (
     AssignmentReason,
     CaseAccepted,
+    CaseAssigned,
     CaseClosed,
     CaseEscalated,
     CaseHandled,
@@ -55,9 +57,11 @@ def test_assignment_arms_accept_and_resolve(escalator: Escalator, store) -> None
 def test_street_holding_a_district_matter_must_refer_it_within_one_day(
     escalator: Escalator, store
 ) -> None:
+    """Beyond the street's duties there is no accept limit, only "report it up within
+    1 working day" (DOMAIN.md): the refer deadline alone is armed."""
     escalator.handle(assigned("c1", when=THU, tier=Tier.STREET, owner=Tier.DISTRICT), THU)
     got = {d.kind: d for d in store.get("c1")}
-    assert set(got) == {DeadlineKind.ACCEPT, DeadlineKind.REFER}
+    assert set(got) == {DeadlineKind.REFER}
     assert got[DeadlineKind.REFER].due_at == at(2026, 3, 7, 0)  # end of Friday
     assert got[DeadlineKind.REFER].working_days == 1
 
@@ -79,7 +83,7 @@ def test_handled_clears_the_holders_deadlines_and_closed_clears_all(
 ) -> None:
     escalator.handle(assigned("c1", when=THU, tier=Tier.STREET, owner=Tier.DISTRICT), THU)
     escalator.handle(step(CaseHandled, "c1", 2, THU), THU)  # not this assignment's
-    assert set(kinds(store, "c1")) == {DeadlineKind.ACCEPT, DeadlineKind.REFER}
+    assert set(kinds(store, "c1")) == {DeadlineKind.REFER}
     escalator.handle(step(CaseHandled, "c1", 1, THU), THU)
     assert store.get("c1") == []
     escalator.handle(assigned("c1", when=THU, seq=2), THU)
@@ -194,4 +198,74 @@ def run_once(late: datetime) -> list[tuple[str, str]]:
 def test_ids_are_stable_across_runs() -> None:
     first, second = run_once(at(2026, 3, 20)), run_once(at(2026, 3, 23, 8))  # a late re-run
     assert first == second
-    assert len(first) == 2 + 4 and len({i for _, i in first}) == 6
+    # c1: accept warned, accept and resolve lapsed; c2: refer (alone) lapsed, never warned
+    assert len(first) == 1 + 3 and len({i for _, i in first}) == 4
+
+
+# --- a tick racing another transaction ---------------------------------------------
+
+
+class RearmedWhileTicking(MemoryDeadlineStore):
+    """Right after a tick reads its lapses (``after="due"``) or its warnings
+    (``after="warnings_due"``), another transaction (an escalator instance, or the
+    case story handled meanwhile) handles the ``meanwhile`` messages."""
+
+    def __init__(self, after: str) -> None:
+        super().__init__()
+        self.after = after
+        self.meanwhile: list[CaseAssigned] = []
+        self.escalator: Escalator | None = None
+
+    def _interleave(self, read: str) -> None:
+        assert self.escalator is not None
+        while read == self.after and self.meanwhile:
+            message = self.meanwhile.pop(0)
+            self.escalator.handle(message, message.payload.assignment.assigned_at)
+
+    def due(self, now: datetime, limit: int) -> list[Deadline]:
+        read = super().due(now, limit)
+        self._interleave("due")
+        return read
+
+    def warnings_due(self, now: datetime, limit: int) -> list[Deadline]:
+        read = super().warnings_due(now, limit)
+        self._interleave("warnings_due")
+        return read
+
+
+def racing(site, after: str) -> tuple[Escalator, RearmedWhileTicking]:
+    store = RearmedWhileTicking(after)
+    store.escalator = Escalator(site, WorkingCalendar(), store)
+    return store.escalator, store
+
+
+def test_a_lapse_does_not_remove_the_deadline_rearmed_meanwhile(site) -> None:
+    escalator, store = racing(site, after="due")
+    escalator.handle(assigned("c1", when=THU), THU)
+    escalator.handle(step(CaseAccepted, "c1", 1, THU), THU)
+    tuesday = at(2026, 3, 10, 10)
+    store.meanwhile.append(assigned("c1", when=tuesday, seq=2, reason=AssignmentReason.REWORK))
+    # the seq-1 resolve (due 24:00 Tue) is read as lapsed; the rework replaces it
+    # with a seq-2 resolve before the tick writes
+    out = escalator.tick(at(2026, 3, 11, 9))
+    assert store.meanwhile == []  # the race did happen
+    assert [(d.kind, d.seq, d.due_at) for d in store.get("c1")] == [
+        (DeadlineKind.RESOLVE, 2, at(2026, 3, 14)),  # 3 working days after Tue 10
+    ]
+    assert out == []  # what it read was superseded: not reported
+    lapsed = escalator.tick(at(2026, 3, 14))
+    assert [(type(e.message), e.message.payload.seq) for e in lapsed] == [(DeadlineLapsed, 2)]
+
+
+def test_a_warning_does_not_mark_the_deadline_rearmed_meanwhile(site) -> None:
+    escalator, store = racing(site, after="warnings_due")
+    escalator.handle(assigned("c1", when=THU), THU)
+    up = assigned("c1", when=THU, seq=2, tier=Tier.STREET, reason=AssignmentReason.ESCALATED)
+    store.meanwhile.append(up)  # a seq-2 accept, due (and warned) at the same times
+    out = escalator.tick(at(2026, 3, 5, 20))
+    assert store.meanwhile == []  # the race did happen
+    (accept,) = [d for d in store.get("c1") if d.kind is DeadlineKind.ACCEPT]
+    assert (accept.seq, accept.warned) == (2, False)
+    assert out == []  # it read seq 1's warning, superseded: not reported
+    warned = escalator.tick(at(2026, 3, 5, 20))
+    assert [(type(e.message), e.message.payload.seq) for e in warned] == [(DeadlineWarning, 2)]

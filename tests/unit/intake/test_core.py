@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -219,3 +220,81 @@ def test_other_messages_are_refused(small_site: Site) -> None:
     event = the_case(small_site, report())
     error = refusal(small_site, event)  # type: ignore[arg-type]
     assert error.reason is RejectionReason.UNKNOWN_TYPE
+
+
+# U+0958 (DEVANAGARI LETTER QA) is excluded from composition: NFC makes it two code points
+LENGTHENS = "\u0958"
+
+
+def test_a_name_nfc_lengthens_past_its_limit_is_refused_without_echoing_it(
+    small_site: Site,
+) -> None:
+    name = LENGTHENS * 60  # 60 as sent, 120 once normalised: Reporter allows 100
+    error = refusal(small_site, report(reporter={"name": name, "phone": "13812345678"}))
+    assert error.reason is RejectionReason.INVALID
+    [field] = error.errors
+    assert (field.loc, field.type) == ("reporter.name", "string_too_long")
+    assert "once normalised" in field.msg
+    assert LENGTHENS not in error.message and LENGTHENS not in field.msg
+
+
+def test_an_address_nfc_lengthens_past_its_limit_is_refused(small_site: Site) -> None:
+    raw = report(location={"address": LENGTHENS * 300, "lat": 29.9})  # 600 once normalised
+    error = refusal(small_site, raw)
+    assert [(e.loc, e.type) for e in error.errors] == [("location.address", "string_too_long")]
+    assert LENGTHENS not in error.message
+
+
+def test_limits_after_normalising_are_collected_with_the_other_problems(
+    small_site: Site,
+) -> None:
+    raw = report(category="nope", reporter={"name": LENGTHENS * 60})
+    error = refusal(small_site, raw)
+    assert error.reason is RejectionReason.INVALID
+    assert [e.loc for e in error.errors] == ["category", "reporter.name"]
+
+
+def test_control_characters_are_removed(small_site: Site) -> None:
+    raw = report(
+        title="门口\x00垃圾\x9f",
+        description="第一行\x07\x00结束\n第二\t行\x0b尾\x85巴\x1b",
+        location={"address": "兴庄路\x0088号\x7f"},
+        reporter={"name": "王\x00女士\x1f"},
+    )
+    event = the_case(small_site, raw)
+    case = event.payload
+    assert case.title == "门口垃圾"
+    assert case.description == "第一行结束\n第二 行 尾 巴"
+    assert case.location is not None and case.location.address == "兴庄路88号"
+    assert case.reporter is not None and case.reporter.name == "王女士"
+    assert "\\u0000" not in event.model_dump_json()  # PostgreSQL's JSONB refuses it
+
+
+def test_a_phone_with_a_control_character_is_refused(small_site: Site) -> None:
+    error = refusal(small_site, report(reporter={"phone": "138\x0012345678"}))
+    assert [e.loc for e in error.errors] == ["reporter.phone"]
+
+
+def test_ids_and_urls_with_control_characters_are_refused_not_altered(
+    small_site: Site,
+) -> None:
+    raw = report(external_id="NB-\x000001", attachments=["https://files.example.org/a\x00.jpg"])
+    error = refusal(small_site, raw)
+    assert error.reason is RejectionReason.INVALID
+    assert [(e.loc, e.type) for e in error.errors] == [
+        ("external_id", "control_character"),
+        ("attachments.0", "control_character"),
+    ]
+
+
+def test_times_are_stored_in_the_site_timezone(small_site: Site) -> None:
+    urumqi = small_site.model_copy(update={"timezone": "Asia/Urumqi"})  # UTC+6
+    intake = Intake(urumqi)
+    assert intake.tz == ZoneInfo("Asia/Urumqi")
+    raw = report(reported_at="2024-06-03T01:00:00Z")
+    [emit] = intake.handle(raw, NOW)
+    case = emit.message.payload  # type: ignore[attr-defined]
+    assert case.reported_at.tzinfo == ZoneInfo("Asia/Urumqi")
+    assert (case.reported_at.hour, case.reported_at.utcoffset()) == (7, timedelta(hours=6))
+    assert case.received_at.tzinfo == ZoneInfo("Asia/Urumqi")
+    assert case.received_at == NOW and case.received_at.hour == 8

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+import notifier
+from notifier import core as notifier_core
 from notifier.core import Notifier, retryable
 from notifier.ports import Notification, Sender
 from notifier.subscriptions import Subscriber, Subscriptions
@@ -157,3 +159,15 @@ def test_max_attempts_one_means_no_wait(small_site: Site) -> None:
 def test_retryable() -> None:
     assert [retryable(s) for s in (None, 500, 502, 408, 429)] == [True] * 5
     assert [retryable(s) for s in (301, 400, 404, 409)] == [False] * 4
+
+
+def test_the_docs_say_what_happens_to_a_failed_delivery_and_what_bounds_a_batch() -> None:
+    """A wording pin: failures are recorded as failed, not "never dropped"; the batch
+    bound the runtime must allow is stated where the notifier is configured."""
+    docs = [notifier.__doc__, notifier_core.__doc__, Notifier.__doc__]
+    assert all(d is not None and "never dropped" not in d for d in docs)
+    assert "status ``failed``" in (notifier_core.__doc__ or "")
+    assert "future work" in (notifier_core.__doc__ or "")
+    bound = " ".join((Notifier.__doc__ or "").split())
+    assert "max_poll_interval_ms" in bound
+    assert "batch_size x subscribers x max_attempts x timeout" in bound

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from notifier import subscriptions
 from notifier.subscriptions import (
     DEFAULT_SUBSCRIPTIONS,
     Subscriber,
@@ -15,6 +16,7 @@ from notifier.subscriptions import (
 )
 from schemas.catalogue import Site
 from schemas.reports import Tier
+from schemas.urls import is_web_url
 
 GOOD = """
 subscribers:
@@ -144,6 +146,10 @@ def test_urls_must_be_http_once_expanded(tmp_path: Path, url: str) -> None:
     assert "a: url must be an http(s) URL" in error(tmp_path, text)
     expanded = "subscribers: [{id: a, url: '${U}', events: [case.closed]}]"
     assert "a: url must be" in error(tmp_path, expanded, env={"U": url})
+
+
+def test_urls_are_checked_by_the_check_intake_uses() -> None:
+    assert subscriptions.is_web_url is is_web_url  # one copy, in schemas.urls
 
 
 def test_unit_filter_is_checked_against_the_site(tmp_path: Path, small_site: Site) -> None:

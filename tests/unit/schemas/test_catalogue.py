@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -173,4 +174,44 @@ def test_missing_tier_deadlines(copy: Path) -> None:
     text = path.read_text(encoding="utf-8")
     path.write_text(text[: text.index("    city:\n")], encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"deadlines missing for tiers \['city'\]"):
+        load_site(copy)
+
+
+def test_unit_id_that_cannot_name_a_topic(copy: Path) -> None:
+    long_id = "zs." + "x" * 160  # the Unit pattern allows it; a topic name does not
+    with (copy / "units.yaml").open("a", encoding="utf-8") as f:
+        f.write(f"- {{id: {long_id}, name: 太长的部门, jurisdiction: zs, unit_types: [x]}}\n")
+    with pytest.raises(CatalogueError, match=rf"unit id '{long_id}' cannot name a topic"):
+        load_site(copy)
+
+
+# --- local additions to the official calendar ---------------------------------------
+
+_CALENDAR_ANCHOR = "  warn_before_hours: 4  # assumption\n"
+
+
+def _add_calendar(copy: Path, lines: str) -> None:
+    _edit(copy / "site.yaml", _CALENDAR_ANCHOR, _CALENDAR_ANCHOR + lines)
+
+
+def test_no_local_calendar_by_default(bundled: Site) -> None:
+    assert bundled.deadlines.holidays == [] and bundled.deadlines.workdays == []
+
+
+def test_local_holidays_and_workdays_load(copy: Path) -> None:
+    _add_calendar(copy, "  holidays: [2027-01-01, 2027-02-08]\n  workdays:\n    - 2027-02-20\n")
+    deadlines = load_site(copy).deadlines
+    assert deadlines.holidays == [date(2027, 1, 1), date(2027, 2, 8)]
+    assert deadlines.workdays == [date(2027, 2, 20)]
+
+
+def test_a_date_both_holiday_and_workday(copy: Path) -> None:
+    _add_calendar(copy, "  holidays: [2027-01-01, 2027-02-08]\n  workdays: [2027-02-08]\n")
+    with pytest.raises(CatalogueError, match=r"dates both holidays and workdays: \['2027-02-08'\]"):
+        load_site(copy)
+
+
+def test_a_calendar_entry_that_is_not_a_date(copy: Path) -> None:
+    _add_calendar(copy, "  holidays: [next-tuesday]\n")
+    with pytest.raises(CatalogueError, match=r"deadlines\.holidays\.0"):
         load_site(copy)

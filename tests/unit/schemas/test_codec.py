@@ -240,3 +240,13 @@ def test_a_dead_letter_with_a_case_correlates_to_it() -> None:
         case_id="GF-9",
     )
     assert (dead.case_id, dead.correlation_id) == ("GF-9", "GF-9")
+
+
+@pytest.mark.parametrize("kind", [["case.accept"], {"a": 1}, 7, None])
+def test_a_type_that_is_not_a_string_is_an_unknown_type(kind: object) -> None:
+    from schemas.topics import CASE_UPDATES
+
+    body = json.dumps({"type": kind, "payload": {}}).encode()
+    with pytest.raises(DecodeError) as info:
+        decode(CASE_UPDATES, body)
+    assert info.value.reason is RejectionReason.UNKNOWN_TYPE

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from sqlalchemy import Engine
 
 from schemas.cases import CaseAccepted
@@ -123,3 +124,24 @@ def test_dead_letter_ids_are_stable_for_the_same_record(sqlite_engine: Engine) -
     assert [m.event_id for m in second.letters()] == ids
     first.runner.run_batch([rec(b"not json", 30)])  # same bytes elsewhere: a new letter
     assert first.letters()[-1].event_id not in ids
+
+
+def test_a_decoder_that_breaks_dead_letters_instead_of_jamming_the_partition(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.runtime.batch as batch
+
+    def broken(*_args: object) -> None:
+        raise RecursionError("deeply nested JSON")
+
+    monkeypatch.setattr(batch, "decode", broken)
+    result = h.runner.run_batch([rec(b'{"type": "case.accept"}', 3)])
+    assert (result.dead_letters, result.emitted) == (1, 1)
+    assert only_letter(h).payload.reason is RejectionReason.INVALID
+    assert h.processor.seen == []
+
+
+def test_a_type_field_that_is_not_a_string_is_dead_lettered(h: Harness) -> None:
+    result = h.runner.run_batch([rec(b'{"type": ["case.accept"]}', 5)])
+    assert result.dead_letters == 1
+    assert only_letter(h).payload.reason is RejectionReason.UNKNOWN_TYPE

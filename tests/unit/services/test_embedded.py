@@ -171,13 +171,14 @@ def test_days_later_the_unaccepted_escalate_and_the_accepted_follow_the_rules(
     kinds: set[DeadlineKind] = set()
     for case_id, assigned in first.items():
         held = assigned.payload.assignment
-        if case_id not in accepted:  # accept is due the same working day
+        # beyond the holder's tier there is no accept deadline: refer it up, that is all
+        beyond = held.tier.rank < held.owner_tier.rank
+        if case_id not in accepted and not beyond:  # accept is due the same working day
             [event] = escalated[case_id]
             assert event.payload.deadline_kind is DeadlineKind.ACCEPT
             assert event.payload.from_unit_id == held.unit_id
             continue
-        # accepted: what is left is to resolve it, or to refer it up if beyond the tier
-        beyond = held.tier.rank < held.owner_tier.rank
+        # accepted (or beyond the tier): what is left is to resolve it, or to refer it up
         kind = DeadlineKind.REFER if beyond else DeadlineKind.RESOLVE
         policy = site.deadlines_for(held.tier)
         days = policy.refer if beyond else policy.resolve

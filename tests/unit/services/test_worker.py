@@ -1,4 +1,4 @@
-"""The Kafka worker's step, without Kafka: clock ticks move the escalator's TickClock
+"""The Kafka worker's step, without Kafka: clock ticks move the escalator's tick clock
 (never backwards), other records go through the batch runner, a bad tick is
 dead-lettered, and offsets are committed only after the batch is done."""
 
@@ -16,7 +16,7 @@ from schemas.envelope import SHANGHAI
 from schemas.topics import CLOCK, REPORTS_RAW, Record
 from services.runtime.batch import BatchResult
 from services.runtime.clock import SimulatedClock, SystemClock
-from services.runtime.worker import TickClock, Worker
+from services.runtime.worker import Worker
 from services.settings import ClockMode, Settings
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
@@ -47,7 +47,7 @@ def worker(ticking: bool = True) -> tuple[Worker, Runner, Source, list[str]]:
     w = Worker.__new__(Worker)  # the parts _step uses, without a broker or a database
     log: list[str] = []
     w.runner, w.source = Runner(log), Source(log)  # type: ignore[assignment]
-    w.tick_clock = TickClock(T0) if ticking else None
+    w.tick_clock = SimulatedClock(T0) if ticking else None
     w.settings = Settings(tick_seconds=30)
     return w, w.runner, w.source, log  # type: ignore[return-value]
 
