@@ -18,6 +18,7 @@ from schemas.cases import DeadlineKind
 from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from services.storage.db import Transaction
+from tests.support.backends import BACKENDS, open_store
 from tests.support.sites import tiny_site
 from tests.unit.escalator.builders import LIMITS, assigned
 
@@ -25,21 +26,9 @@ T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 ACCEPT, RESOLVE, REFER = DeadlineKind.ACCEPT, DeadlineKind.RESOLVE, DeadlineKind.REFER
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("pg", marks=pytest.mark.postgres),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> Iterator[DeadlineStore]:
-    if request.param == "memory":
-        yield MemoryDeadlineStore()
-        return
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")  # tests/conftest.py
-    tx = Transaction(engine)
-    with tx.begin():
-        yield SqlDeadlineStore(tx)
+    yield from open_store(request, MemoryDeadlineStore, SqlDeadlineStore)
 
 
 def dl(case_id: str, kind: DeadlineKind = ACCEPT, hours: float = 14, **kw: object) -> Deadline:

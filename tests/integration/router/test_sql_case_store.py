@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from router.core import Router
 from router.memory import MemoryCaseStore
@@ -15,7 +14,7 @@ from router.ports import CaseFile, CaseStore
 from router.sql import SqlCaseStore
 from schemas.cases import Assignment, AssignmentReason, CaseClosed, DeadlineKind, Stage
 from schemas.reports import Location, Reporter, Tier
-from services.storage.db import Transaction
+from tests.support.backends import BACKENDS, open_store
 from tests.support.sites import tiny_site
 from tests.unit.router.support import (
     LATER,
@@ -31,21 +30,9 @@ from tests.unit.router.support import (
 )
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("pg", marks=pytest.mark.postgres),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> Iterator[CaseStore]:
-    if request.param == "memory":
-        yield MemoryCaseStore()
-        return
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")  # tests/conftest.py
-    tx = Transaction(engine)
-    with tx.begin():
-        yield SqlCaseStore(tx)
+    yield from open_store(request, MemoryCaseStore, SqlCaseStore)
 
 
 def _file(case_id: str = "GF-1", **kw: object) -> CaseFile:
