@@ -115,7 +115,8 @@ def db_upgrade() -> None:
 @app.command()
 def report() -> None:
     """Print the archive's figures from the database (GRIDFLOW_DATABASE_URL)."""
-    from services.demo.summary import print_report, read_report
+    from archive.sql import read_report
+    from services.demo.summary import print_report
     from services.storage.db import make_engine
 
     print_report(console, read_report(make_engine(_settings().database_url)))

@@ -7,14 +7,14 @@ CI=true a test that needs Kafka or PostgreSQL fails when they are missing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from schemas.catalogue import Site, load_site
 from services.storage.db import make_engine, metadata
+from tests.support.postgres import fresh_schema
 
 
 @pytest.fixture(scope="session")
@@ -47,16 +47,6 @@ def kafka_bootstrap() -> str:
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
     """An engine on a fresh PostgreSQL schema with every table created; dropped after."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    metadata.create_all(engine)
-    try:
+    with fresh_schema(postgres_url) as engine:
+        metadata.create_all(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

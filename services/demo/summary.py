@@ -10,18 +10,10 @@ from datetime import timedelta
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from archive.report import ArchiveReport
-from archive.sql import SqlArchiveStore
+from archive.sql import read_report
 from services.runtime.embedded import EmbeddedPipeline
-from services.storage.db import Transaction
-
-
-def read_report(engine: Engine) -> ArchiveReport:
-    tx = Transaction(engine)
-    with tx.begin():
-        return SqlArchiveStore(tx).report()
 
 
 @dataclass(frozen=True)

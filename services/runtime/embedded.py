@@ -15,6 +15,7 @@ from services.metrics import Metrics
 from services.runtime.batch import BatchResult, BatchRunner
 from services.runtime.clock import Clock
 from services.runtime.memory import MemoryBroker, MemorySink, MemorySource
+from services.runtime.processor import TICKING
 from services.settings import PROCESSORS, ErrorPolicy
 from services.storage.db import Transaction, make_engine
 from services.storage.migrate import upgrade
@@ -86,7 +87,7 @@ class EmbeddedPipeline:
 
     def tick(self) -> BatchResult:
         """Let the clock's time pass for every processor, then pump what it caused."""
-        emitted = sum(stage.runner.run_tick().emitted for stage in self.stages.values())
+        emitted = sum(self.stages[name].runner.run_tick().emitted for name in TICKING)
         result = self.pump()
         result.emitted += emitted
         return result

@@ -13,6 +13,9 @@ from typing import Protocol
 from schemas.envelope import Model
 from schemas.topics import Emit
 
+TICKING = frozenset({"escalator"})
+"""Processors whose ``tick`` has work to do; the runtimes tick only these."""
+
 
 class Processor(Protocol):
     name: str

@@ -30,6 +30,7 @@ from services.metrics import Metrics
 from services.runtime.batch import BatchRunner, ProcessingFailed
 from services.runtime.clock import Clock, SimulatedClock, SystemClock
 from services.runtime.kafka import KafkaSink, KafkaSource
+from services.runtime.processor import TICKING
 from services.settings import ClockMode, Settings
 from services.storage.db import Transaction, make_engine
 from services.storage.migrate import upgrade
@@ -62,7 +63,7 @@ class Worker:
         processor = build_processor(
             name, site=site, tx=tx, resources=self.resources, subscriptions=subscriptions
         )
-        self.ticking = name == "escalator"
+        self.ticking = name in TICKING
         self.tick_clock: SimulatedClock | None = None
         clock: Clock = SystemClock(tz)
         topics = list(processor.topics)

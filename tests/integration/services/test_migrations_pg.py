@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 
-from services.storage.db import make_engine
 from services.storage.migrate import current, upgrade
 from services.storage.tables import metadata
+from tests.support.postgres import fresh_schema
 from tests.unit.services.schema_checks import head, schema_diff, table_names
 
 pytestmark = pytest.mark.postgres
@@ -22,18 +21,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def fresh(postgres_url: str) -> Iterator[Engine]:
     """An engine on a new, empty schema (unlike pg_engine, no create_all); dropped after."""
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with fresh_schema(postgres_url, prefix="m") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_upgrade_builds_the_declared_schema(fresh: Engine) -> None:
