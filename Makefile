@@ -11,7 +11,7 @@ PG_PORT ?= 55432
 SERVERS_ENV := GRIDFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) \
 	GRIDFLOW_DATABASE_URL=postgresql+psycopg2://gridflow:gridflow@127.0.0.1:$(PG_PORT)/gridflow
 
-.PHONY: install demo test test-unit test-integration lint servers kafka postgres stop schemas clean
+.PHONY: install bench demo test test-unit test-integration lint servers kafka postgres stop schemas clean
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install
 	$(BIN)/gridflow demo
+
+# Throughput and latency on the real servers; writes bench/results/<date>.json and .png.
+bench: install servers
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
+	$(SERVERS_ENV) $(BIN)/python bench/run.py
 
 lint: install
 	$(BIN)/ruff check .

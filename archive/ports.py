@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,9 +61,10 @@ class DeadLetterRow:
     original_text: str | None
     original_base64: str | None
     occurred_at: datetime
+    archived_at: datetime
 
     @classmethod
-    def of(cls, rejected: MessageRejected) -> DeadLetterRow:
+    def of(cls, rejected: MessageRejected, archived_at: datetime) -> DeadLetterRow:
         p = rejected.payload
         return cls(
             event_id=rejected.event_id,
@@ -77,31 +79,40 @@ class DeadLetterRow:
             original_text=p.original.text,
             original_base64=p.original.base64,
             occurred_at=rejected.occurred_at,
+            archived_at=archived_at,
         )
 
 
 class ArchiveStore(abc.ABC):
-    """Every event, every dead letter, and one projected row per case."""
+    """Every event, every dead letter, and one projected row per case.
+
+    The archive is called once per batch: it loads the rows of the cases the batch
+    concerns with one call and writes what the batch made with three. It never
+    checks whether an event is already in: the runtime's inbox, in the same
+    transaction, has dropped every event id it has seen before the batch gets
+    here, so an id that reaches ``add_events`` twice is a bug and the primary key
+    refuses it.
+    """
 
     @abc.abstractmethod
-    def add_event(self, envelope: Envelope, archived_at: datetime) -> bool:
-        """Archive ``envelope``; False (and nothing changed) when its event id is already in."""
+    def load(self, case_ids: Collection[str]) -> dict[str, CaseRow]:
+        """The rows of those of ``case_ids`` that have one."""
+
+    @abc.abstractmethod
+    def save_cases(self, rows: Sequence[CaseRow]) -> None:
+        """Insert or replace these case rows."""
+
+    @abc.abstractmethod
+    def add_events(self, events: Sequence[ArchivedEvent]) -> None:
+        """Archive these events (new ids only)."""
+
+    @abc.abstractmethod
+    def add_dead_letters(self, rows: Sequence[DeadLetterRow]) -> None:
+        """Record these dead letters (new ids only)."""
 
     @abc.abstractmethod
     def history(self, case_id: str) -> list[ArchivedEvent]:
         """The case's archived events, by occurred_at then event id."""
-
-    @abc.abstractmethod
-    def get_case(self, case_id: str) -> CaseRow | None:
-        """The case's row, or None."""
-
-    @abc.abstractmethod
-    def put_case(self, row: CaseRow) -> None:
-        """Insert or replace the case's row."""
-
-    @abc.abstractmethod
-    def add_dead_letter(self, rejected: MessageRejected, archived_at: datetime) -> bool:
-        """Record a dead letter; False when its event id is already in."""
 
     @abc.abstractmethod
     def get_dead_letter(self, event_id: str) -> DeadLetterRow | None:

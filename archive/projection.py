@@ -48,7 +48,7 @@ from schemas.cases import (
 )
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.envelope import Envelope
-from schemas.reports import Case
+from schemas.reports import CaseFacts
 
 RECEIVED = "received"  # before the first dispatch; not a router Stage
 STAGES = (RECEIVED, *(s.value for s in Stage))
@@ -100,7 +100,7 @@ def _staged(row: CaseRow, stage: Stage, at: datetime) -> CaseRow:
     return replace(row, stage=stage.value, stage_at=at)
 
 
-def _case_facts(row: CaseRow, case: Case) -> CaseRow:
+def _case_facts(row: CaseRow, case: CaseFacts) -> CaseRow:
     """Fill the case's own facts where they are missing (never its reporter or location)."""
     return replace(
         row,

@@ -1,4 +1,5 @@
-"""The archive's figures: what ``gridflow demo`` prints at the end and ``gridflow report`` prints.
+"""The archive's figures: what ``gridflow demo`` prints at the end and ``gridflow report`` prints
+(both through :func:`services.demo.summary.print_report`).
 
 :class:`ArchiveReport` holds counts only; the rates are derived from them, so every
 backend yields identical figures. The SQL store computes the counts with GROUP BY
@@ -13,15 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.cases import Stage
-from schemas.notifications import DeliveryStatus
+from schemas.cases import CaseEscalated, Stage
+from schemas.deadlines import DeadlineLapsed, DeadlineWarning
+from schemas.notifications import DeliveryStatus, NotificationRecorded
 
 UNKNOWN = "unknown"  # the key for cases whose stage, tier or unit is not known yet
 SATISFIED_FROM = 4  # a rating of 4 or 5 counts as satisfied (满意)
-ESCALATED = "case.escalated"
-LAPSED = "deadline.lapsed"
-WARNING = "deadline.warning"
-NOTIFICATION = "notification.recorded"
+ESCALATED = CaseEscalated.TYPE
+LAPSED = DeadlineLapsed.TYPE
+WARNING = DeadlineWarning.TYPE
+NOTIFICATION = NotificationRecorded.TYPE
 
 
 @dataclass(frozen=True)
@@ -122,40 +124,3 @@ def tally(
         rating_sum=sum(ratings),
         notifications=counts(status.items()),
     )
-
-
-def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.2%}"
-
-
-def _dict(d: Mapping[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in d.items()) or "-"
-
-
-def _top(d: Mapping[str, int], n: int) -> str:
-    return _dict(dict(sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:n]))
-
-
-def render(r: ArchiveReport) -> str:
-    """The report as aligned plain text, one figure a line."""
-    mean = "-" if r.mean_rating is None else f"{r.mean_rating:.2f}"
-    lines = [
-        ("cases received (受理)", str(r.cases)),
-        ("closed (结案)", str(r.closed)),
-        ("open, by stage", f"{r.open} ({_dict(r.open_by_stage)})"),
-        ("by holder tier", _dict(r.by_tier)),
-        ("by holder unit, top 5", f"{len(r.by_unit)} units ({_top(r.by_unit, 5)})"),
-        (
-            "on-time completion (及时办结率)",
-            f"{_pct(r.on_time_rate)} ({r.closed_on_time}/{r.closed})",
-        ),
-        ("satisfaction (满意率)", f"{_pct(r.satisfaction_rate)} ({r.satisfied}/{r.ratings})"),
-        ("mean rating", mean),
-        ("escalations (升级), by from-tier", f"{r.escalations} ({_dict(r.escalations_by_tier)})"),
-        ("deadline warnings / lapsed", f"{r.deadline_warnings} / {r.lapsed_deadlines}"),
-        ("notifications, by status", _dict(r.notifications)),
-        ("dead letters, by reason", f"{r.dead_letters} ({_dict(r.dead_letters_by_reason)})"),
-        ("events archived", str(r.events)),
-    ]
-    width = max(len(label) for label, _ in lines)
-    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import fields
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,7 +20,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    update,
 )
 
 from archive.ports import ArchivedEvent, ArchiveStore, DeadLetterRow
@@ -35,10 +34,8 @@ from archive.report import (
     counts,
 )
 from schemas.cases import Stage
-from schemas.deadletter import MessageRejected
-from schemas.envelope import Envelope
-from services.storage.db import Transaction, metadata
-from services.storage.types import JsonDocument, UtcDateTime
+from storage.db import MAX_ROWS, Transaction, metadata, upsert
+from storage.types import JsonDocument, UtcDateTime
 
 archive_events = Table(
     "archive_events",
@@ -110,41 +107,57 @@ _CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
 _EVENT_FIELDS = tuple(f.name for f in fields(ArchivedEvent))
 _DEAD_FIELDS = tuple(f.name for f in fields(DeadLetterRow))
 
-
-def _row(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
-    """A dataclass as a flat dict (``asdict`` deep-copies payloads: too slow here)."""
-    return {n: getattr(obj, n) for n in names}
-
-
-# Statements built once, values bound at execution, so SQLAlchemy compiles each one
-# once. (Dialect ``insert().on_conflict_*`` constructs are never cached by SQLAlchemy
-# 2.0: recompiling them on every call took most of the archive's time.)
-_EVENT_IN = select(archive_events.c.event_id).where(archive_events.c.event_id == bindparam("k"))
-_DEAD_IN = select(archive_dead_letters.c.event_id).where(
-    archive_dead_letters.c.event_id == bindparam("k")
+# Built once, values bound at execution: SQLAlchemy compiles each statement once
+# and runs it over all of a batch's rows (multi-row VALUES on PostgreSQL). A case's
+# events reach one archive instance when its topics are co-partitioned (the range
+# assignor); should they not, FOR UPDATE makes a second instance wait for the
+# first's commit instead of overwriting its fold, and the order means no deadlock.
+_LOAD_CASES = (
+    select(archive_cases)
+    .where(archive_cases.c.case_id.in_(bindparam("ids", expanding=True)))
+    .order_by(archive_cases.c.case_id)
+    .with_for_update()
 )
-_GET_CASE = select(archive_cases).where(archive_cases.c.case_id == bindparam("k"))
-_UPDATE_CASE = update(archive_cases).where(archive_cases.c.case_id == bindparam("k"))
+_ADD_EVENTS = insert(archive_events)
+_ADD_DEAD_LETTERS = insert(archive_dead_letters)
+
+
+def _rows(objs: Sequence[object], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Dataclasses as flat dicts (``asdict`` deep-copies payloads: too slow here)."""
+    return [{n: getattr(obj, n) for n in names} for obj in objs]
 
 
 class SqlArchiveStore(ArchiveStore):
-    """Inserts check first, then insert: the archive instance that owns a partition is
-    the one writer of the ids on it. Were another to race in between, the primary key
-    would refuse the second row and the runtime would retry the batch, finding it."""
+    """The archive tables, a batch at a time, through the batch's transaction.
+
+    The archive instance that owns a partition is the one writer of the events on
+    it, and the inbox has dropped the ones it has seen: inserts are plain, and
+    were another instance to race in, the primary key would refuse the batch and
+    the runtime would retry it.
+    """
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def _insert_new(self, seen: Any, table: Table, row: dict[str, Any]) -> bool:
+    def load(self, case_ids: Collection[str]) -> dict[str, CaseRow]:
+        ids = sorted(case_ids)
+        found: dict[str, CaseRow] = {}
         conn = self._tx.conn
-        if conn.execute(seen, {"k": row["event_id"]}).first() is not None:
-            return False
-        conn.execute(insert(table), row)
-        return True
+        for start in range(0, len(ids), MAX_ROWS):
+            for r in conn.execute(_LOAD_CASES, {"ids": ids[start : start + MAX_ROWS]}):
+                found[r.case_id] = CaseRow(**r._mapping)
+        return found
 
-    def add_event(self, envelope: Envelope, archived_at: datetime) -> bool:
-        row = _row(ArchivedEvent.of(envelope, archived_at), _EVENT_FIELDS)
-        return self._insert_new(_EVENT_IN, archive_events, row)
+    def save_cases(self, rows: Sequence[CaseRow]) -> None:
+        upsert(self._tx.conn, archive_cases, _rows(rows, _CASE_FIELDS))
+
+    def add_events(self, events: Sequence[ArchivedEvent]) -> None:
+        if events:
+            self._tx.conn.execute(_ADD_EVENTS, _rows(events, _EVENT_FIELDS))
+
+    def add_dead_letters(self, rows: Sequence[DeadLetterRow]) -> None:
+        if rows:
+            self._tx.conn.execute(_ADD_DEAD_LETTERS, _rows(rows, _DEAD_FIELDS))
 
     def history(self, case_id: str) -> list[ArchivedEvent]:
         e = archive_events.c
@@ -152,19 +165,6 @@ class SqlArchiveStore(ArchiveStore):
             select(archive_events).where(e.case_id == case_id).order_by(e.occurred_at, e.event_id)
         )
         return [ArchivedEvent(**r._mapping) for r in self._tx.conn.execute(stmt)]
-
-    def get_case(self, case_id: str) -> CaseRow | None:
-        found = self._tx.conn.execute(_GET_CASE, {"k": case_id}).first()
-        return None if found is None else CaseRow(**found._mapping)
-
-    def put_case(self, row: CaseRow) -> None:
-        conn, values = self._tx.conn, _row(row, _CASE_FIELDS)
-        if conn.execute(_UPDATE_CASE, values | {"k": row.case_id}).rowcount == 0:
-            conn.execute(insert(archive_cases), values)
-
-    def add_dead_letter(self, rejected: MessageRejected, archived_at: datetime) -> bool:
-        row = _row(DeadLetterRow.of(rejected), _DEAD_FIELDS) | {"archived_at": archived_at}
-        return self._insert_new(_DEAD_IN, archive_dead_letters, row)
 
     def get_dead_letter(self, event_id: str) -> DeadLetterRow | None:
         d = archive_dead_letters.c

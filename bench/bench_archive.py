@@ -34,7 +34,7 @@ from schemas.notifications import (
     NotificationRecorded,
 )
 from schemas.reports import Case, Channel, Reporter, Tier, Urgency
-from services.storage.db import Inbox, Transaction, make_engine, metadata
+from storage.db import Inbox, Transaction, make_engine, metadata
 
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=SHANGHAI)
 TIERS = (Tier.GRID, Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT)

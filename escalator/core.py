@@ -1,22 +1,31 @@
 """The escalator: arms deadlines from the case story and reports the near and the lapsed.
 
 It reads ``gridflow.cases.events``. Each assignment arms the holding unit's
-deadlines: for a matter within its tier's duties, accept and resolve (resolve
-alone on rework); for one beyond them, refer alone, since such a matter has no
-accept limit and must only be reported up (DOMAIN.md: within 1 working day, the
-site's refer limit). Later steps disarm them. ``handle`` never emits: output
-comes from ``tick(now)`` alone, as warnings (the deadline is near) and lapses (it
-passed) on ``gridflow.deadlines``, for the router to escalate and the notifier
-to tell people. Every emitted id is derived from (case, kind, seq) with no
-cause, so re-running a tick after a crash re-emits the same ids and downstream
-inboxes drop the repeats.
+deadlines, in working days on the site's policy for the unit's tier: for a
+matter within the tier's duties, accept and resolve (resolve alone on rework; a
+community accepts the same working day and resolves within 3, a street the same
+day and within 5); for one beyond them, refer alone, since such a matter has no
+accept limit and must only be reported up a tier (within 1 working day). Later
+steps disarm them.
+
+``handle`` works a batch at a time and never emits: it loads the deadlines of
+every case in the batch at once, applies the batch's steps in order in memory,
+and writes back only what changed. Output comes from ``tick(now)`` alone, as
+warnings (the deadline is near) and lapses (it passed) on ``gridflow.deadlines``,
+for the router to escalate and the notifier to tell people.
+
+Outputs are a function of the deadlines alone: a warning happens at the
+deadline's ``warn_at`` and a lapse at its ``due_at`` (times in the site's timezone), whenever
+the tick runs, and every id is derived from (case, kind, seq) with no cause. So
+the same deadline always yields the same bytes, and a tick re-run after a crash,
+or late, or on another instance re-emits what downstream inboxes drop.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from escalator.calendar import WorkingCalendar
 from escalator.ports import Deadline, DeadlineStore
@@ -30,8 +39,10 @@ from schemas.cases import (
     DeadlineKind,
 )
 from schemas.catalogue import Site
+from schemas.deadletter import Rejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
 from schemas.envelope import Model
+from schemas.processing import Inbound, Outcome
 from schemas.topics import CASE_EVENTS, DEADLINES, Emit
 
 __all__ = ["Deadline", "Escalator"]
@@ -40,6 +51,20 @@ log = logging.getLogger(__name__)
 NAME = "escalator"
 # Handled settles the holder's deadlines; an accept still open then is moot, so it goes too.
 _HANDLING = (DeadlineKind.RESOLVE, DeadlineKind.REFER, DeadlineKind.ACCEPT)
+# The steps that disarm, and need to know whose deadlines: the envelope's case_id.
+_STEPS = (CaseAccepted, CaseHandled, CaseEscalated, CaseClosed)
+
+Armed = dict[str, dict[DeadlineKind, Deadline]]
+"""A batch's working state: each case's armed deadlines by kind."""
+
+
+def _case_of(message: Model) -> str | None:
+    """The case whose deadlines ``message`` may change; None when it changes none."""
+    if isinstance(message, CaseAssigned):
+        return message.payload.case.case_id
+    if isinstance(message, _STEPS):
+        return message.case_id
+    return None
 
 
 class Escalator:
@@ -54,76 +79,113 @@ class Escalator:
         self._site = site
         self._calendar = calendar
         self._store = store
-        self._tz = ZoneInfo(site.timezone)
+        self._tz = site.tz
         self._warn_before = timedelta(hours=site.deadlines.warn_before_hours)
         self._batch = batch  # most lapses (and, apart, warnings) one tick works through
 
     # --- the case story arms and disarms ------------------------------------------
 
-    def handle(self, message: Model, now: datetime) -> list[Emit]:
-        """Arm or disarm the case's deadlines; never emits."""
-        if isinstance(message, CaseAssigned):
-            self._arm(message)
-        elif isinstance(message, CaseAccepted):
-            self._disarm(message.case_id, message.payload.seq, (DeadlineKind.ACCEPT,))
-        elif isinstance(message, CaseHandled):
-            self._disarm(message.case_id, message.payload.seq, _HANDLING)
-        elif isinstance(message, CaseEscalated) and message.case_id:
-            self._drop_held_by(message.case_id, message.payload.from_unit_id)
-        elif isinstance(message, CaseClosed) and message.case_id:
-            self._store.drop(message.case_id)
-        return []
+    def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        """Arm or disarm the deadlines of the batch's cases; never emits.
 
-    def _arm(self, message: CaseAssigned) -> None:
+        One load of every case the batch touches, its steps applied in order, then
+        one write of the difference: the rows removed or changed go, exactly as they
+        were loaded, and the new ones come. Rows left as they were are not written,
+        so one a concurrent tick took meanwhile stays taken.
+        """
+        case_ids = [c for c in (_case_of(item.message) for item in batch) if c is not None]
+        loaded = self._store.load(case_ids) if case_ids else {}
+        armed: Armed = {c: {d.kind: d for d in ds} for c, ds in loaded.items()}
+        out: list[Outcome] = []
+        for item in batch:
+            try:
+                self._apply(item.message, armed)
+            except Rejected as refused:
+                out.append(refused)
+            else:
+                out.append([])
+        before = {(d.case_id, d.kind): d for ds in loaded.values() for d in ds}
+        after = {(d.case_id, d.kind): d for kinds in armed.values() for d in kinds.values()}
+        removed = [d for slot, d in sorted(before.items()) if after.get(slot) != d]
+        added = [d for slot, d in sorted(after.items()) if before.get(slot) != d]
+        if removed or added:
+            self._store.write(removed, added)
+        return out
+
+    def _apply(self, message: Model, armed: Armed) -> None:
+        """One step of the story on ``armed``; Rejected (with ``armed`` untouched) for
+        a step that does not say whose deadlines it settles."""
+        case_id = _case_of(message)
+        if case_id is None:
+            if isinstance(message, _STEPS):
+                raise Rejected(
+                    RejectionReason.INVALID,
+                    f"{message.type} without a case_id: no case's deadlines can be disarmed",
+                )
+            return  # verified, rated: no deadline of theirs
+        kinds = armed.setdefault(case_id, {})
+        if isinstance(message, CaseAssigned):
+            self._arm(message, kinds)
+        elif isinstance(message, CaseAccepted):
+            self._disarm(kinds, message.payload.seq, (DeadlineKind.ACCEPT,))
+        elif isinstance(message, CaseHandled):
+            self._disarm(kinds, message.payload.seq, _HANDLING)
+        elif isinstance(message, CaseEscalated):
+            self._drop_held_by(kinds, message.payload.from_unit_id)
+        elif isinstance(message, CaseClosed):
+            kinds.clear()
+
+    def _arm(self, message: CaseAssigned, kinds: dict[DeadlineKind, Deadline]) -> None:
+        """The new holder's deadlines replace all of the case's, unless a later
+        assignment's are armed already (this one is stale)."""
         case_id = message.payload.case.case_id
         a = message.payload.assignment
-        if any(d.seq > a.seq for d in self._store.get(case_id)):
+        if any(d.seq > a.seq for d in kinds.values()):
             log.warning("stale assignment ignored", extra={"case_id": case_id, "seq": a.seq})
             return
-        self._store.drop(case_id)
         policy = self._site.deadlines_for(a.tier)
-        armed: list[tuple[DeadlineKind, int]] = []
+        limits: list[tuple[DeadlineKind, int]] = []
         if a.tier.rank < a.owner_tier.rank:
             # beyond this tier's duties: no accept limit, only report it up (上报)
-            armed.append((DeadlineKind.REFER, policy.refer))
+            limits.append((DeadlineKind.REFER, policy.refer))
         else:
             if a.reason is not AssignmentReason.REWORK:  # rework: already accepted once
-                armed.append((DeadlineKind.ACCEPT, policy.accept))
-            armed.append((DeadlineKind.RESOLVE, policy.resolve))
-        for kind, days in armed:
+                limits.append((DeadlineKind.ACCEPT, policy.accept))
+            limits.append((DeadlineKind.RESOLVE, policy.resolve))
+        kinds.clear()
+        for kind, days in limits:
             due_at = self._calendar.due(
                 a.assigned_at, days, self._site.deadlines.business_hours_end, self._tz
             )
             warn_at = due_at - self._warn_before
-            self._store.put(
-                Deadline(
-                    case_id=case_id,
-                    kind=kind,
-                    seq=a.seq,
-                    unit_id=a.unit_id,
-                    tier=a.tier,
-                    due_at=due_at,
-                    warn_at=warn_at if a.assigned_at < warn_at < due_at else None,
-                    working_days=days,
-                    correlation_id=message.correlation_id,
-                )
+            kinds[kind] = Deadline(
+                case_id=case_id,
+                kind=kind,
+                seq=a.seq,
+                unit_id=a.unit_id,
+                tier=a.tier,
+                due_at=due_at,
+                warn_at=warn_at if a.assigned_at < warn_at < due_at else None,
+                working_days=days,
+                correlation_id=message.correlation_id,
             )
 
-    def _disarm(self, case_id: str | None, seq: int, kinds: tuple[DeadlineKind, ...]) -> None:
-        """Drop ``kinds`` of the case, but only those of assignment ``seq``: a late step
-        of an earlier assignment must not clear the current holder's deadlines."""
-        if case_id is None:
-            return
-        current = [d.kind for d in self._store.get(case_id) if d.kind in kinds and d.seq == seq]
-        if current:
-            self._store.drop(case_id, current)
+    @staticmethod
+    def _disarm(
+        kinds: dict[DeadlineKind, Deadline], seq: int, which: tuple[DeadlineKind, ...]
+    ) -> None:
+        """Drop ``which`` kinds, but only those of assignment ``seq``: a late step of
+        an earlier assignment must not clear the current holder's deadlines."""
+        for kind in which:
+            if kind in kinds and kinds[kind].seq == seq:
+                del kinds[kind]
 
-    def _drop_held_by(self, case_id: str, unit_id: str) -> None:
+    @staticmethod
+    def _drop_held_by(kinds: dict[DeadlineKind, Deadline], unit_id: str) -> None:
         """The escalated-from unit's deadlines go; those of the unit it went to stay,
         whichever of CaseEscalated and the new CaseAssigned comes first."""
-        held = [d.kind for d in self._store.get(case_id) if d.unit_id == unit_id]
-        if held:
-            self._store.drop(case_id, held)
+        for kind in [k for k, d in kinds.items() if d.unit_id == unit_id]:
+            del kinds[kind]
 
     # --- time passes ---------------------------------------------------------------
 
@@ -131,47 +193,59 @@ class Escalator:
         """Warn of near deadlines and report lapsed ones, a bounded batch of each.
 
         Ticks may run on several escalator instances at once, and race the case story
-        handled in other transactions. So a tick marks or removes exactly the deadline
-        it read, matched by (case, kind, seq, due_at): one re-armed meanwhile for the
-        same (case, kind) is left alone. It emits only what it marked or removed: a
-        deadline already gone (disarmed, or taken by another instance's tick) is not
-        reported twice or late.
+        handled in other transactions. So a tick marks or removes exactly the
+        deadlines it read, matched by (case, kind, seq, due_at), in one statement
+        each: one re-armed meanwhile for the same (case, kind) is left alone. It emits
+        only what that statement marked or removed: a deadline already gone
+        (disarmed, or taken by another instance's tick) is not reported twice or late.
+
+        ``now`` only selects what is due; what is emitted is a function of the
+        deadlines taken, in the order read: warnings by (warn_at, case, kind), then
+        lapses by (due_at, case, kind).
         """
-        out: list[Emit] = []
-        for d in self._store.warnings_due(now, self._batch):
-            if self._store.mark_warned(d):
-                out.append(self._emit(DeadlineWarning, d, now))
-            else:
-                self._superseded(d)
-        for d in self._store.due(now, self._batch):
-            if self._store.remove(d):
-                out.append(self._emit(DeadlineLapsed, d, now))
-                log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
-            else:
-                self._superseded(d)
-        return out
+        warned = self._take(self._store.warnings_due(now, self._batch), self._store.mark_warned)
+        lapsed = self._take(self._store.due(now, self._batch), self._store.remove)
+        for d in lapsed:
+            log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
+        return [self._emit(DeadlineWarning, d, d.warn_at or d.due_at) for d in warned] + [
+            self._emit(DeadlineLapsed, d, d.due_at) for d in lapsed
+        ]
 
     @staticmethod
-    def _superseded(d: Deadline) -> None:
-        log.debug(
-            "deadline gone or re-armed since read: not emitted",
-            extra={"case_id": d.case_id, "kind": d.kind.value, "seq": d.seq},
-        )
+    def _take(
+        read: list[Deadline], take: Callable[[Sequence[Deadline]], list[Deadline]]
+    ) -> list[Deadline]:
+        """``take`` the deadlines read; the ones it got (the rest went meanwhile)."""
+        if not read:
+            return []
+        got = take(read)
+        if len(got) < len(read):
+            kept = {d.exact for d in got}
+            for d in read:
+                if d.exact not in kept:
+                    log.debug(
+                        "deadline gone or re-armed since read: not emitted",
+                        extra={"case_id": d.case_id, "kind": d.kind.value, "seq": d.seq},
+                    )
+        return got
 
-    @staticmethod
-    def _emit(kind: type[DeadlineWarning | DeadlineLapsed], d: Deadline, now: datetime) -> Emit:
+    def _emit(
+        self, kind: type[DeadlineWarning | DeadlineLapsed], d: Deadline, happened: datetime
+    ) -> Emit:
+        """The message for ``d``: its times in the site's timezone, whatever the store
+        read them back in, so every store gives the same bytes."""
         payload = DeadlinePayload(
             kind=d.kind,
             unit_id=d.unit_id,
             tier=d.tier,
             seq=d.seq,
-            due_at=d.due_at,
+            due_at=d.due_at.astimezone(self._tz),
             working_days=d.working_days,
         )
         message = kind.derive(
             payload,
             producer=NAME,
-            now=now,
+            now=happened.astimezone(self._tz),
             case_id=d.case_id,
             key=(d.case_id, d.kind.value, d.seq),
             correlation_id=d.correlation_id,

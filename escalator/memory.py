@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -10,21 +10,31 @@ from escalator.ports import Deadline, DeadlineStore
 from schemas.cases import DeadlineKind
 
 
-def _same(row: Deadline | None, deadline: Deadline) -> bool:
-    """``row`` is still ``deadline``: the same assignment's, due at the same time."""
-    return row is not None and row.seq == deadline.seq and row.due_at == deadline.due_at
-
-
 class MemoryDeadlineStore(DeadlineStore):
     def __init__(self) -> None:
         self._rows: dict[tuple[str, DeadlineKind], Deadline] = {}
 
-    def put(self, deadline: Deadline) -> None:
-        self._rows[(deadline.case_id, deadline.kind)] = deadline
+    def rows(self) -> list[Deadline]:
+        """Every armed deadline, by (case_id, kind): for tests to look at."""
+        return sorted(self._rows.values(), key=lambda d: (d.case_id, d.kind))
 
-    def drop(self, case_id: str, kinds: Collection[DeadlineKind] | None = None) -> None:
-        for kind in list(DeadlineKind) if kinds is None else kinds:
-            self._rows.pop((case_id, kind), None)
+    def load(self, case_ids: Collection[str]) -> dict[str, list[Deadline]]:
+        out: dict[str, list[Deadline]] = {c: [] for c in case_ids}
+        for d in self.rows():
+            if d.case_id in out:
+                out[d.case_id].append(d)
+        return out
+
+    def write(self, removed: Sequence[Deadline], added: Sequence[Deadline]) -> None:
+        # all or nothing, as the SQL store's transaction would be
+        gone = {(d.case_id, d.kind) for d in removed if self._exactly(d) is not None}
+        slots = [(d.case_id, d.kind) for d in added]
+        if len(set(slots)) < len(slots) or any(s in self._rows and s not in gone for s in slots):
+            raise ValueError("a deadline is already armed in that (case, kind) slot")
+        for slot in gone:
+            del self._rows[slot]
+        for slot, d in zip(slots, added, strict=True):
+            self._rows[slot] = d
 
     def due(self, now: datetime, limit: int) -> list[Deadline]:
         hits = [d for d in self._rows.values() if d.due_at <= now]
@@ -38,20 +48,23 @@ class MemoryDeadlineStore(DeadlineStore):
         ]
         return sorted(hits, key=lambda d: (d.warn_at, d.case_id, d.kind))[:limit]
 
-    def remove(self, deadline: Deadline) -> bool:
-        key = (deadline.case_id, deadline.kind)
-        if not _same(self._rows.get(key), deadline):
-            return False
-        del self._rows[key]
-        return True
+    def _exactly(self, deadline: Deadline) -> Deadline | None:
+        row = self._rows.get((deadline.case_id, deadline.kind))
+        return row if row is not None and row.exact == deadline.exact else None
 
-    def mark_warned(self, deadline: Deadline) -> bool:
-        key = (deadline.case_id, deadline.kind)
-        row = self._rows.get(key)
-        if row is None or row.warned or not _same(row, deadline):
-            return False
-        self._rows[key] = replace(row, warned=True)
-        return True
+    def remove(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
+        out = []
+        for d in deadlines:
+            if self._exactly(d) is not None:
+                del self._rows[(d.case_id, d.kind)]
+                out.append(d)
+        return out
 
-    def get(self, case_id: str) -> list[Deadline]:
-        return sorted((d for (c, _), d in self._rows.items() if c == case_id), key=lambda d: d.kind)
+    def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
+        out = []
+        for d in deadlines:
+            row = self._exactly(d)
+            if row is not None and not row.warned:
+                self._rows[(d.case_id, d.kind)] = replace(row, warned=True)
+                out.append(d)
+        return out

@@ -1,9 +1,14 @@
-"""The deadline record and the port the escalator keeps its deadlines behind."""
+"""The deadline record and the port the escalator keeps its deadlines behind.
+
+The port works a batch at a time: the case story loads every case of a batch
+at once and writes back only what changed; a tick reads what fell due and then
+removes or marks all of it at once, learning which rows it really took.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,38 +31,57 @@ class Deadline:
     correlation_id: str
     warned: bool = False
 
+    @property
+    def exact(self) -> tuple[str, DeadlineKind, int, datetime]:
+        """What identifies exactly this deadline: its (case, kind) slot, and the
+        assignment (seq) and due time it was armed with. A deadline re-armed in the
+        same slot since it was read differs here."""
+        return (self.case_id, self.kind, self.seq, self.due_at)
+
 
 class DeadlineStore(abc.ABC):
-    """Armed deadlines, looked up by case and by when they fall due."""
+    """Armed deadlines, looked up by case and by when they fall due.
+
+    Every write matches rows exactly (:attr:`Deadline.exact`), never by slot
+    alone: several escalator instances may tick at once, and race the case story
+    handled in other transactions, so a write must not touch a row re-armed,
+    removed or marked by someone else since it was read.
+    """
 
     @abc.abstractmethod
-    def put(self, deadline: Deadline) -> None:
-        """Arm ``deadline``, replacing the case's deadline of the same kind."""
+    def load(self, case_ids: Collection[str]) -> dict[str, list[Deadline]]:
+        """Every case of ``case_ids`` with its armed deadlines, ordered by kind
+        (``[]`` for a case with none)."""
 
     @abc.abstractmethod
-    def drop(self, case_id: str, kinds: Collection[DeadlineKind] | None = None) -> None:
-        """Disarm the case's deadlines of ``kinds`` (all of them when None)."""
+    def write(self, removed: Sequence[Deadline], added: Sequence[Deadline]) -> None:
+        """Disarm exactly ``removed`` (one already gone is skipped), then arm ``added``.
+
+        A deadline of ``added`` whose (case, kind) slot is still armed after the
+        removals is a conflict: another transaction armed it meanwhile. The store
+        raises then (SQL: the primary key's IntegrityError), and the batch's
+        transaction rolls back and is retried.
+        """
 
     @abc.abstractmethod
     def due(self, now: datetime, limit: int) -> list[Deadline]:
-        """Up to ``limit`` deadlines with due_at <= now, earliest first."""
+        """Up to ``limit`` deadlines with due_at <= now, by (due_at, case_id, kind)."""
 
     @abc.abstractmethod
     def warnings_due(self, now: datetime, limit: int) -> list[Deadline]:
-        """Up to ``limit`` unwarned deadlines with warn_at <= now < due_at, earliest first."""
+        """Up to ``limit`` unwarned deadlines with warn_at <= now < due_at, by
+        (warn_at, case_id, kind)."""
 
     @abc.abstractmethod
-    def remove(self, deadline: Deadline) -> bool:
-        """Disarm exactly ``deadline``: the case's deadline of its kind, and only while
-        it is still the same one (same seq and due_at). False when it is gone or was
-        re-armed meanwhile, by another transaction or another escalator instance."""
+    def remove(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
+        """Disarm exactly ``deadlines``; the ones it removed, in their given order.
+
+        One gone or re-armed meanwhile (by another transaction, or another escalator
+        instance's tick) is left alone and not returned."""
 
     @abc.abstractmethod
-    def mark_warned(self, deadline: Deadline) -> bool:
-        """Record that the warning for exactly ``deadline`` went out (matched as in
-        :meth:`remove`); False when it is gone, was re-armed meanwhile, or is already
-        marked (another instance's tick warned of it)."""
-
-    @abc.abstractmethod
-    def get(self, case_id: str) -> list[Deadline]:
-        """The case's armed deadlines, ordered by kind."""
+    def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
+        """Record that the warnings for exactly ``deadlines`` went out (matched as in
+        :meth:`remove`); the ones it marked, in their given order. One gone, re-armed
+        meanwhile, or already marked (another instance's tick warned of it) is not
+        returned."""

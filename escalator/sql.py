@@ -1,10 +1,17 @@
-"""SQL DeadlineStore: the ``escalator_deadlines`` table, on SQLite or PostgreSQL."""
+"""SQL DeadlineStore: the ``escalator_deadlines`` table, on SQLite or PostgreSQL.
+
+A batch of the case story costs one SELECT of its cases' rows, then at most one
+DELETE of exactly the rows it removed or changed and one multi-row INSERT of the
+new ones (each chunked at :data:`storage.db.MAX_ROWS` rows). A tick's removals and
+warning marks are one DELETE and one UPDATE, each with RETURNING (PostgreSQL, and
+SQLite since 3.35), so it learns which rows it really took.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +25,8 @@ from sqlalchemy import (
     false,
     insert,
     select,
+    true,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Row
@@ -25,8 +34,8 @@ from sqlalchemy.engine import Row
 from escalator.ports import Deadline, DeadlineStore
 from schemas.cases import DeadlineKind
 from schemas.reports import Tier
-from services.storage.db import Transaction, metadata
-from services.storage.types import UtcDateTime
+from storage.db import MAX_ROWS, Transaction, metadata
+from storage.types import UtcDateTime
 
 deadlines = Table(
     "escalator_deadlines",
@@ -44,6 +53,9 @@ deadlines = Table(
     Index(None, "due_at"),
     Index(None, "warned", "warn_at"),  # warnings_due: unwarned rows by warn_at
 )
+
+T = TypeVar("T")
+_Exact = tuple[str, str, int, datetime]
 
 
 def _row(d: Deadline) -> dict[str, Any]:
@@ -76,28 +88,53 @@ def _deadline(r: Row[Any]) -> Deadline:
     )
 
 
-def _exactly(d: Deadline) -> dict[str, Any]:
-    return {"b_case": d.case_id, "b_kind": d.kind.value, "b_seq": d.seq, "b_due": d.due_at}
+def _exact(d: Deadline) -> _Exact:
+    return (d.case_id, d.kind.value, d.seq, d.due_at)
 
 
-# Statements built once, values bound at execution: rebuilding them per call
-# cost more than running them.
+def _matching(exact: Sequence[_Exact]) -> dict[str, Any]:
+    """The parameters of :data:`_EXACTLY` for these exact keys."""
+    return {"b_cases": list(dict.fromkeys(k[0] for k in exact)), "b_exact": list(exact)}
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """Slices of at most MAX_ROWS: SQLite binds at most 32,766 parameters a statement."""
+    for start in range(0, len(items), MAX_ROWS):
+        yield items[start : start + MAX_ROWS]
+
+
+# Statements built once, values bound at execution (the IN lists expand then):
+# rebuilding them per call cost more than running them.
 _c = deadlines.c
-_INSERT = insert(deadlines)
-_DROP_ALL = delete(deadlines).where(_c.case_id == bindparam("b_case"))
-_DROP_ONE = _DROP_ALL.where(_c.kind == bindparam("b_kind"))
-_DROP_KINDS = _DROP_ALL.where(_c.kind.in_(bindparam("b_kinds", expanding=True)))
-# Exactly one deadline: its (case, kind) row, and only while it still holds the same
-# assignment's deadline (seq, due_at), not one re-armed since it was read.
+# Exactly these deadlines: each one's (case, kind) row, and only while it still holds
+# the same assignment's deadline (seq, due_at), not one re-armed since it was read.
+# SQLite scans the whole table for a row-value IN alone: the plain IN on case_id
+# beside it is what lets it search the primary key.
 _EXACTLY = (
-    _c.case_id == bindparam("b_case"),
-    _c.kind == bindparam("b_kind"),
-    _c.seq == bindparam("b_seq"),
-    _c.due_at == bindparam("b_due", type_=UtcDateTime),
+    _c.case_id.in_(bindparam("b_cases", expanding=True)),
+    tuple_(_c.case_id, _c.kind, _c.seq, _c.due_at).in_(bindparam("b_exact", expanding=True)),
 )
-_REMOVE = delete(deadlines).where(*_EXACTLY)
-_MARK = update(deadlines).where(*_EXACTLY, _c.warned == false()).values(warned=True)
-_GET = select(deadlines).where(_c.case_id == bindparam("b_case")).order_by(_c.kind)
+_TAKEN = (_c.case_id, _c.kind, _c.seq, _c.due_at)
+_LOAD = (
+    select(deadlines)
+    .where(_c.case_id.in_(bindparam("b_cases", expanding=True)))
+    .order_by(_c.case_id, _c.kind)
+)
+# Executed with a list of rows, SQLAlchemy renders this as one multi-row INSERT (its
+# "insertmanyvalues", compiled once), on SQLite too only because of the RETURNING,
+# whose rows are not needed. insert().values(rows) renders the same statement but
+# compiles it anew each time: ten times slower for a batch of 1000 rows.
+_INSERT = insert(deadlines).returning(_c.case_id)
+_DROP = delete(deadlines).where(*_EXACTLY)
+_REMOVE = _DROP.returning(*_TAKEN)
+_MARK = (
+    update(deadlines)
+    # "IS NOT true": no index serves it, so SQLite searches the primary key for the
+    # exact rows instead of walking the warned index over every unwarned row
+    .where(*_EXACTLY, _c.warned.is_not(true()))
+    .values(warned=True)
+    .returning(*_TAKEN)
+)
 _DUE = (
     select(deadlines)
     .where(_c.due_at <= bindparam("now", type_=UtcDateTime))
@@ -120,26 +157,26 @@ class SqlDeadlineStore(DeadlineStore):
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def put(self, deadline: Deadline) -> None:
-        # DELETE then INSERT, not the dialects' ON CONFLICT DO UPDATE: SQLAlchemy 2.0
-        # never caches those compiled (sqlalchemy#10445), ~1 ms a row. Nothing here
-        # assumes one writer per case: any escalator instance's tick may remove or
-        # mark a case's deadlines while this runs, but only by an exact match (see
-        # remove), so it cannot touch the row inserted here. Two puts of one
-        # (case, kind) racing (a partition handed over mid-batch) cannot leave two
-        # rows: the second INSERT fails on the primary key and its transaction rolls back.
-        self.drop(deadline.case_id, (deadline.kind,))
-        self._tx.conn.execute(_INSERT, _row(deadline))
+    def load(self, case_ids: Collection[str]) -> dict[str, list[Deadline]]:
+        ids = list(dict.fromkeys(case_ids))
+        out: dict[str, list[Deadline]] = {c: [] for c in ids}
+        for chunk in _chunks(ids):
+            for r in self._tx.conn.execute(_LOAD, {"b_cases": list(chunk)}):
+                out[r.case_id].append(_deadline(r))
+        return out
 
-    def drop(self, case_id: str, kinds: Collection[DeadlineKind] | None = None) -> None:
-        if kinds is None:
-            self._tx.conn.execute(_DROP_ALL, {"b_case": case_id})
-        elif len(kinds) == 1:  # the hot path (put): no expanding IN to render
-            (kind,) = kinds
-            self._tx.conn.execute(_DROP_ONE, {"b_case": case_id, "b_kind": kind.value})
-        else:
-            params = {"b_case": case_id, "b_kinds": [k.value for k in kinds]}
-            self._tx.conn.execute(_DROP_KINDS, params)
+    def write(self, removed: Sequence[Deadline], added: Sequence[Deadline]) -> None:
+        # Nothing here assumes one writer per case: any escalator instance's tick may
+        # remove or mark a case's rows meanwhile, and this DELETE matches exactly, so a
+        # row taken by a tick is not resurrected and a marked one still goes. Two
+        # batches arming one (case, kind) at once (a partition handed over mid-batch)
+        # cannot leave two rows: the second INSERT fails on the primary key and its
+        # transaction rolls back.
+        conn = self._tx.conn
+        for chunk in _chunks([_exact(d) for d in removed]):
+            conn.execute(_DROP, _matching(chunk))
+        for rows in _chunks([_row(d) for d in added]):
+            conn.execute(_INSERT, list(rows))
 
     def due(self, now: datetime, limit: int) -> list[Deadline]:
         rows = self._tx.conn.execute(_DUE, {"now": now, "limit": limit})
@@ -149,11 +186,17 @@ class SqlDeadlineStore(DeadlineStore):
         rows = self._tx.conn.execute(_WARNINGS, {"now": now, "limit": limit})
         return [_deadline(r) for r in rows]
 
-    def remove(self, deadline: Deadline) -> bool:
-        return self._tx.conn.execute(_REMOVE, _exactly(deadline)).rowcount > 0
+    def remove(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
+        return self._taking(_REMOVE, deadlines)
 
-    def mark_warned(self, deadline: Deadline) -> bool:
-        return self._tx.conn.execute(_MARK, _exactly(deadline)).rowcount > 0
+    def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
+        return self._taking(_MARK, deadlines)
 
-    def get(self, case_id: str) -> list[Deadline]:
-        return [_deadline(r) for r in self._tx.conn.execute(_GET, {"b_case": case_id})]
+    def _taking(self, stmt: Any, wanted: Sequence[Deadline]) -> list[Deadline]:
+        """Run ``stmt`` on exactly ``wanted``; the ones its RETURNING reported, in order."""
+        by_exact = {_exact(d): d for d in wanted}
+        taken: set[_Exact] = set()
+        for chunk in _chunks(list(by_exact)):
+            rows = self._tx.conn.execute(stmt, _matching(chunk))
+            taken.update((r.case_id, r.kind, r.seq, r.due_at) for r in rows)
+        return [d for key, d in by_exact.items() if key in taken]

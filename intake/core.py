@@ -10,9 +10,9 @@ collected before it is refused, so the dead letter names them all at once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -22,6 +22,7 @@ from schemas.catalogue import Site
 from schemas.codec import field_errors
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.envelope import Model, stable_id
+from schemas.processing import Inbound, Outcome, one_at_a_time
 from schemas.reports import Case, Location, RawReport, Reporter
 from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Emit
 from schemas.urls import is_web_url
@@ -61,14 +62,13 @@ class _Problems:
         raise Rejected(reason, f"{len(self.errors)} field(s) refused: {summary}", self.errors)
 
 
-def to_case(raw: RawReport, site: Site, now: datetime, tz: tzinfo | None = None) -> Case:
+def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
     """Validate ``raw`` against the site and the clock and normalise it, or raise Rejected.
 
-    Times are converted to ``tz``, the site's timezone (computed from
-    ``site.timezone`` when not given). The case is validated after normalising,
-    since normalising can lengthen text past a field's limit.
+    Times are converted to the site's timezone. The case is validated after
+    normalising, since normalising can lengthen text past a field's limit.
     """
-    tz = tz if tz is not None else ZoneInfo(site.timezone)
+    tz = site.tz
     problems = _Problems()
     external_id = raw.external_id.strip()
     if not external_id:
@@ -164,16 +164,17 @@ class Intake:
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.tz = ZoneInfo(site.timezone)
-        """The site's timezone: reported_at and received_at are stored in it."""
 
-    def handle(self, message: Model, now: datetime) -> list[Emit]:
+    def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        return one_at_a_time(self._report, batch)
+
+    def _report(self, message: Model, now: datetime) -> list[Emit]:
         if not isinstance(message, RawReport):
             raise Rejected(
                 RejectionReason.UNKNOWN_TYPE,
                 f"intake reads raw reports, not {type(message).__name__}",
             )
-        case = to_case(message, self.site, now, self.tz)
+        case = to_case(message, self.site, now)
         event = CaseReceived.derive(
             case,
             producer=PRODUCER,

@@ -19,6 +19,14 @@ from schemas.deadlines import DeadlineWarning
 from schemas.envelope import Envelope
 from schemas.reports import Tier
 
+NOTIFIABLE_EVENTS: tuple[type[Envelope], ...] = (
+    CaseAssigned,
+    CaseEscalated,
+    DeadlineWarning,
+    CaseClosed,
+)
+"""The events a subscriber may ask for: each has a subject and a body below."""
+
 
 @dataclass(frozen=True)
 class Subject:

@@ -30,6 +30,7 @@ from schemas.notifications import (
     NotificationPayload,
     NotificationRecorded,
 )
+from schemas.processing import Inbound, Outcome, one_at_a_time
 from schemas.topics import CASE_EVENTS, DEADLINES, NOTIFICATIONS, Emit
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,10 @@ class Notifier:
         self.backoff = tuple(backoff)
         self.sleep = sleep
 
-    def handle(self, message: Model, now: datetime) -> list[Emit]:
+    def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        return one_at_a_time(self._notify, batch)
+
+    def _notify(self, message: Model, now: datetime) -> list[Emit]:
         emits = []
         for n in plan(message, self.subscriptions, self.site):
             result = deliver(

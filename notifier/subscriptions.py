@@ -20,7 +20,10 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from notifier.bodies import NOTIFIABLE_EVENTS
+from schemas.cases import CaseAssigned
 from schemas.catalogue import Site
+from schemas.deadlines import DeadlineWarning
 from schemas.envelope import Model
 from schemas.reports import Tier
 from schemas.urls import is_web_url
@@ -28,7 +31,7 @@ from schemas.urls import is_web_url
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBSCRIPTIONS = Path(__file__).parent / "subscriptions.yaml"
-NOTIFIABLE = ("case.assigned", "case.escalated", "deadline.warning", "case.closed")
+NOTIFIABLE = tuple(m.TYPE for m in NOTIFIABLE_EVENTS)
 """Message types a subscriber may ask for."""
 UNIT_PREFIX = "unit."
 """Subscriber ids of unit webhooks are ``unit.<unit id>``; the file may not use it."""
@@ -72,7 +75,7 @@ class UnitWebhooks(Model):
     """What units with a ``webhook`` in the site catalogue receive."""
 
     enabled: bool = True
-    events: list[str] = Field(default_factory=lambda: ["case.assigned", "deadline.warning"])
+    events: list[str] = Field(default_factory=lambda: [CaseAssigned.TYPE, DeadlineWarning.TYPE])
     secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
 
     _events = field_validator("events")(_known_events)

@@ -8,7 +8,7 @@ is the ordinary outcome of a step done (or an escalation made) just in time.
 
 from __future__ import annotations
 
-from router.ports import CaseFile, CaseStore
+from router.ports import CaseFile, CaseFiles
 from schemas.cases import DeadlineKind, Stage, StepPayload
 from schemas.deadletter import Rejected, RejectionReason
 from schemas.deadlines import DeadlinePayload
@@ -27,9 +27,9 @@ def conflict(message: Envelope, file: CaseFile, why: str) -> Rejected:
     )
 
 
-def case_file(store: CaseStore, message: Envelope) -> CaseFile:
+def case_file(files: CaseFiles, message: Envelope) -> CaseFile:
     """The file of the case ``message`` is about; refused when the router has none."""
-    file = store.get(message.case_id) if message.case_id else None
+    file = files.get(message.case_id) if message.case_id else None
     if file is None:
         raise Rejected(
             RejectionReason.CONFLICT,

@@ -5,21 +5,24 @@ work them (``gridflow.cases.updates``) and deadlines (``gridflow.deadlines``).
 Output: the canonical case story on ``gridflow.cases.events``, and every
 assignment also on the holding unit's ``gridflow.assignments.<unit_id>``.
 
-Each output is derived from its input (``Envelope.derive`` with a per-kind key),
-so handling the same message twice gives byte-identical ids. Times in events are
-the router's ``now``; the ``at`` a sender put in a command is kept as given.
+A batch at a time: the files of every case the batch concerns are loaded with
+one query, the messages act on them in order, and the changed files are saved
+with one statement. Each output is derived from its input (``Envelope.derive``
+with a per-kind key) and its time is the input record's (the time rule in
+:mod:`schemas.processing`), so handling the same message twice gives
+byte-identical outputs. The ``at`` a sender put in a command is kept as given.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from router.checks import WORKING, case_file, conflict, holding, stale_lapse
-from router.ports import CaseFile, CaseStore
+from router.ports import CaseFile, CaseFiles, CaseStore
 from router.routing import category_of, initial_placement, place
 from router.story import PRODUCER, assigned, event
 from schemas.cases import (
@@ -42,13 +45,14 @@ from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, Verif
 from schemas.deadletter import Rejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.envelope import Envelope, Model
+from schemas.processing import Inbound, Outcome
 from schemas.topics import CASE_UPDATES, CASES_RECEIVED, DEADLINES, Emit
 
 __all__ = ["CaseFile", "Router"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, datetime], list[Emit]]
+Handler = Callable[[Any, datetime, CaseFiles], list[Emit]]
 
 
 class Router:
@@ -72,23 +76,35 @@ class Router:
             DeadlineWarning: self._warned,
         }
 
-    def handle(self, message: Model, now: datetime) -> list[Emit]:
+    def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        ids = {m.case_id for m in (i.message for i in batch) if isinstance(m, Envelope)}
+        files = CaseFiles(self._store.load({i for i in ids if i is not None}))
+        outcomes: list[Outcome] = []
+        for item in batch:
+            try:
+                outcomes.append(self._one(item.message, item.now, files))
+            except Rejected as refused:
+                outcomes.append(refused)
+        self._store.save(files.changed)
+        return outcomes
+
+    def _one(self, message: Model, now: datetime, files: CaseFiles) -> list[Emit]:
         handler = self.handlers.get(type(message))
         if handler is None:
             kind = getattr(message, "type", type(message).__name__)
             raise Rejected(RejectionReason.UNKNOWN_TYPE, f"the router does not handle {kind}")
-        return handler(message, now)
+        return handler(message, now, files)
 
     def tick(self, now: datetime) -> list[Emit]:
         return []
 
     # --- dispatch (调度分流 / 派遣) ------------------------------------------------
 
-    def _received(self, message: CaseReceived, now: datetime) -> list[Emit]:
+    def _received(self, message: CaseReceived, now: datetime, files: CaseFiles) -> list[Emit]:
         case = message.payload
-        if self._store.get(case.case_id) is not None:
-            log.debug("case already dispatched", extra={"case_id": case.case_id})
-            return []
+        known = files.get(case.case_id)
+        if known is not None:  # the inbox drops a redelivery: this is another message
+            raise conflict(message, known, "the case was received and dispatched already")
         category, to = initial_placement(self._site, case)
         assignment = Assignment(
             unit_id=to.unit.id,
@@ -100,39 +116,41 @@ class Router:
             reason=AssignmentReason.INITIAL,
             assigned_at=now,
         )
-        self._store.put(CaseFile(case=case, stage=Stage.ASSIGNED, assignment=assignment))
-        return assigned(case, assignment, message, now)
+        files.put(CaseFile.opened(case, assignment))
+        return assigned(case, assignment, message, now, case)
 
     # --- the loop's steps, by the holding unit ------------------------------------
 
-    def _accept(self, command: AcceptCase, now: datetime) -> list[Emit]:
-        file = holding(case_file(self._store, command), command, (Stage.ASSIGNED,))
-        self._store.put(replace(file, stage=Stage.ACCEPTED))
+    def _accept(self, command: AcceptCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        file = holding(case_file(files, command), command, (Stage.ASSIGNED,))
+        files.put(replace(file, stage=Stage.ACCEPTED))
         return [event(CaseAccepted, command.payload, file, command, now)]
 
-    def _report_handled(self, command: ReportHandled, now: datetime) -> list[Emit]:
-        file = holding(case_file(self._store, command), command, (Stage.ACCEPTED,))
-        self._store.put(replace(file, stage=Stage.HANDLED))
+    def _report_handled(
+        self, command: ReportHandled, now: datetime, files: CaseFiles
+    ) -> list[Emit]:
+        file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
+        files.put(replace(file, stage=Stage.HANDLED))
         return [event(CaseHandled, command.payload, file, command, now)]
 
-    def _verify(self, command: VerifyCase, now: datetime) -> list[Emit]:
+    def _verify(self, command: VerifyCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """Passed: on to the rating. Failed: back to the same unit, which has
         accepted it already, under a new assignment (rework)."""
-        file = holding(case_file(self._store, command), command, (Stage.HANDLED,))
+        file = holding(case_file(files, command), command, (Stage.HANDLED,))
         verified = event(CaseVerified, command.payload, file, command, now)
         if command.payload.passed:
-            self._store.put(replace(file, stage=Stage.VERIFIED))
+            files.put(replace(file, stage=Stage.VERIFIED))
             return [verified]
         held = file.assignment
         rework = held.model_copy(
             update={"seq": held.seq + 1, "reason": AssignmentReason.REWORK, "assigned_at": now}
         )
-        self._store.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
-        return [verified, *assigned(file.case, rework, command, now)]
+        files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
+        return [verified, *assigned(file.case, rework, command, now, file.whole_case())]
 
-    def _rate(self, command: RateCase, now: datetime) -> list[Emit]:
+    def _rate(self, command: RateCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """The resident's rating closes the case (评价 -> 结案)."""
-        file = holding(case_file(self._store, command), command, (Stage.VERIFIED,))
+        file = holding(case_file(files, command), command, (Stage.VERIFIED,))
         held, rating = file.assignment, command.payload.rating
         closed = ClosedPayload(
             at=now,
@@ -142,23 +160,23 @@ class Router:
             on_time=not file.lapsed,
             rating=rating,
         )
-        self._store.put(replace(file, stage=Stage.CLOSED, rating=rating))
+        files.put(replace(file, stage=Stage.CLOSED, rating=rating))
         return [
             event(CaseRated, command.payload, file, command, now),
             event(CaseClosed, closed, file, command, now),
         ]
 
-    def _refer_up(self, command: ReferUp, now: datetime) -> list[Emit]:
+    def _refer_up(self, command: ReferUp, now: datetime, files: CaseFiles) -> list[Emit]:
         """The holder reports the case beyond its powers (上报)."""
-        file = holding(case_file(self._store, command), command, WORKING)
+        file = holding(case_file(files, command), command, WORKING)
         if file.assignment.tier.parent() is None:
             raise conflict(command, file, "there is no tier above it to refer to")
-        return self._escalate(file, command, now, AssignmentReason.REFERRED)
+        return self._escalate(file, command, now, files, AssignmentReason.REFERRED)
 
     # --- deadlines -------------------------------------------------------------------
 
-    def _lapsed(self, message: DeadlineLapsed, now: datetime) -> list[Emit]:
-        file = case_file(self._store, message)
+    def _lapsed(self, message: DeadlineLapsed, now: datetime, files: CaseFiles) -> list[Emit]:
+        file = case_file(files, message)
         lapse = message.payload
         why = stale_lapse(file, lapse)
         if why is not None:
@@ -167,10 +185,10 @@ class Router:
             return []
         file = replace(file, lapsed=True)
         return self._escalate(
-            file, message, now, AssignmentReason.ESCALATED, lapse.kind, lapse.due_at
+            file, message, now, files, AssignmentReason.ESCALATED, lapse.kind, lapse.due_at
         )
 
-    def _warned(self, message: DeadlineWarning, now: datetime) -> list[Emit]:
+    def _warned(self, message: DeadlineWarning, now: datetime, files: CaseFiles) -> list[Emit]:
         return []  # the notifier reminds the unit; the case does not move
 
     # --- escalation (升级) -------------------------------------------------------------
@@ -180,6 +198,7 @@ class Router:
         file: CaseFile,
         cause: Envelope,
         now: datetime,
+        files: CaseFiles,
         reason: AssignmentReason,
         kind: DeadlineKind | None = None,
         due_at: datetime | None = None,
@@ -205,7 +224,7 @@ class Router:
         escalated = event(CaseEscalated, payload, file, cause, now)
         file = replace(file, escalations=file.escalations + 1)
         if to is None:
-            self._store.put(file)
+            files.put(file)
             log.warning("case supervised at the top tier", extra={"case_id": case.case_id})
             return [escalated]
         assignment = Assignment(
@@ -218,5 +237,5 @@ class Router:
             reason=reason,
             assigned_at=now,
         )
-        self._store.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment))
-        return [escalated, *assigned(case, assignment, cause, now)]
+        files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment))
+        return [escalated, *assigned(case, assignment, cause, now, file.whole_case())]

@@ -1,6 +1,8 @@
-"""In-memory CaseStore, for unit tests and the in-memory runtime."""
+"""In-memory CaseStore: the port's reference behaviour, for unit tests and the port suite."""
 
 from __future__ import annotations
+
+from collections.abc import Collection, Sequence
 
 from router.ports import CaseFile, CaseStore
 
@@ -9,11 +11,9 @@ class MemoryCaseStore(CaseStore):
     def __init__(self) -> None:
         self._files: dict[str, CaseFile] = {}
 
-    def get(self, case_id: str) -> CaseFile | None:
-        return self._files.get(case_id)
+    def load(self, case_ids: Collection[str]) -> dict[str, CaseFile]:
+        return {i: self._files[i] for i in case_ids if i in self._files}
 
-    def put(self, file: CaseFile) -> None:
-        self._files[file.case_id] = file
-
-    def __len__(self) -> int:
-        return len(self._files)
+    def save(self, files: Sequence[CaseFile]) -> None:
+        for file in files:
+            self._files[file.case_id] = file

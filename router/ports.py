@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.cases import Assignment, Stage
-from schemas.reports import Case
+from schemas.reports import Case, CaseFacts
 
 
 @dataclass(frozen=True)
 class CaseFile:
-    """What the router knows of one case: enough to judge the next message about it."""
+    """What the router knows of one case: enough to judge the next message about it.
 
-    case: Case
+    ``case`` holds the facts routing needs; ``document`` is the whole case as JSON,
+    carried along unread and validated only when a unit must receive it again (an
+    escalation or a rework), so the common path never re-validates personal data.
+    """
+
+    case: CaseFacts
+    document: Mapping[str, Any]
     stage: Stage
     assignment: Assignment  # who holds it now
     escalations: int = 0  # how many times it went up a tier (referrals and supervision included)
@@ -24,14 +32,50 @@ class CaseFile:
     def case_id(self) -> str:
         return self.case.case_id
 
+    @classmethod
+    def opened(cls, case: Case, assignment: Assignment) -> CaseFile:
+        """The file of a case just dispatched."""
+        return cls(
+            case=CaseFacts.of(case),
+            document=case.model_dump(mode="json"),
+            stage=Stage.ASSIGNED,
+            assignment=assignment,
+        )
+
+    def whole_case(self) -> Case:
+        return Case.model_validate(self.document)
+
 
 class CaseStore(abc.ABC):
-    """Case files by case id."""
+    """Case files by case id, read and written a batch at a time."""
 
     @abc.abstractmethod
+    def load(self, case_ids: Collection[str]) -> dict[str, CaseFile]:
+        """The files of those of ``case_ids`` the router has seen, with one query."""
+
+    @abc.abstractmethod
+    def save(self, files: Sequence[CaseFile]) -> None:
+        """Insert or replace each file, with one statement."""
+
+
+class CaseFiles:
+    """One batch's case files: loaded with one query, changed in memory, saved once.
+
+    Messages of one batch act in order, so a later message about a case sees what an
+    earlier one did to it.
+    """
+
+    def __init__(self, loaded: dict[str, CaseFile]) -> None:
+        self._files = loaded
+        self._changed: dict[str, CaseFile] = {}
+
     def get(self, case_id: str) -> CaseFile | None:
-        """The case's file, or None for a case the router has not seen."""
+        return self._files.get(case_id)
 
-    @abc.abstractmethod
     def put(self, file: CaseFile) -> None:
-        """Save ``file``, replacing the case's previous file."""
+        self._files[file.case_id] = file
+        self._changed[file.case_id] = file
+
+    @property
+    def changed(self) -> list[CaseFile]:
+        return list(self._changed.values())

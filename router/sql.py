@@ -1,12 +1,16 @@
 """SQL CaseStore: the ``router_cases`` table, on SQLite or PostgreSQL.
 
 The ids, stage and counters are columns (to query by); the case and its current
-assignment are JSON documents, dumped with pydantic's JSON mode and validated
-back on read, so their datetimes come back timezone-aware on either database.
+assignment are JSON documents, dumped with pydantic's JSON mode. On read the
+assignment and the case's facts are validated (so their datetimes come back
+timezone-aware on either database); the rest of the case is carried unread.
+A batch's files are loaded with one query and written back with one multi-row
+upsert.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -17,17 +21,15 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Row
 
 from router.ports import CaseFile, CaseStore
 from schemas.cases import Assignment, Stage
-from schemas.reports import Case
-from services.storage.db import Transaction, metadata
-from services.storage.types import JsonDocument
+from schemas.reports import CaseFacts
+from storage.db import MAX_ROWS, Transaction, metadata, upsert
+from storage.types import JsonDocument
 
 cases = Table(
     "router_cases",
@@ -46,6 +48,9 @@ cases = Table(
 )
 
 
+_FACTS = tuple(CaseFacts.model_fields)
+
+
 def _row(f: CaseFile) -> dict[str, Any]:
     return {
         "case_id": f.case_id,
@@ -56,14 +61,16 @@ def _row(f: CaseFile) -> dict[str, Any]:
         "escalations": f.escalations,
         "lapsed": f.lapsed,
         "rating": f.rating,
-        "case_json": f.case.model_dump(mode="json"),
+        "case_json": f.document,
         "assignment_json": f.assignment.model_dump(mode="json"),
     }
 
 
 def _file(r: Row[Any]) -> CaseFile:
+    doc = r.case_json
     return CaseFile(
-        case=Case.model_validate(r.case_json),
+        case=CaseFacts.model_validate({k: doc[k] for k in _FACTS}),
+        document=doc,
         stage=Stage(r.stage),
         assignment=Assignment.model_validate(r.assignment_json),
         escalations=r.escalations,
@@ -72,31 +79,29 @@ def _file(r: Row[Any]) -> CaseFile:
     )
 
 
-# Built once with bound parameters, so each compiles once and is reused per message.
 # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): a case's messages normally
 # reach one router instance (co-partitioning), but if a client partitions
 # differently, a second instance waits for the first's commit instead of
 # overwriting it.
-_GET = select(cases).where(cases.c.case_id == bindparam("key")).with_for_update()
-_UPDATE = (
-    update(cases)
-    .where(cases.c.case_id == bindparam("key"))
-    .values({c.name: bindparam(f"new_{c.name}") for c in cases.c if c.name != "case_id"})
+_LOAD = (
+    select(cases)
+    .where(cases.c.case_id.in_(bindparam("ids", expanding=True)))
+    .order_by(cases.c.case_id)  # rows locked in one order: two instances never deadlock
+    .with_for_update()
 )
-_INSERT = insert(cases)
 
 
 class SqlCaseStore(CaseStore):
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def get(self, case_id: str) -> CaseFile | None:
-        row = self._tx.conn.execute(_GET, {"key": case_id}).first()
-        return _file(row) if row is not None else None
+    def load(self, case_ids: Collection[str]) -> dict[str, CaseFile]:
+        ids = sorted(set(case_ids))
+        out: dict[str, CaseFile] = {}
+        for start in range(0, len(ids), MAX_ROWS):
+            rows = self._tx.conn.execute(_LOAD, {"ids": ids[start : start + MAX_ROWS]})
+            out.update((r.case_id, _file(r)) for r in rows)
+        return out
 
-    def put(self, file: CaseFile) -> None:
-        row = _row(file)
-        conn = self._tx.conn
-        params = {f"new_{k}": v for k, v in row.items() if k != "case_id"}
-        if conn.execute(_UPDATE, {"key": file.case_id, **params}).rowcount == 0:
-            conn.execute(_INSERT, row)
+    def save(self, files: Sequence[CaseFile]) -> None:
+        upsert(self._tx.conn, cases, [_row(f) for f in files])

@@ -11,9 +11,15 @@ import logging
 from datetime import datetime
 
 from router.ports import CaseFile
-from schemas.cases import Assignment, CaseAssigned, CaseAssignedPayload
+from schemas.cases import (
+    Assignment,
+    CaseAssigned,
+    CaseAssignedPayload,
+    CaseDispatched,
+    CaseDispatchedPayload,
+)
 from schemas.envelope import Envelope, Model
-from schemas.reports import Case
+from schemas.reports import Case, CaseFacts
 from schemas.topics import CASE_EVENTS, Emit, assignment_topic
 
 log = logging.getLogger(__name__)
@@ -40,20 +46,33 @@ def event(
     return Emit(topic=CASE_EVENTS.name, key=file.case_id, message=message)
 
 
-def assigned(case: Case, assignment: Assignment, cause: Envelope, now: datetime) -> list[Emit]:
-    """CaseAssigned on the case story and on the holding unit's own topic."""
-    message = CaseAssigned.derive(
-        CaseAssignedPayload(assignment=assignment, case=case),
-        producer=PRODUCER,
-        now=now,
-        case_id=case.case_id,
-        cause=cause,
+def assigned(
+    case: CaseFacts, assignment: Assignment, cause: Envelope, now: datetime, whole: Case
+) -> list[Emit]:
+    """The assignment: its facts on the case story, the whole case on the unit's topic.
+
+    Both derive from the same cause and seq; their types keep their ids apart.
+    """
+    common = {
+        "producer": PRODUCER,
+        "now": now,
+        "case_id": case.case_id,
+        "cause": cause,
+        "correlation_id": case.case_id,
+    }
+    story = CaseAssigned.derive(
+        CaseAssignedPayload(assignment=assignment, case=CaseFacts.of(case)),
         key=(CaseAssigned.TYPE, assignment.seq),
-        correlation_id=case.case_id,
+        **common,  # type: ignore[arg-type]
+    )
+    dispatched = CaseDispatched.derive(
+        CaseDispatchedPayload(assignment=assignment, case=whole),
+        key=(CaseDispatched.TYPE, assignment.seq),
+        **common,  # type: ignore[arg-type]
     )
     extra = {"case_id": case.case_id, "unit_id": assignment.unit_id, "seq": assignment.seq}
     log.info("case assigned", extra=extra)
     return [
-        Emit(topic=CASE_EVENTS.name, key=case.case_id, message=message),
-        Emit(topic=assignment_topic(assignment.unit_id).name, key=case.case_id, message=message),
+        Emit(topic=CASE_EVENTS.name, key=case.case_id, message=story),
+        Emit(topic=assignment_topic(assignment.unit_id).name, key=case.case_id, message=dispatched),
     ]

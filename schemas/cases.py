@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from schemas.envelope import Envelope, Model
-from schemas.reports import Case, Tier
+from schemas.reports import Case, CaseFacts, Tier
 
 
 class Stage(StrEnum):
@@ -60,14 +60,30 @@ class CaseReceived(Envelope):
 
 class CaseAssignedPayload(Model):
     assignment: Assignment
-    case: Case
+    case: CaseFacts = Field(description="The case's ids, codes and times; no personal data.")
 
 
 class CaseAssigned(Envelope):
-    """The router dispatched (派遣) the case to a unit."""
+    """The router dispatched (派遣) the case to a unit: the shared story's record of it."""
 
     type: Literal["case.assigned"] = "case.assigned"
     payload: CaseAssignedPayload
+
+
+class CaseDispatchedPayload(Model):
+    assignment: Assignment
+    case: Case = Field(description="The whole case, reporter and location included.")
+
+
+class CaseDispatched(Envelope):
+    """The case as the holding unit receives it on its own topic, whole.
+
+    Derived from the same cause as the ``case.assigned`` beside it on the story,
+    so it carries the same assignment; only the holding unit reads it.
+    """
+
+    type: Literal["case.dispatched"] = "case.dispatched"
+    payload: CaseDispatchedPayload
 
 
 class StepPayload(Model):

@@ -15,6 +15,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -140,6 +141,10 @@ class Site(Model):
     @model_validator(mode="after")
     def _consistent(self) -> Site:
         problems: list[str] = []
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            problems.append(f"timezone {self.timezone!r} is not an IANA zone name")
         for kind, ids in (
             ("jurisdiction", [j.id for j in self.jurisdictions]),
             ("unit", [u.id for u in self.units]),
@@ -199,6 +204,11 @@ class Site(Model):
         for u in self.units:
             out.setdefault(u.jurisdiction, []).append(u)
         return out
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The site's timezone: every event time and deadline is in it (ZoneInfo caches)."""
+        return ZoneInfo(self.timezone)
 
     def jurisdiction(self, jurisdiction_id: str) -> Jurisdiction | None:
         return self._places.get(jurisdiction_id)

@@ -49,7 +49,9 @@ def field_errors(exc: ValidationError, skip: int = 0) -> list[FieldError]:
     ]
 
 
-def parse_json(value: bytes) -> Any:
+def parse_json(value: bytes | None) -> Any:
+    if value is None:
+        raise DecodeError(RejectionReason.NOT_JSON, "the record has no value (a tombstone)")
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -68,7 +70,7 @@ def _adapter(carries: tuple[type[Model], ...]) -> TypeAdapter[Any]:
     return TypeAdapter(Annotated[union, Field(discriminator="type")])
 
 
-def decode(topic: Topic, value: bytes) -> Any:
+def decode(topic: Topic, value: bytes | None) -> Any:
     """Decode ``value`` as one of the models ``topic`` carries, or raise DecodeError."""
     data = parse_json(value)
     if len(topic.carries) > 1 or issubclass(topic.carries[0], Envelope):
@@ -92,11 +94,14 @@ def decode(topic: Topic, value: bytes) -> Any:
 
 
 def original(record: Record) -> Original:
-    """The record verbatim: text when it is UTF-8, base64 otherwise."""
-    try:
-        text, b64 = record.value.decode("utf-8"), None
-    except UnicodeDecodeError:
-        text, b64 = None, base64.b64encode(record.value).decode("ascii")
+    """The record verbatim: text when it is UTF-8, base64 otherwise; neither for no value."""
+    text: str | None = None
+    b64: str | None = None
+    if record.value is not None:
+        try:
+            text = record.value.decode("utf-8")
+        except UnicodeDecodeError:
+            b64 = base64.b64encode(record.value).decode("ascii")
     key = record.key.decode("utf-8", "replace") if record.key is not None else None
     return Original(
         topic=record.topic,

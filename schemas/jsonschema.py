@@ -13,12 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from schemas.envelope import Envelope, Model
-from schemas.topics import (
-    ASSIGNMENT_DESCRIPTION,
-    ASSIGNMENT_PARTITIONS,
-    ASSIGNMENT_PREFIX,
-    CATALOGUE,
-)
+from schemas.topics import ASSIGNMENTS, CATALOGUE
+
+TOPICS = (*CATALOGUE, ASSIGNMENTS)
 
 OUT = Path(__file__).parent / "json"
 
@@ -31,7 +28,7 @@ def _file_name(model: type[Model]) -> str:
 
 def _models() -> list[type[Model]]:
     seen: dict[str, type[Model]] = {}
-    for topic in CATALOGUE:
+    for topic in TOPICS:
         for model in topic.carries:
             seen.setdefault(_file_name(model), model)
     return [seen[k] for k in sorted(seen)]
@@ -59,19 +56,8 @@ def render() -> dict[str, str]:
             "partitions": t.partitions,
             "description": t.description,
         }
-        for t in CATALOGUE
+        for t in TOPICS
     ]
-    topics.append(
-        {
-            "name": ASSIGNMENT_PREFIX + "<unit_id>",
-            "key": "case_id",
-            "carries": ["case.assigned.schema.json"],
-            "writers": ["router"],
-            "readers": ["the unit"],
-            "partitions": ASSIGNMENT_PARTITIONS,
-            "description": ASSIGNMENT_DESCRIPTION,
-        }
-    )
     files["topics.json"] = _dump({"topics": topics})
     return files
 

@@ -42,11 +42,14 @@ class Tier(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Tier).index(self)
+        return _RANKS[self]
 
     def parent(self) -> Tier | None:
-        order = list(Tier)
-        return order[self.rank + 1] if self.rank + 1 < len(order) else None
+        return _PARENTS[self]
+
+
+_RANKS = {tier: rank for rank, tier in enumerate(Tier)}
+_PARENTS = dict(zip(Tier, [*list(Tier)[1:], None], strict=True))
 
 
 class Location(Model):
@@ -90,8 +93,12 @@ class RawReport(Model):
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
-class Case(Model):
-    """An accepted, normalised report: what every later stage works on."""
+class CaseFacts(Model):
+    """What routing, deadlines and figures need of a case: ids, codes and times.
+
+    No personal data and no free text: this is what travels on the shared case
+    story (``case.assigned``), which every processor reads.
+    """
 
     case_id: str
     channel: Channel
@@ -100,9 +107,25 @@ class Case(Model):
     received_at: AwareDatetime
     category: str
     grid_id: str
+    urgency: Urgency
+
+    @classmethod
+    def of(cls, case: CaseFacts) -> CaseFacts:
+        """The facts of ``case`` alone (a full :class:`Case` is a CaseFacts too)."""
+        if type(case) is cls:
+            return case
+        return cls.model_construct(**{name: getattr(case, name) for name in cls.model_fields})
+
+
+class Case(CaseFacts):
+    """An accepted, normalised report: the facts plus what the resident said.
+
+    The reporter, the location and the free text are personal data or may quote
+    it: the full case goes only to the holding unit's topic and to the archive.
+    """
+
     title: str
     description: str
-    urgency: Urgency
     location: Location | None = None
     reporter: Reporter | None = None
     attachments: list[str] = Field(default_factory=list)

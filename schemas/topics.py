@@ -10,13 +10,14 @@ partition *p* sees the whole story of the cases hashed to *p*.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from schemas.cases import (
     CaseAccepted,
     CaseAssigned,
     CaseClosed,
+    CaseDispatched,
     CaseEscalated,
     CaseHandled,
     CaseRated,
@@ -36,19 +37,28 @@ ASSIGNMENT_PARTITIONS = 1
 """A unit's own topic: its work in one ordered log. Even a busy street department
 receives hundreds of cases a day, well within one partition; and a site has a few
 hundred units, whose partitions a broker must lead."""
+TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+"""Every gridflow topic's config: the broker, not the sender, stamps each record's
+time, and the logic acts at that time (see :mod:`schemas.processing`)."""
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,150}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Record:
-    """One message as a topic delivers it, transport-neutral (Kafka or in-memory)."""
+    """One message as a topic delivers it, transport-neutral (Kafka or in-memory).
+
+    ``timestamp`` is when the broker appended it: the time the logic acts at
+    (the time rule in :mod:`schemas.processing`). ``value`` is None for a
+    tombstone (no value at all), which is not the same as an empty value.
+    """
 
     topic: str
-    value: bytes
+    value: bytes | None
+    timestamp: datetime
     key: bytes | None = None
     partition: int = 0
     offset: int = 0
-    timestamp: datetime | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,6 @@ class Topic:
     readers: tuple[str, ...]
     description: str
     partitions: int = CASE_PARTITIONS
-    config: dict[str, str] = field(default_factory=dict)
 
 
 REPORTS_RAW = Topic(
@@ -148,7 +157,7 @@ CLOCK = Topic(
 
 ASSIGNMENT_PREFIX = "gridflow.assignments."
 ASSIGNMENT_DESCRIPTION = (
-    "One topic per unit: the cases dispatched to it (CaseAssigned), keyed by case_id. "
+    "One topic per unit: the cases dispatched to it, whole (CaseDispatched), keyed by case_id. "
     "A department subscribes to its own topic and sees its own work alone."
 )
 
@@ -165,19 +174,23 @@ CATALOGUE: tuple[Topic, ...] = (
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 
 
+ASSIGNMENTS = Topic(
+    name=ASSIGNMENT_PREFIX + "<unit_id>",
+    key="case_id",
+    carries=(CaseDispatched,),
+    writers=("router",),
+    readers=("the unit",),
+    description=ASSIGNMENT_DESCRIPTION,
+    partitions=ASSIGNMENT_PARTITIONS,
+)
+"""The assignment topics as one entry: every unit's is this, under the unit's name."""
+
+
 def assignment_topic(unit_id: str) -> Topic:
     """The assignment topic of one unit, e.g. ``gridflow.assignments.zs.urban``."""
     if not _UNIT_ID.match(unit_id):
         raise ValueError(f"unit id {unit_id!r} cannot name a topic: use [a-z0-9._-]")
-    return Topic(
-        name=ASSIGNMENT_PREFIX + unit_id,
-        key="case_id",
-        carries=(CaseAssigned,),
-        writers=("router",),
-        readers=(f"unit {unit_id}",),
-        description=ASSIGNMENT_DESCRIPTION,
-        partitions=ASSIGNMENT_PARTITIONS,
-    )
+    return replace(ASSIGNMENTS, name=ASSIGNMENT_PREFIX + unit_id, readers=(f"unit {unit_id}",))
 
 
 def topic_named(name: str) -> Topic:

@@ -8,13 +8,13 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.settings import PROCESSORS, Settings
+from services.processors import PROCESSORS
+from services.settings import Settings
 
 app = typer.Typer(
     help="gridflow: grid-governance and 12345 case workflow engine.", no_args_is_help=True
@@ -63,16 +63,22 @@ def up(
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    _settings()
-    cluster = LocalCluster(logs)
+    from services.processors import cluster_ports
+
+    settings = _settings()
+    cluster = LocalCluster(logs, metrics_ports=cluster_ports(settings.metrics_port))
     cluster.start()
     console.print(f"five processors running; logs in {logs}/; Ctrl-C stops them")
     signal.signal(signal.SIGTERM, interrupt)
+    crashed = None
     with contextlib.suppress(KeyboardInterrupt):
-        cluster.wait()
+        crashed = cluster.wait()
+    if crashed is not None:
+        name, status = crashed
+        console.print(f"[red]{name} exited with status {status}[/]; stopping the others")
     codes = cluster.stop()
     console.print(f"stopped: {codes}")
-    if any(code != 0 for code in codes.values()):
+    if crashed is not None or any(code != 0 for code in codes.values()):
         raise typer.Exit(1)
 
 
@@ -80,32 +86,34 @@ def up(
 def topics_create() -> None:
     """Create the catalogue's topics and one assignment topic per unit (idempotent)."""
     from schemas.catalogue import load_site
+    from services.runtime.names import Names
     from services.topics import create_topics, site_topics
 
     settings = _settings()
     topics = site_topics(load_site(settings.site))
-    created, existed = create_topics(settings.kafka_bootstrap, topics, settings.topic_replication)
+    created, existed = create_topics(
+        settings.kafka_bootstrap, topics, settings.topic_replication, Names(settings.namespace)
+    )
     console.print(f"topics: {created} created, {existed} already there")
 
 
 @topics_app.command("list")
 def topics_list() -> None:
     """Print the topic catalogue: name, key, messages, writers, readers."""
-    from schemas.topics import ASSIGNMENT_PREFIX, CATALOGUE
+    from schemas.topics import ASSIGNMENTS, CATALOGUE
 
     table = Table("topic", "key", "messages", "writers", "readers")
-    for t in CATALOGUE:
+    for t in (*CATALOGUE, ASSIGNMENTS):
         kinds = ", ".join(getattr(m, "TYPE", "") or m.__name__ for m in t.carries)
         table.add_row(t.name, t.key, kinds, ", ".join(t.writers), ", ".join(t.readers))
-    table.add_row(ASSIGNMENT_PREFIX + "<unit_id>", "case_id", "case.assigned", "router", "the unit")
     console.print(table)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database to the newest schema."""
-    from services.storage.db import make_engine
     from services.storage.migrate import current, upgrade
+    from storage.db import make_engine
 
     engine = make_engine(_settings().database_url)
     upgrade(engine)
@@ -117,7 +125,7 @@ def report() -> None:
     """Print the archive's figures from the database (GRIDFLOW_DATABASE_URL)."""
     from archive.sql import read_report
     from services.demo.summary import print_report
-    from services.storage.db import make_engine
+    from storage.db import make_engine
 
     print_report(console, read_report(make_engine(_settings().database_url)))
 
@@ -128,22 +136,50 @@ def demo(
     days: Annotated[int, typer.Option(help="Working days of reports.")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run.")] = 7,
     database: Annotated[
-        str, typer.Option(help="SQLAlchemy URL of the demo's database.")
-    ] = "sqlite:///.run/demo.sqlite",
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL of an empty database for the run; default: a new "
+            "demo.sqlite under GRIDFLOW_RUN_DIR, replaced on each run."
+        ),
+    ] = None,
 ) -> None:
     """Run every processor in this process over a simulated street (seed 000)."""
     from services.demo.run import run_demo
 
-    log_file = Path(".run/demo.log")
+    run_dir = Settings().run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_file = run_dir / "demo.log"
     settings = _settings(log_file)
     console.print(f"logs: {log_file}")
-    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
-        path = Path(database.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
+    if database is None:  # the demo's own file: a new run replaces it
+        path = run_dir / "demo.sqlite"
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        database = f"sqlite:///{path}"
+    else:
+        _refuse_a_used_database(database)
     run_demo(
         console, reports=reports, days=days, seed=seed, database_url=database, settings=settings
     )
+
+
+def _refuse_a_used_database(url: str) -> None:
+    """A database given to the demo is never deleted, nor mixed with an earlier run."""
+    from sqlalchemy import inspect
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        used = "archive_events" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    if used:
+        console.print(
+            f"[red]{url} holds gridflow tables already.[/] The demo never deletes a database "
+            "it is given: give it an empty one, or leave --database out."
+        )
+        raise typer.Exit(2)
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([dhm])$")
@@ -164,9 +200,10 @@ def tick(
     from schemas.codec import encode
     from schemas.topics import CLOCK
     from services.runtime.clock import SystemClock
+    from services.runtime.names import Names
 
     settings = _settings()
-    tz = ZoneInfo(load_site(settings.site).timezone)
+    tz = load_site(settings.site).tz
     moment = datetime.fromisoformat(at) if at else SystemClock(tz).now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
@@ -184,7 +221,8 @@ def tick(
         key=(moment.isoformat(),),
     )
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
-    producer.send(CLOCK.name, value=encode(message)).get(timeout=30)
+    topic = Names(settings.namespace).topic(CLOCK.name)
+    producer.send(topic, value=encode(message)).get(timeout=30)
     producer.close()
     console.print(f"clock ticked to {moment.isoformat()}")
 
@@ -197,23 +235,37 @@ def send(
     from kafka import KafkaProducer
 
     from schemas.topics import REPORTS_RAW
+    from services.runtime.names import Names
 
     settings = _settings()
+    topic = Names(settings.namespace).topic(REPORTS_RAW.name)
     lines = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
-    count = 0
-    for line in lines:
-        if line.strip():
-            try:
-                data = json.loads(line)
-                key = f"{data.get('channel')}:{data.get('external_id')}".encode()
-            except (json.JSONDecodeError, AttributeError):
-                key = None  # intake dead-letters it with the reason
-            producer.send(REPORTS_RAW.name, key=key, value=line.strip().encode())
-            count += 1
+    count, not_objects = 0, []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, dict):
+            key = f"{data.get('channel')}:{data.get('external_id')}".encode()
+        else:
+            key = None  # intake dead-letters it with the reason
+            not_objects.append(number)
+        producer.send(topic, key=key, value=line.strip().encode())
+        count += 1
     producer.flush()
     producer.close()
-    console.print(f"sent {count} report(s) to {REPORTS_RAW.name}")
+    console.print(f"sent {count} report(s) to {topic}")
+    if not_objects:
+        shown = ", ".join(map(str, not_objects[:10])) + (" ..." if len(not_objects) > 10 else "")
+        console.print(
+            f"[yellow]warning:[/] {len(not_objects)} line(s) are not a JSON object each "
+            f"(lines {shown}); they will be dead letters. The file must be JSON lines, one "
+            "report a line: a pretty-printed file can be converted with `jq -c . FILE`."
+        )
 
 
 @app.command("schemas")

@@ -33,6 +33,13 @@ class Metrics:
         self.dead_letters = Counter(
             "gridflow_dead_letters", "Messages dead-lettered.", ["processor", "reason"], registry=r
         )
+        self.unpublished_dead_letters = Counter(
+            "gridflow_dead_letters_unpublished",
+            "Refusals of records read from the dead-letter topic: logged, not published "
+            "there again, so a processor never dead-letters its own dead letters in a loop.",
+            ["processor", "reason"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "gridflow_duplicates_skipped",
             "Envelopes skipped because their event id was processed before.",

@@ -12,8 +12,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROCESSORS = ("intake", "router", "escalator", "notifier", "archive")
-METRICS_BASE_PORT = 9401
 DEFAULT_PG_URL = "postgresql+psycopg2://gridflow:gridflow@127.0.0.1:55432/gridflow"
 
 
@@ -30,6 +28,12 @@ class ErrorPolicy(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDFLOW_", extra="ignore")
 
+    namespace: str = Field(
+        default="gridflow",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="Prefix of every topic and consumer-group name, so that several "
+        "pipelines (two sites, a test and a benchmark) can share one broker.",
+    )
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated."
     )
@@ -50,7 +54,8 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         le=65535,
-        description="Prometheus port; default 9401-9405 by processor; 0 turns it off.",
+        description="Prometheus port of `gridflow run`; with `gridflow up`, intake's, and "
+        "each other processor takes the next one. Default 9401-9405 by processor; 0: off.",
     )
     batch_size: int = Field(default=500, ge=1, description="Most records processed per batch.")
     poll_timeout_ms: int = Field(default=500, ge=1, description="Longest wait for a batch.")
@@ -58,10 +63,10 @@ class Settings(BaseSettings):
         default=ErrorPolicy.DEADLETTER, description="deadletter, or stop, on a failing message."
     )
     topic_replication: int = Field(default=1, ge=1, description="Replication of created topics.")
+    run_dir: Path = Field(
+        default=Path(".run"),
+        description="Where the deploy scripts keep the servers' data and logs, and the "
+        "demo its database and log.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     log_format: str = Field(default="json", description="json, or console.")
-
-    def metrics_port_for(self, processor: str) -> int:
-        if self.metrics_port is not None:
-            return self.metrics_port
-        return METRICS_BASE_PORT + PROCESSORS.index(processor)

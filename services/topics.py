@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from schemas.catalogue import Site
-from schemas.topics import CATALOGUE, Topic, assignment_topic
+from schemas.topics import CATALOGUE, TOPIC_CONFIG, Topic, assignment_topic
+from services.runtime.names import Names
 
 log = logging.getLogger(__name__)
 
@@ -17,28 +18,35 @@ def site_topics(site: Site) -> list[Topic]:
     return [*CATALOGUE, *(assignment_topic(u.id) for u in site.units)]
 
 
-def create_topics(bootstrap: str, topics: list[Topic], replication: int = 1) -> tuple[int, int]:
-    """Create what is missing on the broker; returns (created, already there)."""
+def create_topics(
+    bootstrap: str, topics: list[Topic], replication: int = 1, names: Names | None = None
+) -> tuple[int, int]:
+    """Create what is missing on the broker; returns (created, already there).
+
+    Every topic is created with :data:`~schemas.topics.TOPIC_CONFIG`: the broker
+    stamps each record with its append time, the time the logic acts at.
+    """
+    names = names or Names()
     from kafka.admin import KafkaAdminClient, NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="gridflow-admin")
     try:
         existing = set(admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
+        missing = [t for t in topics if names.topic(t.name) not in existing]
         if missing:
             admin.create_topics(
                 [
                     NewTopic(
-                        name=t.name,
+                        name=names.topic(t.name),
                         num_partitions=t.partitions,
                         replication_factor=replication,
-                        topic_configs=dict(t.config),
+                        topic_configs=dict(TOPIC_CONFIG),
                     )
                     for t in missing
                 ],
                 timeout_ms=30_000,
             )
-        _wait_for_leaders(admin, [t.name for t in topics])
+        _wait_for_leaders(admin, [names.topic(t.name) for t in topics])
         log.info(
             "topics provisioned",
             extra={"topics_created": len(missing), "topics_total": len(topics)},

@@ -7,13 +7,14 @@ CI=true a test that needs Kafka or PostgreSQL fails when they are missing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from schemas.catalogue import Site, load_site
-from services.storage.db import make_engine, metadata
+from storage.db import make_engine, metadata
 from tests.support.postgres import fresh_schema
 
 
@@ -50,3 +51,16 @@ def pg_engine(postgres_url: str) -> Iterator[Engine]:
     with fresh_schema(postgres_url) as engine:
         metadata.create_all(engine)
         yield engine
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh database for this run; dropped afterwards."""
+    name = f"gridflow_e2e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from schemas.cases import (
-    CaseAssigned,
     CaseClosed,
+    CaseDispatched,
     CaseHandled,
     CaseVerified,
     RatedPayload,
@@ -26,7 +26,7 @@ from schemas.cases import (
 from schemas.codec import decode, encode
 from schemas.commands import AcceptCase, RateCase, ReportHandled, VerifyCase
 from schemas.envelope import Envelope, stable_id
-from schemas.topics import CASE_EVENTS, CASE_UPDATES
+from schemas.topics import CASE_EVENTS, CASE_UPDATES, assignment_topic, topic_named
 from services.runtime.memory import MemoryBroker, MemorySource
 
 PRODUCER = "demo-actors"
@@ -58,7 +58,9 @@ class Actors:
         self.temperament = {
             u: SLOW if self.rng.random() < slow_share else PROMPT for u in sorted(unit_ids)
         }
-        self.events = MemorySource(broker, "demo.actors", [CASE_EVENTS.name])
+        # each department works from its own topic; verifiers and residents follow the story
+        own = [assignment_topic(u).name for u in sorted(unit_ids)]
+        self.events = MemorySource(broker, "demo.actors", [*own, CASE_EVENTS.name], 10_000)
         self.holder: dict[str, tuple[str, int]] = {}
         self.queue: list[Action] = []
         self._order = 0
@@ -72,10 +74,10 @@ class Actors:
 
     def observe(self) -> None:
         """Read what happened to the cases and plan the people's next steps."""
-        records = self.events.poll(10_000)
+        records = self.events.poll()
         for record in records:
-            event = decode(CASE_EVENTS, record.value)
-            if isinstance(event, CaseAssigned):
+            event = decode(topic_named(record.topic), record.value)
+            if isinstance(event, CaseDispatched):
                 self._assigned(event)
             elif isinstance(event, CaseHandled):
                 self._verify_later(event)
@@ -120,7 +122,7 @@ class Actors:
             payload=payload,
         )
 
-    def _assigned(self, event: CaseAssigned) -> None:
+    def _assigned(self, event: CaseDispatched) -> None:
         a = event.payload.assignment
         case_id = event.payload.case.case_id
         holder = (a.unit_id, a.seq)

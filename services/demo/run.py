@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escalator.calendar import WorkingCalendar
 from notifier.subscriptions import Subscriber, Subscriptions
+from schemas.cases import CaseAssigned, CaseClosed, CaseEscalated
 from schemas.catalogue import load_site
+from schemas.deadlines import DeadlineWarning
 from schemas.topics import REPORTS_RAW
 from services.demo.actors import Actors
 from services.demo.receiver import Receiver
@@ -42,12 +43,12 @@ def demo_subscriptions(base_url: str) -> Subscriptions:
             Subscriber(
                 id="departments",
                 url=f"{base_url}/departments",
-                events=frozenset({"case.assigned", "deadline.warning"}),
+                events=frozenset({CaseAssigned.TYPE, DeadlineWarning.TYPE}),
             ),
             Subscriber(
                 id="operations",
                 url=f"{base_url}/operations",
-                events=frozenset({"case.escalated", "case.closed"}),
+                events=frozenset({CaseEscalated.TYPE, CaseClosed.TYPE}),
             ),
         )
     )
@@ -57,7 +58,7 @@ def run_demo(
     console: Console, *, reports: int, days: int, seed: int, database_url: str, settings: Settings
 ) -> DemoFigures:
     site = load_site(settings.site)
-    tz = ZoneInfo(site.timezone)
+    tz = site.tz
     calendar = WorkingCalendar()
     span = working_days(calendar, START, days + SETTLE_DAYS)
     start = datetime.combine(START, datetime.min.time(), tz)

@@ -11,7 +11,6 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from escalator.calendar import WorkingCalendar
 from schemas.catalogue import Site
@@ -57,7 +56,7 @@ def generate(
     site: Site, start: date, days: int, count: int, seed: int, calendar: WorkingCalendar
 ) -> list[Report]:
     rng = random.Random(seed)
-    tz = ZoneInfo(site.timezone)
+    tz = site.tz
     grids = [j.id for j in site.jurisdictions if j.tier is Tier.GRID]
     categories = site.categories
     weights = [TIER_WEIGHT[c.tier] for c in categories]

@@ -37,7 +37,7 @@ class DemoFigures:
         simulated: timedelta,
         wall_seconds: float,
     ) -> DemoFigures:
-        unread = sum(s.source.lag() for s in pipeline.stages.values())
+        unread = pipeline.unread()
         return cls(
             sent=sent,
             sent_valid=sent_valid,

@@ -1,32 +1,25 @@
 """The embedded runtime: all five processors in one process, over in-memory topics
 and one SQLite database. The default for ``gridflow demo``, for fast tests, and
-for a small site. The logic, the batch loop and the checkpoint order are the
-ones the Kafka runtime uses; only the source and the sink differ.
+for a small site. The logic, the batch runner and the loop are the ones the Kafka
+runtime uses; only the source and the sink differ.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
 
 from notifier.subscriptions import Subscriptions
 from schemas.catalogue import Site
 from services.metrics import Metrics
+from services.processors import REGISTRY, Parts
 from services.runtime.batch import BatchResult, BatchRunner
 from services.runtime.clock import Clock
+from services.runtime.loop import Loop
 from services.runtime.memory import MemoryBroker, MemorySink, MemorySource
-from services.runtime.processor import TICKING
-from services.settings import PROCESSORS, ErrorPolicy
-from services.storage.db import Transaction, make_engine
+from services.settings import ErrorPolicy
 from services.storage.migrate import upgrade
 from services.topics import site_topics
-from services.wiring import build_processor
-
-
-@dataclass
-class ProcessorStage:
-    runner: BatchRunner
-    source: MemorySource
+from storage.db import Transaction, make_engine
 
 
 class EmbeddedPipeline:
@@ -45,24 +38,22 @@ class EmbeddedPipeline:
         self.site = site
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.batch_size = batch_size
         self.engine = make_engine(database_url)
         upgrade(self.engine)
         self.broker = MemoryBroker()
         self.broker.create_topics(t.name for t in site_topics(site))
         sink = MemorySink(self.broker, clock.now)
         self._resources = ExitStack()
-        self.stages: dict[str, ProcessorStage] = {}
-        for name in PROCESSORS:
-            tx = Transaction(self.engine)
-            processor = build_processor(
-                name, site=site, tx=tx, resources=self._resources, subscriptions=subscriptions
-            )
-            runner = BatchRunner(processor, tx, sink, clock, self.metrics, on_error)
-            source = MemorySource(self.broker, f"gridflow.{name}", processor.topics)
-            self.stages[name] = ProcessorStage(runner, source)
+        self.loops: dict[str, Loop] = {}
+        for name, spec in REGISTRY.items():
+            tx = spec.tx(lambda: Transaction(self.engine))
+            processor = spec.build(Parts(site, tx, self._resources, subscriptions))
+            runner = BatchRunner(processor, tx, sink, self.metrics, on_error)
+            size = min(batch_size, spec.batch_size or batch_size)
+            source = MemorySource(self.broker, f"gridflow.{name}", processor.topics, size)
+            self.loops[name] = Loop(runner, source)
 
-    def publish(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+    def publish(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
         """Write to a topic as an outside system would (a channel, a unit)."""
         self.broker.append(topic, key, value, self.clock.now())
 
@@ -72,22 +63,25 @@ class EmbeddedPipeline:
         progressed = True
         while progressed:
             progressed = False
-            for stage in self.stages.values():
-                records = stage.source.poll(self.batch_size)
-                if not records:
-                    continue
-                progressed = True
-                result = stage.runner.run_batch(records)
-                stage.source.commit(records)
-                total.records += result.records
-                total.emitted += result.emitted
-                total.dead_letters += result.dead_letters
-                total.duplicates += result.duplicates
+            for loop in self.loops.values():
+                records, result = loop.step()
+                if records:
+                    progressed = True
+                    total.add(result)
         return total
 
+    def unread(self) -> int:
+        """Records some processor has not processed yet."""
+        return sum(sum(loop.source.lag().values()) for loop in self.loops.values())
+
     def tick(self) -> BatchResult:
-        """Let the clock's time pass for every processor, then pump what it caused."""
-        emitted = sum(self.stages[name].runner.run_tick().emitted for name in TICKING)
+        """Let the clock's time pass for every ticking processor, then pump what it caused."""
+        now = self.clock.now()
+        emitted = sum(
+            self.loops[name].runner.run_tick(now).emitted
+            for name, spec in REGISTRY.items()
+            if spec.ticks
+        )
         result = self.pump()
         result.emitted += emitted
         return result

@@ -1,13 +1,18 @@
 """The Kafka side of the runtime: a consumer group as a batch source, a producer as
 a sink. kafka-python is used directly (not faust) so the checkpoint order in
 :mod:`services.runtime.batch` is explicit and shared with the embedded runtime.
+
+Both translate between the catalogue's topic names, which the logic uses, and
+the broker's, which carry the namespace (:class:`~services.runtime.names.Names`).
+A record's time is its broker timestamp (topics are created with
+``LogAppendTime``), in the site's timezone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -16,22 +21,23 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas.codec import encode
 from schemas.topics import Emit, Record
+from services.runtime.names import Names
 
 log = logging.getLogger(__name__)
 
 
-def _positions(records: Sequence[Record]) -> dict[TopicPartition, tuple[int, int]]:
-    """(first, last) offset per partition in ``records``."""
+def _positions(records: Sequence[Record], names: Names) -> dict[TopicPartition, tuple[int, int]]:
+    """(first, last) offset per broker partition in ``records``."""
     out: dict[TopicPartition, tuple[int, int]] = {}
     for r in records:
-        tp = TopicPartition(r.topic, r.partition)
+        tp = TopicPartition(names.topic(r.topic), r.partition)
         first, last = out.get(tp, (r.offset, r.offset))
         out[tp] = (min(first, r.offset), max(last, r.offset))
     return out
 
 
 class KafkaSource:
-    """One consumer in the group ``gridflow.<processor>``; offsets committed by hand."""
+    """One consumer in the group ``<namespace>.<processor>``; offsets committed by hand."""
 
     def __init__(
         self,
@@ -41,9 +47,13 @@ class KafkaSource:
         max_records: int,
         poll_timeout_ms: int,
         client_id: str,
+        tz: tzinfo,
+        names: Names | None = None,
     ) -> None:
         self._max = max_records
         self._timeout = poll_timeout_ms
+        self._tz = tz
+        self._names = names or Names()
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap.split(","),
             group_id=group,
@@ -58,37 +68,41 @@ class KafkaSource:
             # co-partitioning: partition p of every case topic goes to the same member
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
+        physical = [self._names.topic(t) for t in topics]
         # Know every topic's partitions before joining the group: a member that joins
         # without them is assigned nothing until the next metadata refresh.
-        missing = [t for t in topics if not self.consumer.partitions_for_topic(t)]
+        missing = [t for t in physical if not self.consumer.partitions_for_topic(t)]
         if missing:
             raise RuntimeError(
                 f"topics missing on the broker: {missing}; run gridflow topics create"
             )
-        self.consumer.subscribe(list(topics))
+        self.consumer.subscribe(physical)
 
     def poll(self) -> list[Record]:
         batches = self.consumer.poll(timeout_ms=self._timeout, max_records=self._max)
-        records = [
-            Record(
-                topic=m.topic,
-                value=m.value if m.value is not None else b"",
-                key=m.key,
-                partition=m.partition,
-                offset=m.offset,
-                timestamp=datetime.fromtimestamp(m.timestamp / 1000, UTC) if m.timestamp else None,
-            )
-            for batch in batches.values()
-            for m in batch
-        ]
+        records = [self._record(m) for batch in batches.values() for m in batch]
         records.sort(key=lambda r: (r.topic, r.partition, r.offset))
         return records
+
+    def _record(self, m: Any) -> Record:
+        # Kafka's message format v2 (every broker since 0.11) always has a timestamp
+        millis = m.timestamp if m.timestamp is not None and m.timestamp >= 0 else 0
+        return Record(
+            topic=self._names.catalogue(m.topic),
+            value=m.value,
+            key=m.key,
+            partition=m.partition,
+            offset=m.offset,
+            timestamp=datetime.fromtimestamp(millis / 1000, self._tz),
+            headers=tuple((k, v if v is not None else b"") for k, v in (m.headers or ())),
+        )
 
     def commit(self, records: Sequence[Record]) -> None:
         if not records:
             return
         offsets = {
-            tp: OffsetAndMetadata(last + 1, "", -1) for tp, (_, last) in _positions(records).items()
+            tp: OffsetAndMetadata(last + 1, "", -1)
+            for tp, (_, last) in _positions(records, self._names).items()
         }
         self.consumer.commit(offsets)
 
@@ -99,7 +113,7 @@ class KafkaSource:
         last committed offset, which is before this batch.
         """
         owned = self.consumer.assignment()
-        for tp, (first, _) in _positions(records).items():
+        for tp, (first, _) in _positions(records, self._names).items():
             if tp in owned:
                 self.consumer.seek(tp, first)
 
@@ -112,7 +126,8 @@ class KafkaSource:
         out: dict[str, int] = {}
         for tp in assigned:
             behind = max(0, ends.get(tp, 0) - self.consumer.position(tp))
-            out[tp.topic] = out.get(tp.topic, 0) + behind
+            topic = self._names.catalogue(tp.topic)
+            out[topic] = out.get(topic, 0) + behind
         return out
 
     def close(self) -> None:
@@ -122,7 +137,8 @@ class KafkaSource:
 class KafkaSink:
     """An idempotent producer; ``flush`` returns once the broker acknowledged all."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str, client_id: str, names: Names | None = None) -> None:
+        self._names = names or Names()
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap.split(","),
             client_id=client_id,
@@ -139,7 +155,9 @@ class KafkaSink:
         for emit in emits:
             key = emit.key.encode() if emit.key is not None else None
             self._pending.append(
-                self.producer.send(emit.topic, key=key, value=encode(emit.message))
+                self.producer.send(
+                    self._names.topic(emit.topic), key=key, value=encode(emit.message)
+                )
             )
 
     def flush(self) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from services.settings import PROCESSORS
+from services.processors import PROCESSORS
 
 
 class ProcessorExited(RuntimeError):
@@ -63,9 +63,14 @@ class LocalCluster:
                     f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}"
                 )
 
-    def wait(self) -> None:
-        """Block until a processor exits (or a signal interrupts)."""
-        os.wait()
+    def wait(self) -> tuple[str, int]:
+        """Block until a processor exits (or a signal interrupts): its name and status."""
+        while True:
+            pid, status = os.wait()
+            for name, proc in self.procs.items():
+                if proc.pid == pid:
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                    return name, proc.returncode
 
     def stop(self, timeout: float = 30) -> dict[str, int | None]:
         """SIGTERM every processor, then wait; exit codes by name (None: killed)."""

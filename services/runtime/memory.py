@@ -31,7 +31,7 @@ class MemoryBroker:
     def topics(self) -> list[str]:
         return sorted(self._logs)
 
-    def append(self, topic: str, key: bytes | None, value: bytes, at: datetime) -> Record:
+    def append(self, topic: str, key: bytes | None, value: bytes | None, at: datetime) -> Record:
         log = self._logs.get(topic)
         if log is None:
             raise UnknownTopicError(f"topic {topic!r} does not exist")
@@ -53,19 +53,26 @@ class MemoryBroker:
 
 
 class MemorySource:
-    """A consumer group's view of some topics."""
+    """A consumer group's view of some topics.
 
-    def __init__(self, broker: MemoryBroker, group: str, topics: Sequence[str]) -> None:
+    Positions move only on commit, so a batch that is not committed is polled again
+    (``rewind`` has nothing to do).
+    """
+
+    def __init__(
+        self, broker: MemoryBroker, group: str, topics: Sequence[str], max_records: int = 500
+    ) -> None:
         self._broker = broker
         self._group = group
         self._topics = tuple(topics)
+        self._max = max_records
 
-    def poll(self, max_records: int) -> list[Record]:
+    def poll(self) -> list[Record]:
         batch: list[Record] = []
         for topic in self._topics:
             start = self._broker.committed(self._group, topic)
-            batch.extend(self._broker.read(topic, start)[: max_records - len(batch)])
-            if len(batch) >= max_records:
+            batch.extend(self._broker.read(topic, start)[: self._max - len(batch)])
+            if len(batch) >= self._max:
                 break
         return batch
 
@@ -73,8 +80,14 @@ class MemorySource:
         for record in records:
             self._broker.commit(self._group, record.topic, record.offset + 1)
 
-    def lag(self) -> int:
-        return self._broker.lag(self._group, self._topics)
+    def rewind(self, records: Sequence[Record]) -> None:
+        """Uncommitted records are read again on the next poll anyway."""
+
+    def lag(self) -> dict[str, int]:
+        return {t: self._broker.lag(self._group, (t,)) for t in self._topics}
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class MemorySink:

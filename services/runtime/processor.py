@@ -3,29 +3,28 @@
 The logic in ``intake/``, ``router/``, ``escalator/``, ``notifier/`` and
 ``archive/`` implements this protocol with no transport or database import; the
 runtimes call it inside a storage transaction and publish what it returns.
+Which processors exist, and how each is built, is :mod:`services.processors`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from schemas.envelope import Model
+from schemas.processing import Inbound, Outcome
 from schemas.topics import Emit
-
-TICKING = frozenset({"escalator"})
-"""Processors whose ``tick`` has work to do; the runtimes tick only these."""
 
 
 class Processor(Protocol):
     name: str
-    """Also the consumer group: gridflow.<name>."""
+    """Also the consumer group: <namespace>.<name>."""
 
     topics: tuple[str, ...]
-    """Topics read, by name."""
+    """Topics read, by catalogue name."""
 
-    def handle(self, message: Model, now: datetime) -> list[Emit]:
-        """Act on one decoded message. Raise ``schemas.deadletter.Rejected`` to refuse it."""
+    def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        """Act on a batch of decoded messages: one outcome per message, in order."""
         ...
 
     def tick(self, now: datetime) -> list[Emit]:

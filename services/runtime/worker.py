@@ -1,10 +1,11 @@
 """The Kafka runtime: one processor, one OS process, one consumer group.
 
-``gridflow run <processor>`` lands here. The loop: poll a batch, run it through
-the shared :class:`~services.runtime.batch.BatchRunner` (process, publish and
-flush, commit the database), then commit the offsets; between batches, let time
-pass (the escalator's deadline check). A failure of Kafka or the database rewinds
-the batch and retries it after a pause, so nothing is skipped. SIGTERM or SIGINT
+``gridflow run <processor>`` lands here. :func:`build_worker` composes a
+:class:`Worker` from the settings (database, processor, Kafka source and sink,
+clock); the worker only runs the shared :class:`~services.runtime.loop.Loop`:
+poll a batch, run it, commit the offsets; between batches, let time pass (the
+escalator's deadline check). A failure of Kafka or the database rewinds the
+batch and retries it after a pause, so nothing is skipped. SIGTERM or SIGINT
 finishes the batch in hand, then stops.
 """
 
@@ -17,9 +18,9 @@ import socket
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
-from zoneinfo import ZoneInfo
 
 from schemas.catalogue import load_site
 from schemas.clock import ClockTicked
@@ -27,62 +28,53 @@ from schemas.codec import DecodeError, decode
 from schemas.topics import CLOCK, Record
 from services.logs import error_fields
 from services.metrics import Metrics
+from services.processors import Parts, metrics_port, spec
 from services.runtime.batch import BatchRunner, ProcessingFailed
 from services.runtime.clock import Clock, SimulatedClock, SystemClock
 from services.runtime.kafka import KafkaSink, KafkaSource
-from services.runtime.processor import TICKING
+from services.runtime.loop import Loop
+from services.runtime.names import Names
 from services.settings import ClockMode, Settings
-from services.storage.db import Transaction, make_engine
-from services.storage.migrate import upgrade
-from services.wiring import build_processor
+from storage.db import Transaction, make_engine
 
 log = logging.getLogger(__name__)
 _RETRY_PAUSE = (1.0, 2.0, 5.0, 10.0, 30.0)
-NOTIFIER_BATCH = 20
-"""The notifier delivers webhooks inside its batch (up to 3 attempts of up to ~12 s
-each); small batches keep a dead endpoint from outlasting max_poll_interval_ms."""
+
+
+@dataclass
+class Ticking:
+    """When a ticking processor lets time pass.
+
+    On the system clock: every ``every`` seconds. With ``ticks`` set, time is the
+    latest ``clock.ticked`` read from ``gridflow.clock``, and a tick runs when it
+    moves forward.
+    """
+
+    clock: Clock
+    every: float
+    ticks: SimulatedClock | None = None
 
 
 class Worker:
-    def __init__(self, name: str, settings: Settings) -> None:
-        self.name = name
-        self.settings = settings
-        self.stopping = False
-        site = load_site(settings.site)
-        tz = ZoneInfo(site.timezone)
-        self.engine = make_engine(settings.database_url)
-        upgrade(self.engine)
-        self.metrics = Metrics()
-        tx = Transaction(self.engine)
-        subscriptions = None
-        if name == "notifier":
-            from notifier.subscriptions import load_subscriptions
+    """Runs one processor's loop until stopped; built by :func:`build_worker`."""
 
-            subscriptions = load_subscriptions(settings.subscriptions, site)
-        self.resources = ExitStack()
-        processor = build_processor(
-            name, site=site, tx=tx, resources=self.resources, subscriptions=subscriptions
-        )
-        self.ticking = name in TICKING
-        self.tick_clock: SimulatedClock | None = None
-        clock: Clock = SystemClock(tz)
-        topics = list(processor.topics)
-        if self.ticking and settings.clock is ClockMode.TICKS:
-            # the latest tick read from gridflow.clock; the epoch until the first arrives
-            self.tick_clock = SimulatedClock(datetime(1970, 1, 1, tzinfo=tz))
-            clock = self.tick_clock
-            topics.append(CLOCK.name)
-        client_id = f"gridflow-{name}-{socket.gethostname()}-{os.getpid()}"
-        self.source = KafkaSource(
-            settings.kafka_bootstrap,
-            f"gridflow.{name}",
-            topics,
-            min(settings.batch_size, NOTIFIER_BATCH) if name == "notifier" else settings.batch_size,
-            settings.poll_timeout_ms,
-            client_id,
-        )
-        self.sink = KafkaSink(settings.kafka_bootstrap, client_id)
-        self.runner = BatchRunner(processor, tx, self.sink, clock, self.metrics, settings.on_error)
+    def __init__(
+        self,
+        name: str,
+        loop: Loop,
+        metrics: Metrics,
+        resources: ExitStack,
+        ticking: Ticking | None = None,
+        metrics_port: int = 0,
+    ) -> None:
+        self.name = name
+        self.loop = loop
+        self.metrics = metrics
+        self.resources = resources
+        self.ticking = ticking
+        self.metrics_port = metrics_port
+        self.stopping = False
+        self._last_tick = 0.0
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", extra={"processor": self.name, "signal": signum})
@@ -91,19 +83,15 @@ class Worker:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.metrics.serve(self.settings.metrics_port_for(self.name))
-        log.info("started", extra={"processor": self.name, "topics": self.runner.processor.topics})
-        last_tick = 0.0
+        self.metrics.serve(self.metrics_port)
+        log.info("started", extra={"processor": self.name})
         failures = 0
         last_lag = 0.0
         try:
             while not self.stopping:
-                records = self.source.poll()
+                records: list[Record] = []
                 try:
-                    advanced = self._step(records)
-                    if self.ticking and self._tick_due(advanced, last_tick):
-                        self.runner.run_tick()
-                        last_tick = time.monotonic()
+                    records = self.step()
                     failures = 0
                 except ProcessingFailed:
                     raise  # policy "stop": a message failed alone; an operator looks first
@@ -122,53 +110,102 @@ class Worker:
                     last_lag = time.monotonic()
                     self._measure_lag()
         finally:
-            self.source.close()
-            self.sink.close()
             self.resources.close()
-            self.engine.dispose()
             log.info("stopped", extra={"processor": self.name})
+
+    def step(self) -> list[Record]:
+        """One batch, then the tick if one is due; the records polled."""
+        records, _ = self.loop.step()
+        if self.ticking is not None and self._tick_due(records):
+            self.loop.runner.run_tick(self.ticking.clock.now())
+            self._last_tick = time.monotonic()
+        return records
+
+    def _tick_due(self, records: Sequence[Record]) -> bool:
+        assert self.ticking is not None
+        if self.ticking.ticks is None:
+            return time.monotonic() - self._last_tick >= self.ticking.every
+        advanced = False
+        for record in records:
+            if record.topic == CLOCK.name:
+                advanced = self._read_tick(record, self.ticking.ticks) or advanced
+        return advanced
+
+    def _read_tick(self, record: Record, ticks: SimulatedClock) -> bool:
+        try:
+            tick = decode(CLOCK, record.value)
+        except DecodeError:
+            self.loop.runner.run_batch([record])  # dead-letters it with the reason
+            return False
+        assert isinstance(tick, ClockTicked)
+        before = ticks.now()
+        return ticks.set(tick.payload.now) > before
 
     def _rewind(self, records: Sequence[Record]) -> None:
         try:
-            self.source.rewind(records)
+            self.loop.source.rewind(records)
         except Exception:  # the broker is away or the group is rebalancing: re-poll decides
             log.warning("rewind failed", extra={"processor": self.name} | error_fields())
 
     def _measure_lag(self) -> None:
         try:
-            for topic, lag in self.source.lag().items():
+            for topic, lag in self.loop.source.lag().items():
                 self.metrics.lag.labels(self.name, topic).set(lag)
         except Exception:  # a metric is not worth a crash while the broker is away
             log.warning("lag not measured", extra={"processor": self.name} | error_fields())
 
-    def _step(self, records: Sequence[Record]) -> bool:
-        """Process one polled batch; True when the tick clock moved."""
-        ticks = [r for r in records if r.topic == CLOCK.name]
-        work = [r for r in records if r.topic != CLOCK.name]
-        advanced = False
-        if work:
-            self.runner.run_batch(work)
-        for record in ticks:
-            advanced = self._read_tick(record) or advanced
-        self.source.commit(records)
-        return advanced
 
-    def _read_tick(self, record: Record) -> bool:
-        assert self.tick_clock is not None
-        try:
-            tick = decode(CLOCK, record.value)
-        except DecodeError:
-            self.runner.run_batch([record])  # dead-letters it with the reason
-            return False
-        assert isinstance(tick, ClockTicked)
-        before = self.tick_clock.now()
-        return self.tick_clock.set(tick.payload.now) > before
+def build_worker(name: str, settings: Settings) -> Worker:
+    """The worker of processor ``name``, with its database, Kafka clients and clock."""
+    processor_spec = spec(name)
+    site = load_site(settings.site)
+    resources = ExitStack()
+    tx = None
+    if processor_spec.stateful:
+        from services.storage.migrate import upgrade
 
-    def _tick_due(self, advanced: bool, last_tick: float) -> bool:
-        if self.tick_clock is not None:
-            return advanced
-        return time.monotonic() - last_tick >= self.settings.tick_seconds
+        engine = make_engine(settings.database_url)
+        resources.callback(engine.dispose)
+        upgrade(engine)
+        tx = Transaction(engine)
+    subscriptions = None
+    if name == "notifier":
+        from notifier.subscriptions import load_subscriptions
+
+        subscriptions = load_subscriptions(settings.subscriptions, site)
+    processor = processor_spec.build(Parts(site, tx, resources, subscriptions))
+    topics = list(processor.topics)
+    ticking = None
+    if processor_spec.ticks:
+        ticking = Ticking(SystemClock(site.tz), settings.tick_seconds)
+        if settings.clock is ClockMode.TICKS:
+            # the latest tick read from gridflow.clock; the epoch until the first arrives
+            ticking.ticks = SimulatedClock(datetime(1970, 1, 1, tzinfo=site.tz))
+            ticking.clock = ticking.ticks
+            topics.append(CLOCK.name)
+    names = Names(settings.namespace)
+    client_id = f"{names.group(name)}-{socket.gethostname()}-{os.getpid()}"
+    batch_size = min(settings.batch_size, processor_spec.batch_size or settings.batch_size)
+    source = KafkaSource(
+        settings.kafka_bootstrap,
+        names.group(name),
+        topics,
+        batch_size,
+        settings.poll_timeout_ms,
+        client_id,
+        site.tz,
+        names,
+    )
+    resources.callback(source.close)
+    sink = KafkaSink(settings.kafka_bootstrap, client_id, names)
+    resources.callback(sink.close)
+    metrics = Metrics()
+    runner = BatchRunner(processor, tx, sink, metrics, settings.on_error)
+    loop = Loop(runner, source, aside=lambda r: r.topic == CLOCK.name)
+    return Worker(
+        name, loop, metrics, resources, ticking, metrics_port(name, settings.metrics_port)
+    )
 
 
 def run(name: str, settings: Settings) -> None:
-    Worker(name, settings).run()
+    build_worker(name, settings).run()

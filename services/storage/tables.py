@@ -1,7 +1,7 @@
 """Every table gridflow keeps, gathered on one metadata for migrations.
 
 Each processor declares its own tables in its SQL adapter; importing them here
-registers them on :data:`services.storage.db.metadata`.
+registers them on :data:`storage.db.metadata`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,6 @@ from __future__ import annotations
 import archive.sql
 import escalator.sql
 import router.sql
-from services.storage.db import metadata
+from storage.db import metadata
 
 __all__ = ["archive", "escalator", "metadata", "router"]

@@ -16,14 +16,13 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from intake.core import case_id_for
 from schemas.catalogue import Site
@@ -31,47 +30,14 @@ from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from schemas.topics import ASSIGNMENT_PREFIX, DEADLETTER, REPORTS_RAW
 from services.demo.receiver import Receiver
+from services.processors import PROCESSORS
 from services.runtime.local import LocalCluster
-from services.settings import PROCESSORS
+from tests.support.processes import free_ports, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
 VALID, INVALID = 270, 30
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-@pytest.fixture
-def database_url(postgres_url: str) -> Iterator[str]:
-    """A fresh database for this run; dropped afterwards."""
-    name = f"gridflow_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_ports(n: int) -> list[int]:
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def make_reports(site: Site, tag: str) -> tuple[list[tuple[bytes, bytes]], set[str]]:

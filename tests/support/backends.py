@@ -8,7 +8,7 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import Engine
 
-from services.storage.db import Transaction
+from storage.db import Transaction
 
 S = TypeVar("S")
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
 
-from services.storage.db import make_engine
+from storage.db import make_engine
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from schemas.codec import decode
 from schemas.envelope import SHANGHAI
 from schemas.topics import REPORTS_RAW
 from services.settings import Settings
+from tests.support.processing import handle_one
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -23,7 +24,7 @@ def test_readme_example_report_is_accepted(site: Site) -> None:
     block = re.search(r"```json\n(.*?)```", README, re.S)
     assert block, "the README shows an example report"
     raw = decode(REPORTS_RAW, block.group(1).encode())
-    [emit] = Intake(site).handle(raw, datetime(2026, 9, 21, 10, tzinfo=SHANGHAI))
+    [emit] = handle_one(Intake(site), raw, datetime(2026, 9, 21, 10, tzinfo=SHANGHAI))
     assert emit.message.case_id.startswith("GF-")  # type: ignore[attr-defined]
 
 

@@ -16,7 +16,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
-    user_module_prefix="services.storage.types.",
+    user_module_prefix="storage.types.",
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -22,6 +22,7 @@ from notifier.subscriptions import Subscriber, Subscriptions
 from notifier.webhook import WebhookSender, verify
 from schemas.catalogue import Site
 from schemas.notifications import DeliveryStatus, NotificationPayload, NotificationRecorded
+from tests.support.processing import handle_one
 from tests.support.sites import tiny_site
 from tests.unit.notifier.factories import ADDRESS, NAME, NOW, PHONE, assigned
 
@@ -92,7 +93,7 @@ def run(
     sleeps: list[float] = []
     with sender or WebhookSender() as s:
         notifier = Notifier(Subscriptions((sub,)), site, s, sleep=sleeps.append)
-        [emit] = notifier.handle(assigned(), NOW)
+        [emit] = handle_one(notifier, assigned(), NOW)
     assert isinstance(emit.message, NotificationRecorded)
     return emit.message.payload, sleeps
 

@@ -1,4 +1,5 @@
-"""The CaseStore port suite, run on memory, SQLite and PostgreSQL, plus the router on each."""
+"""The CaseStore port suite, run on memory, SQLite and PostgreSQL, plus the router on each:
+files are loaded and saved a batch at a time."""
 
 from __future__ import annotations
 
@@ -7,22 +8,29 @@ from dataclasses import replace
 from datetime import UTC, timedelta
 
 import pytest
+from sqlalchemy import Engine, event
 
 from router.core import Router
 from router.memory import MemoryCaseStore
 from router.ports import CaseFile, CaseStore
 from router.sql import SqlCaseStore
 from schemas.cases import Assignment, AssignmentReason, CaseClosed, DeadlineKind, Stage
+from schemas.codec import encode
+from schemas.envelope import Envelope
+from schemas.processing import Inbound
 from schemas.reports import Location, Reporter, Tier
+from storage.db import Transaction
 from tests.support.backends import BACKENDS, open_store
 from tests.support.sites import tiny_site
 from tests.unit.router.support import (
     LATER,
     T0,
     accept,
+    act,
     case,
     deadline,
     events,
+    file_of,
     rate,
     received,
     report_handled,
@@ -46,31 +54,28 @@ def _file(case_id: str = "GF-1", **kw: object) -> CaseFile:
         reason=AssignmentReason.INITIAL,
         assigned_at=T0,
     )
-    fields: dict[str, object] = {
-        "case": case(case_id),
-        "stage": Stage.ASSIGNED,
-        "assignment": assignment,
-    }
-    fields.update(kw)
-    return CaseFile(**fields)  # type: ignore[arg-type]
+    file = CaseFile.opened(kw.pop("whole", case(case_id)), assignment)  # type: ignore[arg-type]
+    return replace(file, **kw)  # type: ignore[arg-type]
 
 
-def test_unknown_case_is_none(store: CaseStore) -> None:
-    assert store.get("GF-404") is None
+def test_unknown_cases_are_left_out(store: CaseStore) -> None:
+    assert store.load(["GF-404"]) == {}
+    assert store.load([]) == {}
 
 
 def test_a_file_reads_back_as_written(store: CaseStore) -> None:
     file = _file()
-    store.put(file)
-    back = store.get("GF-1")
+    store.save([file])
+    back = file_of(store, "GF-1")
     assert back == file
     assert back is not None
     assert back.assignment.assigned_at.utcoffset() == timedelta(hours=8)
     assert back.case.received_at.tzinfo is not None
+    assert back.whole_case() == case("GF-1")
 
 
-def test_put_replaces_the_file(store: CaseStore) -> None:
-    store.put(_file())
+def test_save_replaces_the_file(store: CaseStore) -> None:
+    store.save([_file()])
     moved = _file(
         stage=Stage.CLOSED,
         escalations=2,
@@ -80,15 +85,17 @@ def test_put_replaces_the_file(store: CaseStore) -> None:
             update={"seq": 3, "unit_id": "d.env", "tier": Tier.DISTRICT}
         ),
     )
-    store.put(moved)
-    assert store.get("GF-1") == moved
+    store.save([moved])
+    assert file_of(store, "GF-1") == moved
 
 
-def test_files_are_kept_apart(store: CaseStore) -> None:
-    one, two = _file("GF-1"), _file("GF-2", stage=Stage.HANDLED)
-    store.put(one)
-    store.put(two)
-    assert (store.get("GF-1"), store.get("GF-2")) == (one, two)
+def test_a_batch_of_files_is_saved_and_loaded_together(store: CaseStore) -> None:
+    files = [_file(f"GF-{n}", stage=Stage.HANDLED if n % 2 else Stage.ASSIGNED) for n in range(7)]
+    store.save(files[:4])
+    store.save([replace(f, escalations=1) for f in files[2:]])  # two updated, three new
+    loaded = store.load([f.case_id for f in files] + ["GF-404"])
+    assert sorted(loaded) == sorted(f.case_id for f in files)
+    assert [loaded[f.case_id].escalations for f in files] == [0, 0, 1, 1, 1, 1, 1]
 
 
 def test_optional_and_unicode_fields_survive(store: CaseStore) -> None:
@@ -101,30 +108,36 @@ def test_optional_and_unicode_fields_survive(store: CaseStore) -> None:
             "received_at": T0.astimezone(UTC),
         }
     )
-    file = replace(_file(), case=full)
-    store.put(file)
-    assert store.get("GF-1") == file
+    file = _file(whole=full)
+    store.save([file])
+    back = file_of(store, "GF-1")
+    assert back == file
+    assert back is not None and back.whole_case() == full
+
+
+def _story() -> list[tuple[Envelope, object]]:
+    return [
+        (received(case()), T0),
+        (accept("GF-1", "s.urban"), T0),
+        (deadline("GF-1", "s.urban", Tier.STREET, 1, DeadlineKind.RESOLVE), LATER),
+        (accept("GF-1", "d.command", 2), LATER),
+        (report_handled("GF-1", "d.command", 2), LATER),
+        (verify("GF-1", "d.command", 2), LATER),
+        (rate("GF-1", 2), LATER),
+    ]
 
 
 def test_the_router_runs_a_case_through_the_store(store: CaseStore) -> None:
     router = Router(tiny_site(), store)
-    router.handle(received(case()), T0)
-    router.handle(accept("GF-1", "s.urban"), T0)
-    router.handle(deadline("GF-1", "s.urban", Tier.STREET, 1, DeadlineKind.RESOLVE), LATER)
-    for message in (
-        accept("GF-1", "d.command", 2),
-        report_handled("GF-1", "d.command", 2),
-        verify("GF-1", "d.command", 2),
-    ):
-        router.handle(message, LATER)
-    closed = events(router.handle(rate("GF-1", 2), LATER))[-1]
+    out = [act(router, message, now) for message, now in _story()]  # type: ignore[arg-type]
+    closed = events(out[-1])[-1]
     assert isinstance(closed, CaseClosed)
     assert (closed.payload.on_time, closed.payload.escalations, closed.payload.rating) == (
         False,
         1,
         2,
     )
-    file = store.get("GF-1")
+    file = file_of(store, "GF-1")
     assert file is not None
     assert (file.stage, file.assignment.seq, file.lapsed, file.rating) == (
         Stage.CLOSED,
@@ -132,3 +145,30 @@ def test_the_router_runs_a_case_through_the_store(store: CaseStore) -> None:
         True,
         2,
     )
+
+
+def test_one_batch_gives_what_one_message_at_a_time_gives(store: CaseStore) -> None:
+    """A case's whole story in one batch: each message sees what the one before did."""
+    alone = Router(tiny_site(), MemoryCaseStore())
+    one_by_one = [act(alone, m, now) for m, now in _story()]  # type: ignore[arg-type]
+    batched = Router(tiny_site(), store).handle([Inbound(m, now) for m, now in _story()])  # type: ignore[arg-type]
+    assert [[encode(e.message) for e in o] for o in batched] == [  # type: ignore[union-attr]
+        [encode(e.message) for e in o] for o in one_by_one
+    ]
+    assert file_of(store, "GF-1") == alone._store.load(["GF-1"])["GF-1"]
+
+
+def test_a_batch_loads_once_and_saves_once(sqlite_engine: Engine) -> None:
+    statements: list[str] = []
+    event.listen(
+        sqlite_engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0])
+    )
+    tx = Transaction(sqlite_engine)
+    router = Router(tiny_site(), SqlCaseStore(tx))
+    batch = [Inbound(received(case(f"GF-{n}")), T0) for n in range(50)]
+    batch += [Inbound(accept(f"GF-{n}", "s.urban"), T0) for n in range(50)]
+    with tx.begin():
+        statements.clear()
+        outcomes = router.handle(batch)
+    assert all(isinstance(o, list) for o in outcomes)
+    assert statements == ["SELECT", "INSERT"]

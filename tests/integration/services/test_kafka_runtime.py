@@ -52,7 +52,9 @@ def unique(n: int) -> list[str]:
 def letters(case_ids: list[str]) -> list[Emit]:
     out = []
     for i, case_id in enumerate(case_ids):
-        bad = Record(topic="gridflow.test.input", value=f"<{case_id}>".encode(), offset=i)
+        bad = Record(
+            topic="gridflow.test.input", value=f"<{case_id}>".encode(), offset=i, timestamp=NOW
+        )
         letter = reject(
             bad,
             processor="kafka-test",
@@ -73,6 +75,7 @@ def source(bootstrap: str, group: str) -> KafkaSource:
         max_records=500,
         poll_timeout_ms=300,
         client_id=f"gridflow-test-{group}",
+        tz=SHANGHAI,
     )
 
 

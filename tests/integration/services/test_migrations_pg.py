@@ -51,7 +51,7 @@ def test_upgrade_twice_is_a_no_op(fresh: Engine) -> None:
 
 _UPGRADE = """
 import sys
-from services.storage.db import make_engine
+from storage.db import make_engine
 from services.storage.migrate import upgrade
 upgrade(make_engine(sys.argv[1], connect_args={"options": "-csearch_path=" + sys.argv[2]}))
 """

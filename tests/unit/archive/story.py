@@ -180,7 +180,9 @@ class Story:
 
 
 def dead_letter(offset: int, reason: RejectionReason, value: bytes = b"{oops") -> MessageRejected:
-    record = Record(topic=CASE_UPDATES.name, value=value, key=b"case-x", offset=offset)
+    record = Record(
+        topic=CASE_UPDATES.name, value=value, timestamp=T0, key=b"case-x", offset=offset
+    )
     return reject(record, processor="router", reason=reason, message="bad", now=T0)
 
 

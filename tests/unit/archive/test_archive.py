@@ -1,4 +1,4 @@
-"""The Archive processor over the in-memory store: every event kept once, cases folded once."""
+"""The Archive processor over the in-memory store: every event kept, cases folded by batch."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import pytest
 from archive.core import Archive
 from archive.memory import MemoryArchiveStore
 from schemas.deadletter import Rejected, RejectionReason
+from schemas.envelope import Envelope
+from schemas.processing import Inbound
 from schemas.reports import Tier
 from schemas.topics import CASE_EVENTS, CASES_RECEIVED, DEADLETTER, DEADLINES, NOTIFICATIONS
+from tests.support.processing import handle_one
 from tests.unit.archive.story import ADDRESS, NAME, PHONE, T0, Story, dead_letter
 
 NOW = T0 + timedelta(days=3)
@@ -22,6 +25,12 @@ def store() -> MemoryArchiveStore:
     return MemoryArchiveStore()
 
 
+def archive_all(archive: Archive, events: list[Envelope], batch: int = 1000) -> None:
+    for i in range(0, len(events), batch):
+        outcomes = archive.handle([Inbound(e, NOW) for e in events[i : i + batch]])
+        assert outcomes == [[] for _ in events[i : i + batch]]
+
+
 def test_reads_the_story_topics_and_emits_nothing(store: MemoryArchiveStore) -> None:
     archive = Archive(store)
     assert archive.name == "archive"
@@ -29,8 +38,9 @@ def test_reads_the_story_topics_and_emits_nothing(store: MemoryArchiveStore) -> 
         t.name for t in (CASES_RECEIVED, CASE_EVENTS, DEADLINES, NOTIFICATIONS, DEADLETTER)
     }
     s = Story(1)
-    for event in [*s.full_loop(), s.notification(), dead_letter(1, RejectionReason.INVALID)]:
-        assert archive.handle(event, NOW) == []
+    archive_all(
+        archive, [*s.full_loop(), s.notification(), dead_letter(1, RejectionReason.INVALID)]
+    )
     assert archive.tick(NOW) == []
     assert len(store.events) == 9
 
@@ -39,50 +49,45 @@ def test_every_event_is_archived_with_its_json_payload(store: MemoryArchiveStore
     archive = Archive(store)
     s = Story(1)
     events = s.full_loop()
-    for event in reversed(events):  # arrival order does not matter to the history
-        archive.handle(event, NOW)
+    archive_all(archive, events[::-1])  # arrival order does not matter to the history
     history = store.history(s.case_id)
     assert [h.event_id for h in history] == [e.event_id for e in events]
     first = history[0]
     assert first.type == "case.received"
     assert first.payload == events[0].model_dump(mode="json")["payload"]
-    assert first.archived_at == NOW
+    assert first.archived_at == NOW  # the record's time, not a clock's
     assert first.causation_id is None and history[1].causation_id == events[0].event_id
 
 
-def test_duplicates_are_not_counted_twice(store: MemoryArchiveStore) -> None:
-    archive = Archive(store)
-    s = Story(1)
-    events = [s.received(), s.assigned(), s.lapsed(), s.escalated("community-1", Tier.COMMUNITY)]
-    events += [s.assigned(), s.warning(), s.accepted()]
-    for event in events + events[::-1] + events:
-        archive.handle(event, NOW)
-    row = store.get_case(s.case_id)
-    assert row is not None
+def test_one_batch_folds_like_one_event_at_a_time() -> None:
+    s, t = Story(1), Story(2)
+    events = [s.received(), t.received(), s.assigned(), s.lapsed()]
+    events += [s.escalated("community-1", Tier.COMMUNITY), t.assigned(), s.assigned()]
+    events += [s.warning(), s.accepted(), t.accepted(), s.handled()]
+    whole, single = MemoryArchiveStore(), MemoryArchiveStore()
+    archive_all(Archive(whole), events)
+    archive_all(Archive(single), events, batch=1)
+    assert whole.cases == single.cases and whole.events == single.events
+    row = whole.cases[s.case_id]
     assert (row.escalations, row.lapsed_deadlines, row.deadline_warnings) == (1, 1, 1)
-    assert row.stage == "accepted"
-    assert len(store.events) == len(events)
-    report = store.report()
-    assert (report.events, report.escalations, report.lapsed_deadlines) == (7, 1, 1)
+    assert (row.stage, whole.cases[t.case_id].stage) == ("handled", "accepted")
 
 
-def test_a_redelivered_event_changes_nothing_even_with_another_archive_time(
-    store: MemoryArchiveStore,
-) -> None:
-    archive = Archive(store)
+def test_an_event_id_twice_is_refused_by_the_store(store: MemoryArchiveStore) -> None:
+    """The runtime's inbox drops repeats before the archive; the store does not hide a bug."""
     received = Story(1).received()
-    archive.handle(received, NOW)
+    handle_one(Archive(store), received, NOW)
     before = (dict(store.events), dict(store.cases))
-    archive.handle(received, NOW + timedelta(hours=5))
-    assert (store.events, store.cases) == before
+    with pytest.raises(KeyError):
+        Archive(store).handle([Inbound(received, NOW + timedelta(hours=5))])
+    assert store.events == before[0]
 
 
 def test_dead_letters_are_kept_verbatim(store: MemoryArchiveStore) -> None:
     archive = Archive(store)
     text = dead_letter(1, RejectionReason.INVALID, b'{"type": "case.accept"}')
     binary = dead_letter(2, RejectionReason.NOT_UTF8, b"\xff\xfe")
-    for event in (text, binary, text):
-        archive.handle(event, NOW)
+    archive_all(archive, [text, binary])
     assert len(store.dead_letters) == 2
     kept = store.get_dead_letter(text.event_id)
     assert kept is not None
@@ -92,6 +97,7 @@ def test_dead_letters_are_kept_verbatim(store: MemoryArchiveStore) -> None:
     assert (kept.original_text, kept.original_base64, kept.original_key) == (
         '{"type": "case.accept"}', None, "case-x"
     )  # fmt: skip
+    assert kept.archived_at == NOW
     other = store.get_dead_letter(binary.event_id)
     assert other is not None and (other.original_text, other.original_base64) == (None, "//4=")
     assert store.cases == {}  # a dead letter is not a case
@@ -99,12 +105,9 @@ def test_dead_letters_are_kept_verbatim(store: MemoryArchiveStore) -> None:
 
 
 def test_personal_data_stays_in_the_events_only(store: MemoryArchiveStore) -> None:
-    archive = Archive(store)
     s = Story(1)
-    for event in s.full_loop():
-        archive.handle(event, NOW)
-    row = store.get_case(s.case_id)
-    assert row is not None
+    archive_all(Archive(store), s.full_loop())
+    row = store.cases[s.case_id]
     for secret in (NAME, PHONE, ADDRESS):
         assert secret not in repr(asdict(row))
     payload = store.history(s.case_id)[0].payload
@@ -113,16 +116,18 @@ def test_personal_data_stays_in_the_events_only(store: MemoryArchiveStore) -> No
 
 
 def test_notifications_make_no_case_row(store: MemoryArchiveStore) -> None:
-    archive = Archive(store)
     s = Story(1)
     s.received()
-    archive.handle(s.notification(), NOW)
+    handle_one(Archive(store), s.notification(), NOW)
     assert store.cases == {}
     assert len(store.events) == 1
 
 
-def test_refuses_what_is_not_an_envelope(store: MemoryArchiveStore) -> None:
-    with pytest.raises(Rejected) as refused:
-        Archive(store).handle(Story(1).case, NOW)
-    assert refused.value.reason is RejectionReason.UNKNOWN_TYPE
-    assert store.events == {}
+def test_refuses_what_is_not_an_envelope_and_keeps_the_rest(store: MemoryArchiveStore) -> None:
+    s = Story(1)
+    received = s.received()
+    outcomes = Archive(store).handle([Inbound(s.case, NOW), Inbound(received, NOW)])
+    refused, kept = outcomes
+    assert isinstance(refused, Rejected) and refused.reason is RejectionReason.UNKNOWN_TYPE
+    assert kept == []
+    assert list(store.events) == [received.event_id]

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from schemas.cases import Assignment, AssignmentReason, CaseAssigned, CaseAssignedPayload
-from schemas.envelope import SHANGHAI
-from schemas.reports import Case, Channel, Tier, Urgency
+from schemas.cases import (
+    Assignment,
+    AssignmentReason,
+    CaseAccepted,
+    CaseAssigned,
+    CaseAssignedPayload,
+    CaseClosed,
+    CaseEscalated,
+    CaseHandled,
+    ClosedPayload,
+    EscalatedPayload,
+    StepPayload,
+)
+from schemas.envelope import SHANGHAI, Envelope
+from schemas.processing import Inbound
+from schemas.reports import CaseFacts, Channel, Tier, Urgency
 
 ROUTER = "router"
 
@@ -14,6 +28,9 @@ ROUTER = "router"
 def at(*parts: int) -> datetime:
     """A Shanghai time: at(2026, 3, 5, 10) is 5 March 2026, 10:00."""
     return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
+
+
+THU = at(2026, 3, 5, 10)  # Thursday 5 March 2026, 10:00: a working day
 
 
 # the escalator's working-day limits differ by tier; the rest of the site is tests.support's
@@ -36,7 +53,7 @@ def assigned(
     reason: AssignmentReason = AssignmentReason.INITIAL,
     unit_id: str | None = None,
 ) -> CaseAssigned:
-    case = Case(
+    case = CaseFacts(
         case_id=case_id,
         channel=Channel.GRID_APP,
         external_id=f"ext-{case_id}",
@@ -44,8 +61,6 @@ def assigned(
         received_at=when,
         category="env.litter",
         grid_id="s-a-g1",
-        title="litter",
-        description="litter by the gate",
         urgency=Urgency.NORMAL,
     )
     assignment = Assignment(
@@ -60,3 +75,53 @@ def assigned(
     )
     payload = CaseAssignedPayload(assignment=assignment, case=case)
     return CaseAssigned.derive(payload, producer=ROUTER, now=when, case_id=case_id, key=(seq,))
+
+
+def inbound(messages: Sequence[Envelope]) -> list[Inbound]:
+    """``messages`` as a runtime hands them over, each at the time it occurred."""
+    return [Inbound(message=m, now=m.occurred_at) for m in messages]
+
+
+def step(
+    kind: type[CaseAccepted | CaseHandled],
+    case_id: str | None,
+    seq: int,
+    when: datetime,
+    unit_id: str = "community-unit",
+) -> CaseAccepted | CaseHandled:
+    payload = StepPayload(unit_id=unit_id, seq=seq, at=when)
+    return kind.derive(payload, producer=ROUTER, now=when, case_id=case_id, key=(seq,))
+
+
+def escalated(case_id: str, from_unit: str, to_unit: str | None, when: datetime) -> CaseEscalated:
+    payload = EscalatedPayload(
+        from_unit_id=from_unit,
+        from_tier=Tier.COMMUNITY,
+        to_unit_id=to_unit,
+        to_tier=Tier.STREET if to_unit else None,
+        reason=AssignmentReason.ESCALATED,
+    )
+    key = (from_unit,)
+    return CaseEscalated.derive(payload, producer=ROUTER, now=when, case_id=case_id, key=key)
+
+
+def closed(case_id: str, when: datetime) -> CaseClosed:
+    payload = ClosedPayload(at=when, unit_id="u", tier=Tier.COMMUNITY, escalations=0, on_time=True)
+    return CaseClosed.derive(payload, producer=ROUTER, now=when, case_id=case_id)
+
+
+def story() -> list[Envelope]:
+    """One case touched several times, with other cases between its steps."""
+    fri = at(2026, 3, 6, 9)
+    return [
+        assigned("c1", when=THU),
+        assigned("c2", when=THU),
+        step(CaseAccepted, "c1", 1, at(2026, 3, 5, 11)),
+        assigned("c3", when=THU, tier=Tier.STREET, owner=Tier.DISTRICT),
+        escalated("c1", "community-unit", "street-unit", fri),
+        step(CaseHandled, "c2", 1, at(2026, 3, 5, 12)),
+        assigned("c1", when=fri, tier=Tier.STREET, seq=2, reason=AssignmentReason.ESCALATED),
+        step(CaseAccepted, "c1", 1, fri),  # late, of the first assignment: no effect
+        closed("c3", fri),
+        assigned("c3", when=fri, seq=2),  # armed again after the close
+    ]

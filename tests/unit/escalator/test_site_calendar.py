@@ -1,4 +1,4 @@
-"""The site's own holidays and working days reach the escalator built by the wiring."""
+"""The site's own holidays and working days reach the escalator built by the registry."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from escalator.core import Escalator
 from escalator.sql import SqlDeadlineStore  # also puts its table in the metadata
 from schemas.cases import DeadlineKind
 from schemas.catalogue import Site
-from services.storage.db import Transaction
-from services.wiring import build_processor
+from services.processors import Parts, spec
+from storage.db import Transaction
 from tests.support.sites import tiny_site
 
-from .builders import LIMITS, assigned, at
+from .builders import LIMITS, assigned, at, inbound
 
 THU = at(2026, 3, 5, 10)  # Thursday 5 March 2026: community resolve is 3 working days
 
@@ -29,11 +29,11 @@ def with_calendar(site: Site, **dates: list[date]) -> Site:
 def resolve_due(site: Site, engine: Engine):
     tx = Transaction(engine)
     with ExitStack() as resources:
-        escalator = build_processor("escalator", site=site, tx=tx, resources=resources)
+        escalator = spec("escalator").build(Parts(site, tx, resources))
         assert isinstance(escalator, Escalator)
         with tx.begin():
-            escalator.handle(assigned("c1", when=THU), THU)
-            armed = SqlDeadlineStore(tx).get("c1")
+            assert escalator.handle(inbound([assigned("c1", when=THU)])) == [[]]
+            armed = SqlDeadlineStore(tx).load(["c1"])["c1"]
     (resolve,) = [d for d in armed if d.kind is DeadlineKind.RESOLVE]
     return resolve.due_at
 

@@ -21,6 +21,7 @@ from schemas.deadletter import RejectionReason
 from schemas.envelope import SHANGHAI
 from schemas.reports import RawReport
 from schemas.topics import REPORTS_RAW
+from tests.support.processing import handle_one
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "report.json"
 
@@ -40,7 +41,7 @@ def test_documented_example_is_complete_and_accepted(site: Site) -> None:
     assert set(example) == set(RawReport.model_fields)  # every field is shown
     raw = decode(REPORTS_RAW, json.dumps(example, ensure_ascii=False).encode())
     now = datetime(2026, 9, 21, 9, 15, tzinfo=SHANGHAI)
-    [emit] = Intake(site).handle(raw, now)  # the bundled site knows its category and grid
+    [emit] = handle_one(Intake(site), raw, now)  # the bundled site knows its category and grid
     case = emit.message.payload  # type: ignore[attr-defined]
     assert case.reporter.phone == "13812345678"
     assert case.category == "urban.garbage"

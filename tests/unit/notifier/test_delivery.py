@@ -16,6 +16,7 @@ from notifier.subscriptions import Subscriber, Subscriptions
 from schemas.catalogue import Site
 from schemas.notifications import DeliveryStatus, NotificationPayload, NotificationRecorded
 from schemas.topics import CASE_EVENTS, DEADLINES, NOTIFICATIONS
+from tests.support.processing import handle_one
 from tests.unit.notifier.factories import CASE_ID, NOW, assigned, escalated
 
 Outcome = tuple[int | None, str | None] | Exception
@@ -45,7 +46,7 @@ class Rig:
     def records(self) -> list[NotificationPayload]:
         """Handle one assignment; check the emits and return their payloads."""
         out = []
-        for emit in self.notifier.handle(assigned(), NOW):
+        for emit in handle_one(self.notifier, assigned(), NOW):
             assert (emit.topic, emit.key) == (NOTIFICATIONS.name, CASE_ID)
             assert isinstance(emit.message, NotificationRecorded)
             out.append(emit.message.payload)
@@ -70,7 +71,7 @@ def test_processor_identity() -> None:
 def test_delivered_first_time(small_site: Site) -> None:
     rig = make(small_site, {"a": [(200, None)]})
     event = assigned()
-    [emit] = rig.notifier.handle(event, NOW)
+    [emit] = handle_one(rig.notifier, event, NOW)
     record = emit.message
     assert isinstance(record, NotificationRecorded)
     p = record.payload
@@ -136,14 +137,14 @@ def test_a_failing_subscriber_does_not_stop_the_others(small_site: Site) -> None
 def test_record_ids_are_stable_per_notification(small_site: Site) -> None:
     first = make(small_site, {"a": [(500, None), (200, None)], "b": [(200, None)]})
     again = make(small_site, {"a": [(200, None)], "b": [(404, None)]})
-    ids_first = [e.message.event_id for e in first.notifier.handle(assigned(), NOW)]
-    ids_again = [e.message.event_id for e in again.notifier.handle(assigned(), NOW)]
+    ids_first = [e.message.event_id for e in handle_one(first.notifier, assigned(), NOW)]
+    ids_again = [e.message.event_id for e in handle_one(again.notifier, assigned(), NOW)]
     assert ids_first == ids_again and len(set(ids_first)) == 2
 
 
 def test_nothing_planned_nothing_emitted(small_site: Site) -> None:
     rig = make(small_site, {"a": []})
-    assert rig.notifier.handle(escalated(), NOW) == []  # "a" wants assignments only
+    assert handle_one(rig.notifier, escalated(), NOW) == []  # "a" wants assignments only
     assert rig.notifier.tick(NOW) == []
     assert rig.sender.calls == []
 

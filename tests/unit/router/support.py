@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from router.core import Router
+from router.ports import CaseFile, CaseStore
 from schemas.cases import CaseReceived, DeadlineKind, RatedPayload, StepPayload, VerifiedPayload
 from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
 from schemas.envelope import SHANGHAI, Envelope
 from schemas.reports import Case, Channel, Tier, Urgency
 from schemas.topics import CASE_EVENTS, Emit
+from tests.support.processing import handle_one
 
 T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 LATER = T0 + timedelta(hours=2)
@@ -91,3 +94,13 @@ def events(emits: list[Emit]) -> list[Envelope]:
 
 def types(emits: list[Emit]) -> list[str]:
     return [m.type for m in events(emits)]
+
+
+def act(router: Router, message: Envelope, now: datetime = LATER) -> list[Emit]:
+    """One message through the router's batch call; a refusal is raised, as the
+    runtime would dead-letter it."""
+    return handle_one(router, message, now)
+
+
+def file_of(store: CaseStore, case_id: str) -> CaseFile | None:
+    return store.load([case_id]).get(case_id)

@@ -6,11 +6,11 @@ import pytest
 
 from router.core import Router
 from router.memory import MemoryCaseStore
-from schemas.cases import Assignment, CaseAssigned
+from schemas.cases import Assignment, CaseDispatched
 from schemas.catalogue import Category, Site, load_site
 from schemas.reports import Tier
 from schemas.topics import Emit
-from tests.unit.router.support import LATER, T0, case, received, refer_up
+from tests.unit.router.support import LATER, T0, act, case, received, refer_up
 
 GRIDS = ("zs-xzl-g01", "zs-dxc-g12", "zs-gm-g07", "zs-xh-g10")
 _SITE = load_site()
@@ -18,7 +18,7 @@ _SITE = load_site()
 
 def _assignment(out: list[Emit]) -> Assignment:
     message = out[-1].message
-    assert isinstance(message, CaseAssigned)
+    assert isinstance(message, CaseDispatched)
     assert out[-1].topic == f"gridflow.assignments.{message.payload.assignment.unit_id}"
     return message.payload.assignment
 
@@ -38,12 +38,12 @@ def test_every_category_reaches_its_owner(category: Category) -> None:
     router = Router(site, MemoryCaseStore())
     for n, grid in enumerate(GRIDS):
         case_id = f"GF-{n}"
-        a = _assignment(router.handle(received(case(case_id, category.code, grid)), T0))
+        a = _assignment(act(router, received(case(case_id, category.code, grid)), T0))
         if category.tier.rank <= Tier.STREET.rank:
             _owns(site, a, category, grid)
             continue
         # stepwise: the street command room holds it and refers it up, tier by tier
         assert (a.unit_id, a.tier, a.owner_tier) == ("zs.command", Tier.STREET, category.tier)
         while a.tier is not category.tier:
-            a = _assignment(router.handle(refer_up(case_id, a.unit_id, a.seq, a.seq), LATER))
+            a = _assignment(act(router, refer_up(case_id, a.unit_id, a.seq, a.seq), LATER))
         _owns(site, a, category, grid)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from router.core import Router
 from router.memory import MemoryCaseStore
-from schemas.cases import AssignmentReason, CaseAssigned, Stage
+from schemas.cases import AssignmentReason, CaseAssigned, CaseDispatched, Stage
 from schemas.catalogue import RoutingMode, Site
 from schemas.codec import encode
 from schemas.deadletter import Rejected, RejectionReason
-from schemas.reports import Tier
+from schemas.reports import CaseFacts, Tier
 from schemas.topics import CASE_EVENTS
 from tests.support.sites import tiny_site
-from tests.unit.router.support import LATER, T0, case, received
+from tests.unit.router.support import LATER, T0, act, case, file_of, received
 
 
 def _assigned(router: Router, category: str, grid: str = "s-a-g1") -> CaseAssigned:
-    out = router.handle(received(case(category=category, grid=grid)), LATER)
+    out = act(router, received(case(category=category, grid=grid)), LATER)
     assert len(out) == 2
     message = out[0].message
     assert isinstance(message, CaseAssigned)
@@ -45,22 +47,29 @@ def test_assignment_goes_to_the_story_and_the_units_topic(
 ) -> None:
     c = case()
     cause = received(c)
-    out = router.handle(cause, LATER)
+    out = act(router, cause, LATER)
     assert [(e.topic, e.key) for e in out] == [
         (CASE_EVENTS.name, "GF-1"),
         ("gridflow.assignments.s.urban", "GF-1"),
     ]
-    assert out[0].message is out[1].message
-    message = out[0].message
-    assert isinstance(message, CaseAssigned)
-    assert message.payload.case == c
+    message, whole = out[0].message, out[1].message
+    assert isinstance(message, CaseAssigned) and isinstance(whole, CaseDispatched)
+    # the story carries the facts alone; the unit's topic, the whole case
+    assert message.payload.case == CaseFacts.of(c)
+    assert whole.payload.case == c
+    assert whole.payload.assignment == message.payload.assignment
+    assert whole.event_id != message.event_id
+    assert (whole.causation_id, whole.occurred_at) == (cause.event_id, LATER)
+    story = json.loads(encode(message))
+    assert "reporter" not in story["payload"]["case"]
+    assert "description" not in story["payload"]["case"]
     assert (message.producer, message.causation_id, message.occurred_at) == (
         "router",
         cause.event_id,
         LATER,
     )
     assert message.correlation_id == "GF-1"
-    file = store.get("GF-1")
+    file = file_of(store, "GF-1")
     assert file is not None
     assert (file.stage, file.assignment, file.escalations, file.lapsed, file.rating) == (
         Stage.ASSIGNED,
@@ -93,18 +102,24 @@ def test_flat_a_grid_matter_still_stays_in_the_grid() -> None:
     assert _assigned(router, "grid.noise").payload.assignment.unit_id == "s-a-g1.leader"
 
 
-def test_a_repeated_case_is_dispatched_once(router: Router, store: MemoryCaseStore) -> None:
-    first = router.handle(received(case()), LATER)
+def test_a_second_receipt_of_a_dispatched_case_is_a_conflict(
+    router: Router, store: MemoryCaseStore
+) -> None:
+    """A redelivery never reaches the router (the runtime's inbox drops it); another
+    message opening a case that exists already is refused, and changes nothing."""
+    first = act(router, received(case()), LATER)
     assert len(first) == 2
-    before = store.get("GF-1")
+    before = file_of(store, "GF-1")
     again = received(case()).model_copy(update={"event_id": "another-delivery"})
-    assert router.handle(again, LATER) == []
-    assert router.handle(received(case()), LATER) == []
-    assert store.get("GF-1") == before
+    with pytest.raises(Rejected) as caught:
+        act(router, again, LATER)
+    assert caught.value.reason is RejectionReason.CONFLICT
+    assert "received and dispatched already" in caught.value.message
+    assert file_of(store, "GF-1") == before
 
 
 def test_the_same_input_gives_byte_identical_output(tiny: Site) -> None:
-    outputs = [Router(tiny, MemoryCaseStore()).handle(received(case()), LATER) for _ in range(2)]
+    outputs = [act(Router(tiny, MemoryCaseStore()), received(case()), LATER) for _ in range(2)]
     assert [encode(e.message) for e in outputs[0]] == [encode(e.message) for e in outputs[1]]
 
 
@@ -112,17 +127,17 @@ def test_unknown_category_is_refused_naming_case_and_field(
     router: Router, store: MemoryCaseStore
 ) -> None:
     with pytest.raises(Rejected) as caught:
-        router.handle(received(case(category="street.nonsense")), LATER)
+        act(router, received(case(category="street.nonsense")), LATER)
     assert caught.value.reason is RejectionReason.UNKNOWN_REFERENCE
     assert "GF-1" in caught.value.message and "street.nonsense" in caught.value.message
     assert [e.loc for e in caught.value.errors] == ["category"]
-    assert store.get("GF-1") is None
+    assert file_of(store, "GF-1") is None
 
 
 @pytest.mark.parametrize("grid", ["s-a", "s", "nowhere"])
 def test_a_case_not_in_a_grid_is_refused(router: Router, grid: str) -> None:
     with pytest.raises(Rejected) as caught:
-        router.handle(received(case(grid=grid)), LATER)
+        act(router, received(case(grid=grid)), LATER)
     assert caught.value.reason is RejectionReason.UNKNOWN_REFERENCE
     assert "GF-1" in caught.value.message and repr(grid) in caught.value.message
     assert [e.loc for e in caught.value.errors] == ["grid_id"]
@@ -130,7 +145,7 @@ def test_a_case_not_in_a_grid_is_refused(router: Router, grid: str) -> None:
 
 def test_unknown_category_and_grid_are_named_together(router: Router) -> None:
     with pytest.raises(Rejected) as caught:
-        router.handle(received(case(category="x.y", grid="nowhere")), LATER)
+        act(router, received(case(category="x.y", grid="nowhere")), LATER)
     assert [e.loc for e in caught.value.errors] == ["category", "grid_id"]
 
 
@@ -140,6 +155,6 @@ def test_no_unit_at_the_tier_is_unroutable(tiny: Site) -> None:
     broken = Site.model_construct(**{**dict(tiny), "units": units})
     router = Router(broken, MemoryCaseStore())
     with pytest.raises(Rejected) as caught:
-        router.handle(received(case(category="community.mediation")), T0)
+        act(router, received(case(category="community.mediation")), T0)
     assert caught.value.reason is RejectionReason.UNROUTABLE
     assert "GF-1" in caught.value.message and "s-a-g1" in caught.value.message

@@ -25,9 +25,11 @@ from tests.unit.router.support import (
     LATER,
     T0,
     accept,
+    act,
     case,
     deadline,
     events,
+    file_of,
     rate,
     received,
     refer_up,
@@ -48,8 +50,8 @@ def _escalation(out: list[Emit]) -> tuple[CaseEscalated, CaseAssigned]:
 def test_referring_a_district_matter_up_from_the_street(
     router: Router, store: MemoryCaseStore
 ) -> None:
-    router.handle(received(case(category="district.pollution")), T0)
-    out = router.handle(refer_up("GF-1", "s.command"), LATER)
+    act(router, received(case(category="district.pollution")), T0)
+    out = act(router, refer_up("GF-1", "s.command"), LATER)
     assert [e.topic for e in out] == [
         "gridflow.cases.events",
         "gridflow.cases.events",
@@ -74,7 +76,7 @@ def test_referring_a_district_matter_up_from_the_street(
         2,
         AssignmentReason.REFERRED,
     )
-    file = store.get("GF-1")
+    file = file_of(store, "GF-1")
     assert file is not None
     assert (file.stage, file.assignment, file.escalations, file.lapsed) == (
         Stage.ASSIGNED,
@@ -85,16 +87,16 @@ def test_referring_a_district_matter_up_from_the_street(
 
 
 def test_an_accepted_case_may_be_referred_too(router: Router) -> None:
-    router.handle(received(case(category="grid.noise")), T0)
-    router.handle(accept("GF-1", "s-a-g1.leader"), T0)
-    _, assigned = _escalation(router.handle(refer_up("GF-1", "s-a-g1.leader"), LATER))
+    act(router, received(case(category="grid.noise")), T0)
+    act(router, accept("GF-1", "s-a-g1.leader"), T0)
+    _, assigned = _escalation(act(router, refer_up("GF-1", "s-a-g1.leader"), LATER))
     assert assigned.payload.assignment.unit_id == "s-a.station"
 
 
 def test_only_the_holder_may_refer(router: Router) -> None:
-    router.handle(received(case(category="grid.noise")), T0)
+    act(router, received(case(category="grid.noise")), T0)
     with pytest.raises(Rejected) as caught:
-        router.handle(refer_up("GF-1", "s-a.station"), LATER)
+        act(router, refer_up("GF-1", "s-a.station"), LATER)
     assert caught.value.reason is RejectionReason.CONFLICT
     assert "held by s-a-g1.leader" in caught.value.message
 
@@ -102,7 +104,7 @@ def test_only_the_holder_may_refer(router: Router) -> None:
 def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
     router: Router, store: MemoryCaseStore
 ) -> None:
-    router.handle(received(case(category="grid.noise")), T0)
+    act(router, received(case(category="grid.noise")), T0)
     ladder = [
         ("s-a-g1.leader", Tier.GRID),
         ("s-a.station", Tier.COMMUNITY),
@@ -111,7 +113,7 @@ def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
         ("c.hotline", Tier.CITY),
     ]
     for seq, ((unit, tier), (up_unit, up_tier)) in enumerate(pairwise(ladder), 1):
-        out = router.handle(deadline("GF-1", unit, tier, seq, ACCEPT), LATER)
+        out = act(router, deadline("GF-1", unit, tier, seq, ACCEPT), LATER)
         escalated, assigned = _escalation(out)
         assert (escalated.payload.from_unit_id, escalated.payload.to_unit_id) == (unit, up_unit)
         assert escalated.payload.reason is AssignmentReason.ESCALATED
@@ -121,7 +123,7 @@ def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
         assert out[-1].topic == f"gridflow.assignments.{up_unit}"
 
     # the city has no tier above it: supervisors are told (督办), the holder keeps it
-    out = router.handle(deadline("GF-1", "c.hotline", Tier.CITY, 5, ACCEPT), LATER)
+    out = act(router, deadline("GF-1", "c.hotline", Tier.CITY, 5, ACCEPT), LATER)
     assert types(out) == ["case.escalated"] and len(out) == 1
     top = out[0].message
     assert isinstance(top, CaseEscalated)
@@ -130,7 +132,7 @@ def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
         None,
         None,
     )
-    file = store.get("GF-1")
+    file = file_of(store, "GF-1")
     assert file is not None
     assert (file.assignment.unit_id, file.assignment.seq, file.stage) == (
         "c.hotline",
@@ -141,9 +143,9 @@ def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
 
 
 def test_a_lapsed_case_still_closes_but_late(router: Router) -> None:
-    router.handle(received(case()), T0)
-    router.handle(accept("GF-1", "s.urban"), T0)
-    out = router.handle(deadline("GF-1", "s.urban", Tier.STREET, 1, RESOLVE), LATER)
+    act(router, received(case()), T0)
+    act(router, accept("GF-1", "s.urban"), T0)
+    out = act(router, deadline("GF-1", "s.urban", Tier.STREET, 1, RESOLVE), LATER)
     _, assigned = _escalation(out)
     unit = assigned.payload.assignment.unit_id
     assert unit == "d.command"  # the district has no urban_management unit: its default
@@ -152,29 +154,29 @@ def test_a_lapsed_case_still_closes_but_late(router: Router) -> None:
         report_handled("GF-1", unit, 2),
         verify("GF-1", unit, 2),
     ):
-        router.handle(message, LATER)
-    closed = events(router.handle(rate("GF-1", 3), LATER))[-1]
+        act(router, message, LATER)
+    closed = events(act(router, rate("GF-1", 3), LATER))[-1]
     assert isinstance(closed, CaseClosed)
     assert (closed.payload.on_time, closed.payload.escalations) == (False, 1)
     assert (closed.payload.unit_id, closed.payload.tier) == ("d.command", Tier.DISTRICT)
 
 
 def test_a_missed_referral_escalates_with_its_kind(router: Router) -> None:
-    router.handle(received(case(category="district.pollution")), T0)
-    router.handle(accept("GF-1", "s.command"), T0)
+    act(router, received(case(category="district.pollution")), T0)
+    act(router, accept("GF-1", "s.command"), T0)
     escalated, assigned = _escalation(
-        router.handle(deadline("GF-1", "s.command", Tier.STREET, 1, REFER), LATER)
+        act(router, deadline("GF-1", "s.command", Tier.STREET, 1, REFER), LATER)
     )
     assert escalated.payload.deadline_kind is REFER
     assert assigned.payload.assignment.unit_id == "d.env"
 
 
 def test_referral_at_the_top_is_refused(router: Router) -> None:
-    router.handle(received(case(category="city.water")), T0)
-    router.handle(refer_up("GF-1", "s.command"), T0)
-    router.handle(refer_up("GF-1", "d.command", seq=2, n=2), T0)
+    act(router, received(case(category="city.water")), T0)
+    act(router, refer_up("GF-1", "s.command"), T0)
+    act(router, refer_up("GF-1", "d.command", seq=2, n=2), T0)
     with pytest.raises(Rejected) as caught:
-        router.handle(refer_up("GF-1", "c.water", seq=3, n=3), LATER)
+        act(router, refer_up("GF-1", "c.water", seq=3, n=3), LATER)
     assert caught.value.reason is RejectionReason.CONFLICT
     assert "case GF-1" in caught.value.message and "no tier above" in caught.value.message
 
@@ -198,7 +200,7 @@ def test_referral_at_the_top_is_refused(router: Router) -> None:
 def test_stale_lapses_are_ignored(
     router: Router, store: MemoryCaseStore, steps: list[str], lapse: Envelope
 ) -> None:
-    router.handle(received(case()), T0)
+    act(router, received(case()), T0)
     commands = {
         "accept": accept("GF-1", "s.urban"),
         "handled": report_handled("GF-1", "s.urban"),
@@ -207,33 +209,33 @@ def test_stale_lapses_are_ignored(
         "refer": refer_up("GF-1", "s.urban"),
     }
     for name in steps:
-        router.handle(commands[name], T0)
-    before = store.get("GF-1")
-    assert router.handle(lapse, LATER) == []
-    assert store.get("GF-1") == before
+        act(router, commands[name], T0)
+    before = file_of(store, "GF-1")
+    assert act(router, lapse, LATER) == []
+    assert file_of(store, "GF-1") == before
 
 
 def test_a_lapse_for_an_unknown_case_is_a_conflict(router: Router) -> None:
     with pytest.raises(Rejected) as caught:
-        router.handle(deadline("GF-404", "s.urban", Tier.STREET), LATER)
+        act(router, deadline("GF-404", "s.urban", Tier.STREET), LATER)
     assert caught.value.reason is RejectionReason.CONFLICT
     assert "GF-404" in caught.value.message
 
 
 def test_a_warning_changes_nothing(router: Router, store: MemoryCaseStore) -> None:
-    router.handle(received(case()), T0)
-    before = store.get("GF-1")
-    assert router.handle(deadline("GF-1", "s.urban", Tier.STREET, warning=True), LATER) == []
-    assert store.get("GF-1") == before
+    act(router, received(case()), T0)
+    before = file_of(store, "GF-1")
+    assert act(router, deadline("GF-1", "s.urban", Tier.STREET, warning=True), LATER) == []
+    assert file_of(store, "GF-1") == before
 
 
 def test_escalation_ids_are_stable_and_distinct(router: Router, tiny: Site) -> None:
-    router.handle(received(case()), T0)
+    act(router, received(case()), T0)
     lapse = deadline("GF-1", "s.urban", Tier.STREET)
-    first = router.handle(lapse, LATER)
+    first = act(router, lapse, LATER)
     other = Router(tiny, MemoryCaseStore())
-    other.handle(received(case()), T0)
-    second = other.handle(lapse, LATER)
+    act(other, received(case()), T0)
+    second = act(other, lapse, LATER)
     ids = [m.event_id for m in events(first)]
     assert ids == [m.event_id for m in events(second)]
     assert len(set(ids)) == 2  # escalated and assigned (the latter on two topics)

@@ -9,7 +9,7 @@ from schemas.deadletter import Rejected, RejectionReason
 from schemas.reports import RawReport
 from schemas.topics import CASE_UPDATES, CASES_RECEIVED, DEADLINES
 from services.runtime.processor import Processor
-from tests.unit.router.support import T0
+from tests.unit.router.support import T0, act
 
 
 def test_it_is_a_processor_named_router(router: Router) -> None:
@@ -40,5 +40,5 @@ def test_a_message_it_does_not_handle_is_refused(router: Router) -> None:
         }
     )
     with pytest.raises(Rejected) as caught:
-        router.handle(report, T0)
+        act(router, report, T0)
     assert caught.value.reason is RejectionReason.UNKNOWN_TYPE

@@ -24,7 +24,9 @@ from tests.unit.router.support import (
     LATER,
     T0,
     accept,
+    act,
     case,
+    file_of,
     rate,
     received,
     refer_up,
@@ -38,19 +40,19 @@ UNIT = "s.urban"
 
 @pytest.fixture
 def dispatched(router: Router) -> Router:
-    router.handle(received(case()), T0)
+    act(router, received(case()), T0)
     return router
 
 
 def _stage(store: MemoryCaseStore) -> Stage:
-    file = store.get("GF-1")
+    file = file_of(store, "GF-1")
     assert file is not None
     return file.stage
 
 
 def test_the_closed_loop(dispatched: Router, store: MemoryCaseStore) -> None:
     command = accept("GF-1", UNIT)
-    out = dispatched.handle(command, LATER)
+    out = act(dispatched, command, LATER)
     assert types(out) == ["case.accepted"]
     accepted = out[0].message
     assert isinstance(accepted, Envelope)
@@ -58,12 +60,12 @@ def test_the_closed_loop(dispatched: Router, store: MemoryCaseStore) -> None:
     assert (accepted.occurred_at, accepted.causation_id) == (LATER, command.event_id)
     assert _stage(store) is Stage.ACCEPTED
 
-    assert types(dispatched.handle(report_handled("GF-1", UNIT), LATER)) == ["case.handled"]
+    assert types(act(dispatched, report_handled("GF-1", UNIT), LATER)) == ["case.handled"]
     assert _stage(store) is Stage.HANDLED
-    assert types(dispatched.handle(verify("GF-1", UNIT), LATER)) == ["case.verified"]
+    assert types(act(dispatched, verify("GF-1", UNIT), LATER)) == ["case.verified"]
     assert _stage(store) is Stage.VERIFIED
 
-    out = dispatched.handle(rate("GF-1", 4), LATER)
+    out = act(dispatched, rate("GF-1", 4), LATER)
     assert types(out) == ["case.rated", "case.closed"]
     rated, closed = out[0].message, out[1].message
     assert isinstance(rated, CaseRated) and rated.payload.rating == 4
@@ -77,16 +79,16 @@ def test_the_closed_loop(dispatched: Router, store: MemoryCaseStore) -> None:
         "rating": 4,
     }
     assert rated.event_id != closed.event_id
-    file = store.get("GF-1")
+    file = file_of(store, "GF-1")
     assert file is not None and (file.stage, file.rating) == (Stage.CLOSED, 4)
 
 
 def test_failed_verification_sends_it_back_to_the_same_unit(
     dispatched: Router, store: MemoryCaseStore
 ) -> None:
-    dispatched.handle(accept("GF-1", UNIT), T0)
-    dispatched.handle(report_handled("GF-1", UNIT), T0)
-    out = dispatched.handle(verify("GF-1", UNIT, passed=False), LATER)
+    act(dispatched, accept("GF-1", UNIT), T0)
+    act(dispatched, report_handled("GF-1", UNIT), T0)
+    out = act(dispatched, verify("GF-1", UNIT, passed=False), LATER)
     assert types(out) == ["case.verified", "case.assigned"]
     assert [e.topic for e in out] == [
         "gridflow.cases.events",
@@ -106,8 +108,8 @@ def test_failed_verification_sends_it_back_to_the_same_unit(
     assert _stage(store) is Stage.ACCEPTED  # accepted once already: straight back to work
 
     with pytest.raises(Rejected, match="seq 1 is not its current assignment"):
-        dispatched.handle(report_handled("GF-1", UNIT, seq=1, n="old"), LATER)
-    assert types(dispatched.handle(report_handled("GF-1", UNIT, seq=2, n="new"), LATER)) == [
+        act(dispatched, report_handled("GF-1", UNIT, seq=1, n="old"), LATER)
+    assert types(act(dispatched, report_handled("GF-1", UNIT, seq=2, n="new"), LATER)) == [
         "case.handled"
     ]
 
@@ -139,21 +141,21 @@ def test_a_step_out_of_turn_is_a_conflict_naming_case_stage_and_holder(
     says: str,
 ) -> None:
     for message in setup:
-        dispatched.handle(message, T0)
-    before = store.get("GF-1")
+        act(dispatched, message, T0)
+    before = file_of(store, "GF-1")
     assert before is not None
     with pytest.raises(Rejected) as caught:
-        dispatched.handle(command(), LATER)
+        act(dispatched, command(), LATER)
     assert caught.value.reason is RejectionReason.CONFLICT
     message = caught.value.message
     assert f"case GF-1 is {before.stage}, held by {UNIT} (seq 1)" in message
     assert says in message
-    assert store.get("GF-1") == before  # nothing changed
+    assert file_of(store, "GF-1") == before  # nothing changed
 
 
 def test_a_command_for_an_unknown_case_is_a_conflict(router: Router) -> None:
     with pytest.raises(Rejected) as caught:
-        router.handle(accept("GF-404", UNIT), LATER)
+        act(router, accept("GF-404", UNIT), LATER)
     assert caught.value.reason is RejectionReason.CONFLICT
     assert "case GF-404 is unknown" in caught.value.message
 
@@ -165,15 +167,15 @@ def test_nothing_moves_a_closed_case(dispatched: Router) -> None:
         verify("GF-1", UNIT),
         rate("GF-1"),
     ):
-        dispatched.handle(message, T0)
+        act(dispatched, message, T0)
     for late in (rate("GF-1", 1, n=2), accept("GF-1", UNIT, n=2), refer_up("GF-1", UNIT)):
         with pytest.raises(Rejected, match="case GF-1 is closed"):
-            dispatched.handle(late, LATER)
+            act(dispatched, late, LATER)
 
 
 def test_step_payload_is_what_the_event_carries(dispatched: Router) -> None:
     command = accept("GF-1", UNIT)
     assert isinstance(command.payload, StepPayload)
-    message = dispatched.handle(command, LATER)[0].message
+    message = act(dispatched, command, LATER)[0].message
     assert isinstance(message, Envelope)
     assert message.payload.at == command.payload.at != LATER

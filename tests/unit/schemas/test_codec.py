@@ -186,7 +186,12 @@ def test_invalid_does_not_echo_the_value() -> None:
 
 def record(value: bytes, offset: int = 41, partition: int = 3) -> Record:
     return Record(
-        topic=CASE_UPDATES.name, value=value, key=b"GF-1", partition=partition, offset=offset
+        topic=CASE_UPDATES.name,
+        value=value,
+        key=b"GF-1",
+        partition=partition,
+        offset=offset,
+        timestamp=NOW,
     )
 
 

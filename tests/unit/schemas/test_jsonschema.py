@@ -19,6 +19,8 @@ from schemas.cases import (
     AssignmentReason,
     CaseAssigned,
     CaseAssignedPayload,
+    CaseDispatched,
+    CaseDispatchedPayload,
     CaseReceived,
 )
 from schemas.codec import reject
@@ -26,8 +28,8 @@ from schemas.commands import AcceptCase
 from schemas.deadletter import RejectionReason
 from schemas.envelope import SHANGHAI, Model
 from schemas.jsonschema import OUT, render
-from schemas.reports import Case, Location, RawReport, Reporter, Tier
-from schemas.topics import ASSIGNMENT_PREFIX, CATALOGUE, REPORTS_RAW, Record
+from schemas.reports import Case, CaseFacts, Location, RawReport, Reporter, Tier
+from schemas.topics import ASSIGNMENT_PREFIX, ASSIGNMENTS, CATALOGUE, REPORTS_RAW, Record
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
 JSON_TYPES = {
@@ -109,7 +111,14 @@ def samples() -> list[tuple[str, Model]]:
         assigned_at=NOW,
     )
     assigned = CaseAssigned.derive(
-        CaseAssignedPayload(assignment=assignment, case=case),
+        CaseAssignedPayload(assignment=assignment, case=CaseFacts.of(case)),
+        producer="router",
+        now=NOW,
+        case_id=case.case_id,
+        cause=received,
+    )
+    dispatched = CaseDispatched.derive(
+        CaseDispatchedPayload(assignment=assignment, case=case),
         producer="router",
         now=NOW,
         case_id=case.case_id,
@@ -128,7 +137,7 @@ def samples() -> list[tuple[str, Model]]:
         reporter=Reporter(anonymous=True),
     )
     dead = reject(
-        Record(topic=REPORTS_RAW.name, value=b"\xff", offset=3),
+        Record(topic=REPORTS_RAW.name, value=b"\xff", offset=3, timestamp=NOW),
         processor="intake",
         reason=RejectionReason.NOT_UTF8,
         message="not UTF-8",
@@ -137,6 +146,7 @@ def samples() -> list[tuple[str, Model]]:
     return [
         ("case.received.schema.json", received),
         ("case.assigned.schema.json", assigned),
+        ("case.dispatched.schema.json", dispatched),
         ("case.accept.schema.json", accept),
         ("report.raw.schema.json", raw),
         ("message.rejected.schema.json", dead),
@@ -155,7 +165,7 @@ def test_generated_files_are_up_to_date() -> None:
 
 def test_every_message_of_the_catalogue_has_a_schema_file() -> None:
     names = {p.name for p in OUT.glob("*.schema.json")}
-    for topic in CATALOGUE:
+    for topic in (*CATALOGUE, ASSIGNMENTS):
         for model in topic.carries:
             file_name = f"{getattr(model, 'TYPE', '') or 'report.raw'}.schema.json"
             assert file_name in names, f"{topic.name} carries {model.__name__}: no {file_name}"

@@ -16,6 +16,7 @@ from schemas.codec import decode, encode
 from schemas.commands import AcceptCase
 from schemas.deadletter import FieldError, MessageRejected, Rejected, RejectionReason
 from schemas.envelope import SHANGHAI, Model
+from schemas.processing import Inbound, Outcome, one_at_a_time
 from schemas.topics import (
     CASE_EVENTS,
     CASE_UPDATES,
@@ -30,7 +31,7 @@ from services.runtime.batch import BatchRunner
 from services.runtime.clock import SimulatedClock
 from services.runtime.memory import MemoryBroker, MemorySink
 from services.settings import ErrorPolicy
-from services.storage.db import Transaction, inbox
+from storage.db import Transaction, inbox
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
 NAME = "fake"
@@ -57,7 +58,10 @@ class FakeProcessor:
         self.due: list[Emit] = []
         self.tick_limit = 1000
 
-    def handle(self, message: Model, now: datetime) -> list[Emit]:
+    def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        return one_at_a_time(self._one, batch)
+
+    def _one(self, message: Model, now: datetime) -> list[Emit]:
         assert isinstance(message, AcceptCase)
         note = message.payload.note or ""
         self.seen.append(message.event_id)
@@ -107,7 +111,6 @@ class Harness:
             self.processor,
             self.tx,
             MemorySink(self.broker, self.clock.now),
-            self.clock,
             self.metrics,
             on_error,
         )
@@ -138,8 +141,19 @@ def command(case_id: str, note: str = "ok") -> AcceptCase:
     return AcceptCase.derive(step, producer="unit", now=NOW, case_id=case_id, key=(note,))
 
 
-def rec(value: bytes | Model, offset: int, partition: int = 2, topic: str = "") -> Record:
-    raw = value if isinstance(value, bytes) else encode(value)
+def rec(
+    value: bytes | Model | None,
+    offset: int,
+    partition: int = 2,
+    topic: str = "",
+    at: datetime = NOW,
+) -> Record:
+    raw = value if value is None or isinstance(value, bytes) else encode(value)
     return Record(
-        topic=topic or CASE_UPDATES.name, value=raw, key=b"k", partition=partition, offset=offset
+        topic=topic or CASE_UPDATES.name,
+        value=raw,
+        key=b"k",
+        partition=partition,
+        offset=offset,
+        timestamp=at,
     )

@@ -14,7 +14,7 @@ from schemas.cases import CaseAccepted
 from schemas.codec import encode
 from schemas.deadletter import MessageRejected, RejectionReason
 from schemas.topics import CASE_EVENTS, CASE_UPDATES, DEADLETTER
-from services.storage.db import make_engine, metadata
+from storage.db import make_engine, metadata
 from tests.unit.services.batch_support import NAME, NOW, Harness, command, rec
 
 # --- the good path -----------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_a_failed_flush_leaves_the_transaction_uncommitted(h: Harness) -> None:
 def test_a_tick_publishes_what_the_logic_returns(h: Harness) -> None:
     event = CaseAccepted.derive(command("GF-1").payload, producer=NAME, now=NOW, case_id="GF-1")
     h.processor.due = [Emit(CASE_EVENTS.name, "GF-1", event)]
-    assert h.runner.run_tick().emitted == 1
+    assert h.runner.run_tick(NOW).emitted == 1
     assert [m for _, m in h.published(CASE_EVENTS.name)] == [event]
     assert h.metric("gridflow_clock_seconds", processor=NAME) == NOW.timestamp()
 
@@ -126,7 +126,7 @@ def test_a_tick_whose_flush_fails_commits_nothing(h: Harness) -> None:
     h.runner.processor = Writing(h.tx)
     h.runner.sink = BrokenSink()
     with pytest.raises(ConnectionError):
-        h.runner.run_tick()
+        h.runner.run_tick(NOW)
     with h.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(fake_state)).scalar() == 0
 
@@ -138,5 +138,15 @@ def test_a_tick_works_through_a_backlog_larger_than_one_round(h: Harness) -> Non
     ]
     h.processor.due = [Emit(CASE_EVENTS.name, e.case_id, e) for e in events]
     h.processor.tick_limit = 3  # rounds of 3, 3, 1, then an empty one
-    assert h.runner.run_tick().emitted == 7
+    assert h.runner.run_tick(NOW).emitted == 7
     assert [m for _, m in h.published(CASE_EVENTS.name)] == events
+
+
+def test_a_dead_letter_that_fails_is_not_dead_lettered_again(h: Harness) -> None:
+    """A record of the dead-letter topic that cannot be processed would come back to its
+    reader as a new dead letter, for ever: it is logged and counted, not published."""
+    result = h.runner.run_batch([rec(b"not a letter", 0, topic=DEADLETTER.name)])
+    assert result.dead_letters == 1
+    assert h.letters() == []
+    reason = {"processor": NAME, "reason": "not_json"}
+    assert h.metric("gridflow_dead_letters_unpublished_total", **reason) == 1

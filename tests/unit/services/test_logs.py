@@ -7,7 +7,7 @@ import json
 from sqlalchemy import text
 
 from services.logs import error_fields
-from services.storage.db import make_engine
+from storage.db import make_engine
 
 
 def test_error_fields_name_the_type_and_place_not_the_message() -> None:

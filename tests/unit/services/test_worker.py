@@ -1,11 +1,13 @@
 """The Kafka worker's step, without Kafka: clock ticks move the escalator's tick clock
 (never backwards), other records go through the batch runner, a bad tick is
-dead-lettered, and offsets are committed only after the batch is done."""
+dead-lettered, and offsets are committed only after the batch is done. The worker
+is built from its parts, as :func:`services.runtime.worker.build_worker` does."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,9 +16,12 @@ from schemas.clock import ClockTicked, TickPayload
 from schemas.codec import encode
 from schemas.envelope import SHANGHAI
 from schemas.topics import CLOCK, REPORTS_RAW, Record
+from services.metrics import Metrics
+from services.processors import PROCESSORS, cluster_ports, metrics_port
 from services.runtime.batch import BatchResult
 from services.runtime.clock import SimulatedClock, SystemClock
-from services.runtime.worker import Worker
+from services.runtime.loop import Loop
+from services.runtime.worker import Ticking, Worker
 from services.settings import ClockMode, Settings
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
@@ -26,80 +31,105 @@ class Runner:
     def __init__(self, log: list[str]) -> None:
         self.log = log
         self.batches: list[list[Record]] = []
+        self.ticks: list[datetime] = []
 
     def run_batch(self, records: Sequence[Record]) -> BatchResult:
         self.log.append("batch")
         self.batches.append(list(records))
         return BatchResult(records=len(records))
 
+    def run_tick(self, now: datetime) -> BatchResult:
+        self.log.append("tick")
+        self.ticks.append(now)
+        return BatchResult()
+
 
 class Source:
     def __init__(self, log: list[str]) -> None:
         self.log = log
+        self.waiting: list[Record] = []
         self.committed: list[Record] = []
+
+    def poll(self) -> list[Record]:
+        out, self.waiting = self.waiting, []
+        return out
 
     def commit(self, records: Sequence[Record]) -> None:
         self.log.append("commit")
         self.committed += records
 
 
-def worker(ticking: bool = True) -> tuple[Worker, Runner, Source, list[str]]:
-    w = Worker.__new__(Worker)  # the parts _step uses, without a broker or a database
+def worker(ticks: bool = True) -> tuple[Worker, Runner, Source, list[str]]:
     log: list[str] = []
-    w.runner, w.source = Runner(log), Source(log)  # type: ignore[assignment]
-    w.tick_clock = SimulatedClock(T0) if ticking else None
-    w.settings = Settings(tick_seconds=30)
-    return w, w.runner, w.source, log  # type: ignore[return-value]
+    runner, source = Runner(log), Source(log)
+    loop = Loop(runner, source, aside=lambda r: r.topic == CLOCK.name)  # type: ignore[arg-type]
+    clock = SimulatedClock(T0)
+    ticking = Ticking(clock, 30, clock if ticks else None)
+    return Worker("escalator", loop, Metrics(), ExitStack(), ticking), runner, source, log
 
 
 def tick(at: datetime, offset: int) -> Record:
     message = ClockTicked.derive(TickPayload(now=at), producer="test", now=at, case_id=None)
-    return Record(topic=CLOCK.name, value=encode(message), offset=offset)
+    return Record(topic=CLOCK.name, value=encode(message), offset=offset, timestamp=T0)
 
 
 def test_ticks_move_the_clock_and_work_goes_to_the_runner_before_the_commit() -> None:
     w, runner, source, log = worker()
-    report = Record(topic=REPORTS_RAW.name, value=b"{}", offset=7)
+    report = Record(topic=REPORTS_RAW.name, value=b"{}", offset=7, timestamp=T0)
     later = T0 + timedelta(days=3)
-    records = [tick(later, 0), report, tick(T0 + timedelta(days=1), 1)]
-    assert w._step(records) is True
-    assert w.tick_clock is not None and w.tick_clock.now() == later  # not back to day 1
+    source.waiting = [tick(later, 0), report, tick(T0 + timedelta(days=1), 1)]
+    records = list(source.waiting)
+    assert w.step() == records
     assert runner.batches == [[report]]
-    assert log == ["batch", "commit"]
+    assert log == ["batch", "commit", "tick"]
+    assert runner.ticks == [later]  # not back to day 1
     assert source.committed == records
-    assert w._tick_due(True, 0.0) is True
 
 
 def test_an_old_tick_does_not_advance_and_no_tick_is_due() -> None:
-    w, _, _, _ = worker()
-    assert w._step([tick(T0 - timedelta(hours=1), 0)]) is False
-    assert w.tick_clock is not None and w.tick_clock.now() == T0
-    assert w._tick_due(False, 0.0) is False
+    w, runner, source, _ = worker()
+    source.waiting = [tick(T0 - timedelta(hours=1), 0)]
+    w.step()
+    assert runner.ticks == []
 
 
 def test_an_undecodable_tick_is_handed_to_the_runner_to_dead_letter() -> None:
     w, runner, source, _ = worker()
-    bad = Record(topic=CLOCK.name, value=b"tick tock", offset=3)
-    assert w._step([bad]) is False
+    bad = Record(topic=CLOCK.name, value=b"tick tock", offset=3, timestamp=T0)
+    source.waiting = [bad]
+    w.step()
     assert runner.batches == [[bad]]
     assert source.committed == [bad]
+    assert runner.ticks == []
 
 
 def test_with_the_system_clock_a_tick_is_due_after_tick_seconds() -> None:
-    w, _, _, _ = worker(ticking=False)
-    assert w._tick_due(False, time.monotonic() - 31) is True
-    assert w._tick_due(False, time.monotonic()) is False
+    w, runner, _, _ = worker(ticks=False)
+    w.step()  # the first tick is due at once
+    w.step()  # the next only after tick_seconds
+    assert len(runner.ticks) == 1
+    w._last_tick = time.monotonic() - 31
+    w.step()
+    assert len(runner.ticks) == 2
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDFLOW_CLOCK", "ticks")
     monkeypatch.setenv("GRIDFLOW_ON_ERROR", "stop")
+    monkeypatch.setenv("GRIDFLOW_NAMESPACE", "bench-1")
     monkeypatch.delenv("GRIDFLOW_METRICS_PORT", raising=False)
     s = Settings()
     assert s.clock is ClockMode.TICKS
     assert s.on_error == "stop"
-    assert [s.metrics_port_for(p) for p in ("intake", "archive")] == [9401, 9405]
-    assert Settings(metrics_port=0).metrics_port_for("router") == 0
+    assert s.namespace == "bench-1"
+    assert [metrics_port(p, s.metrics_port) for p in ("intake", "archive")] == [9401, 9405]
+    assert metrics_port("router", 9600) == 9600
+
+
+def test_a_cluster_gives_each_processor_its_own_port() -> None:
+    assert cluster_ports(None) == dict(zip(PROCESSORS, range(9401, 9406), strict=True))
+    assert cluster_ports(9500)["archive"] == 9504
+    assert set(cluster_ports(0).values()) == {0}
 
 
 def test_a_simulated_clock_never_goes_back() -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import services.storage.types
+import storage.types
 
 revision = "0001"
 down_revision = None
@@ -28,26 +28,24 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=64), nullable=True),
         sa.Column("grid_id", sa.String(length=64), nullable=True),
         sa.Column("stage", sa.String(length=16), nullable=True),
-        sa.Column("stage_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("stage_at", storage.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("unit_id", sa.String(length=160), nullable=True),
         sa.Column("tier", sa.String(length=16), nullable=True),
         sa.Column("owner_tier", sa.String(length=16), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("received_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("reported_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("assigned_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("accepted_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("handled_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("verified_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("closed_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("reported_at", storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("assigned_at", storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("accepted_at", storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("handled_at", storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("verified_at", storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", storage.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("escalations", sa.Integer(), nullable=False),
         sa.Column("lapsed_deadlines", sa.Integer(), nullable=False),
         sa.Column("deadline_warnings", sa.Integer(), nullable=False),
         sa.Column("on_time", sa.Boolean(), nullable=True),
         sa.Column("rating", sa.Integer(), nullable=True),
-        sa.Column(
-            "last_event_at", services.storage.types.UtcDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("last_event_at", storage.types.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_archive_cases")),
     )
     with op.batch_alter_table("archive_cases", schema=None) as batch_op:
@@ -70,8 +68,8 @@ def upgrade() -> None:
         sa.Column("original_key", sa.Text(), nullable=True),
         sa.Column("original_text", sa.Text(), nullable=True),
         sa.Column("original_base64", sa.Text(), nullable=True),
-        sa.Column("occurred_at", services.storage.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("archived_at", services.storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("archived_at", storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_archive_dead_letters")),
     )
     with op.batch_alter_table("archive_dead_letters", schema=None) as batch_op:
@@ -84,7 +82,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("case_id", sa.String(length=64), nullable=True),
-        sa.Column("occurred_at", services.storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("producer", sa.String(length=64), nullable=False),
         sa.Column("correlation_id", sa.String(length=64), nullable=False),
         sa.Column("causation_id", sa.String(length=64), nullable=True),
@@ -94,7 +92,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("archived_at", services.storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("archived_at", storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_archive_events")),
     )
     with op.batch_alter_table("archive_events", schema=None) as batch_op:
@@ -108,8 +106,8 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.String(length=160), nullable=False),
         sa.Column("tier", sa.String(length=16), nullable=False),
-        sa.Column("due_at", services.storage.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("warn_at", services.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("warn_at", storage.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("working_days", sa.Integer(), nullable=False),
         sa.Column("correlation_id", sa.String(length=64), nullable=False),
         sa.Column("warned", sa.Boolean(), nullable=False),
@@ -125,9 +123,7 @@ def upgrade() -> None:
         "inbox",
         sa.Column("processor", sa.String(length=64), nullable=False),
         sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column(
-            "processed_at", services.storage.types.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("processed_at", storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("processor", "event_id", name=op.f("pk_inbox")),
     )
     with op.batch_alter_table("inbox", schema=None) as batch_op:

@@ -1,0 +1,124 @@
+"""The processor registry: every processor, how it is built, and how it runs.
+
+This is the one place that knows the five processors: their names (also their
+consumer groups), whether they tick, whether they keep state in the database,
+their batch size, their metrics port, and how each is built with its adapters.
+Both runtimes, the CLI and the metrics read it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from notifier.subscriptions import Subscriptions, load_subscriptions
+from schemas.catalogue import Site
+from services.runtime.processor import Processor
+from storage.db import Transaction
+
+METRICS_BASE_PORT = 9401
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a processor is built from. ``tx`` is None for one without state."""
+
+    site: Site
+    tx: Transaction | None
+    resources: ExitStack
+    """Where what needs closing (the notifier's HTTP client) is registered."""
+    subscriptions: Subscriptions | None = None
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    name: str
+    build: Callable[[Parts], Processor]
+    ticks: bool = False
+    """Its ``tick`` has work to do: the runtimes let time pass for it."""
+    stateful: bool = True
+    """It keeps state (or an inbox) in the database; intake does not."""
+    batch_size: int | None = None
+    """Most records a batch, when it must be smaller than the setting."""
+
+    def tx(self, make: Callable[[], Transaction]) -> Transaction | None:
+        return make() if self.stateful else None
+
+
+def _intake(p: Parts) -> Processor:
+    from intake.core import Intake
+
+    return Intake(p.site)
+
+
+def _router(p: Parts) -> Processor:
+    from router.core import Router
+    from router.sql import SqlCaseStore
+
+    assert p.tx is not None
+    return Router(p.site, SqlCaseStore(p.tx))
+
+
+def _escalator(p: Parts) -> Processor:
+    from escalator.calendar import WorkingCalendar
+    from escalator.core import Escalator
+    from escalator.sql import SqlDeadlineStore
+
+    assert p.tx is not None
+    calendar = WorkingCalendar(
+        extra_holidays=p.site.deadlines.holidays, extra_workdays=p.site.deadlines.workdays
+    )
+    return Escalator(p.site, calendar, SqlDeadlineStore(p.tx))
+
+
+def _notifier(p: Parts) -> Processor:
+    from notifier.core import Notifier
+    from notifier.webhook import WebhookSender
+
+    subs = p.subscriptions if p.subscriptions is not None else load_subscriptions(None, p.site)
+    return Notifier(subs, p.site, p.resources.enter_context(WebhookSender()))
+
+
+def _archive(p: Parts) -> Processor:
+    from archive.core import Archive
+    from archive.sql import SqlArchiveStore
+
+    assert p.tx is not None
+    return Archive(SqlArchiveStore(p.tx))
+
+
+REGISTRY: dict[str, ProcessorSpec] = {
+    s.name: s
+    for s in (
+        ProcessorSpec("intake", _intake, stateful=False),
+        ProcessorSpec("router", _router),
+        ProcessorSpec("escalator", _escalator, ticks=True),
+        # webhooks are delivered inside the batch (up to 3 attempts of up to ~12 s
+        # each): small batches keep a dead endpoint from outlasting max_poll_interval_ms
+        ProcessorSpec("notifier", _notifier, batch_size=20),
+        ProcessorSpec("archive", _archive),
+    )
+}
+PROCESSORS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def spec(name: str) -> ProcessorSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"no processor named {name!r}: choose one of {PROCESSORS}") from None
+
+
+def metrics_port(name: str, setting: int | None) -> int:
+    """The Prometheus port of one processor run alone: the setting, else its default."""
+    if setting is not None:
+        return setting
+    return METRICS_BASE_PORT + PROCESSORS.index(name)
+
+
+def cluster_ports(setting: int | None) -> dict[str, int]:
+    """Ports for all processors on one host (``gridflow up``): the setting (default
+    9401) for the first and the next ones in registry order; 0 turns them all off."""
+    base = METRICS_BASE_PORT if setting is None else setting
+    return {name: base + i if base else 0 for i, name in enumerate(PROCESSORS)}

@@ -1,0 +1,29 @@
+"""Helpers for tests that run gridflow processes: waiting and free ports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+__all__ = ["free_ports", "wait_for"]
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
