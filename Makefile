@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 RUN_DIR ?= $(CURDIR)/.run
 export GRIDFLOW_RUN_DIR := $(RUN_DIR)
-KAFKA_PORT ?= 9092
-PG_PORT ?= 55432
+# The ports follow GRIDFLOW_KAFKA_PORT / GRIDFLOW_PG_PORT when they are set.
+KAFKA_PORT ?= $(or $(GRIDFLOW_KAFKA_PORT),9092)
+PG_PORT ?= $(or $(GRIDFLOW_PG_PORT),55432)
 SERVERS_ENV := GRIDFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) \
 	GRIDFLOW_DATABASE_URL=postgresql+psycopg2://gridflow:gridflow@127.0.0.1:$(PG_PORT)/gridflow
 

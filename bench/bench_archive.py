@@ -18,6 +18,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,7 +27,7 @@ from archive.report import render
 from archive.sql import SqlArchiveStore
 from schemas import cases as c
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.notifications import (
     DeliveryStatus,
     NotificationChannel,
@@ -35,6 +36,8 @@ from schemas.notifications import (
 )
 from schemas.reports import Case, Channel, Reporter, Tier, Urgency
 from storage.db import Inbox, Transaction, make_engine, metadata
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the bundled site's timezone
 
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=SHANGHAI)
 TIERS = (Tier.GRID, Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,10 +46,12 @@ from schemas.cases import (
     StepPayload,
 )
 from schemas.catalogue import Deadlines, Site, TierDeadlines
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.reports import CaseFacts, Channel, Tier, Urgency
 from storage.db import MAX_ROWS, Transaction, make_engine, metadata
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the bundled site's timezone
 
 BASE = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 

@@ -9,7 +9,10 @@ Kafka broker and PostgreSQL server that ``make servers`` starts.
    filled, with a database of its own: records/s from its first commit to the last;
 4. the five together at half the rate of 2, for the latency from report to
    assignment topic (both records' broker append times): p50, p99, max;
-5. the embedded runtime (one process, SQLite) on the same reports.
+5. the embedded runtime (one process, SQLite) on the same reports;
+6. the profile: the five together once more, each process sampled by py-spy, and
+   the share of its samples in each part of the code (Kafka client, SQL, pydantic,
+   JSON, the logic, idle in poll), written to ``bench/results/<date>-profile.json``.
 
 Each run has its own namespace (topics and groups) and database schema, so the bench
 shares the broker with nothing. It writes ``bench/results/<date>.json`` and
@@ -24,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -154,6 +158,19 @@ class Processes:
             out[name] = round(int(kib) / 1024, 1)
         return out
 
+    def sample(self, out: Path) -> list[subprocess.Popen[bytes]]:
+        """Start py-spy on every process; each writes collapsed stacks to ``out``."""
+        spy = Path(sys.executable).with_name("py-spy")
+        return [
+            subprocess.Popen(
+                [str(spy), "record", "--pid", str(proc.pid), "--rate", "200", "--nonblocking",
+                 "--format", "raw", "--output", str(out / f"{name}.txt")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, proc in self.procs.items()
+        ]  # fmt: skip
+
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.terminate()
@@ -240,9 +257,16 @@ def passthrough(bootstrap: str, site: Site, values: list[bytes]) -> dict[str, fl
 
 
 def pipeline(
-    bootstrap: str, pg: str, site: Site, values: list[bytes], work: Path, rate: float = 0
+    bootstrap: str,
+    pg: str,
+    site: Site,
+    values: list[bytes],
+    work: Path,
+    rate: float = 0,
+    profile: bool = False,
 ) -> dict[str, Any]:
-    """The five processes on ``values``: end-to-end rate, latencies, peak memory."""
+    """The five processes on ``values``: end-to-end rate, latencies, peak memory; with
+    ``profile``, where each process spent the measured part (py-spy samples)."""
     names = namespace(bootstrap, site)
     with schema(pg) as db, Receiver() as receiver:
         subs = work / f"{names.namespace}.yaml"
@@ -260,9 +284,18 @@ def pipeline(
             # warm up: the groups join, the imports and caches fill, before the clock runs
             produce(bootstrap, names.topic(REPORTS_RAW.name), values[:50])
             wait_dispatched(reader, 50, procs, timeout=180)
+            samples = work / f"{names.namespace}-samples"
+            samples.mkdir()
+            spies = procs.sample(samples) if profile else []
             sent_at = produce(bootstrap, names.topic(REPORTS_RAW.name), values[50:], rate)
             stamps = wait_dispatched(reader, len(values) - 50, procs, timeout=900)
             done = time.monotonic()
+            if profile:
+                archived(db, len(values), procs, timeout=300)  # the archive's share too
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            for spy in spies:
+                spy.wait(timeout=60)
             memory = procs.peak_rss_mib()
         finally:
             reader.close()
@@ -278,7 +311,67 @@ def pipeline(
     if rate:
         out["rate"] = rate
         out["latency_ms"] = latencies(bootstrap, names, stamps)
+    if profile:
+        out["profile"] = {name: shares(samples / f"{name}.txt") for name in PROCESSORS}
     return out
+
+
+def archived(db: str, n: int, procs: Processes, timeout: float) -> None:
+    """Wait until the archive holds ``n`` case.assigned events."""
+    engine = create_engine(db)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            procs.check()
+            with engine.connect() as conn:
+                count = conn.execute(
+                    text("SELECT count(*) FROM archive_events WHERE type = 'case.assigned'")
+                ).scalar_one()
+            if count >= n:
+                return
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+# Where a sample is, by the first of these found on its stack, innermost first.
+PARTS = (
+    ("waiting for the broker", ("select.py", "selectors.py", "_poll_once", "poll (kafka")),
+    ("PostgreSQL round trips", ("psycopg2", "do_execute", "do_executemany", "cursor.execute")),
+    ("SQLAlchemy", ("sqlalchemy/",)),
+    ("pydantic", ("pydantic", "model_validate", "model_dump")),
+    ("JSON", ("json/", "orjson", "msgspec")),
+    ("Kafka client", ("kafka/",)),
+    ("HTTP (webhooks)", ("httpx", "httpcore", "http/client")),
+    ("logging and metrics", ("logging/", "prometheus_client")),
+    ("gridflow logic", ("/intake/", "/router/", "/escalator/", "/notifier/", "/archive/")),
+    ("gridflow runtime", ("/services/", "/schemas/", "/storage/")),
+)
+
+
+def shares(path: Path) -> dict[str, float]:
+    """Percent of a process's samples in each of PARTS (py-spy's raw, collapsed stacks)."""
+    if not path.exists():
+        return {}
+    counts: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(n)
+        part = next(
+            (
+                label
+                for frame in reversed(frames)
+                for label, marks in PARTS
+                if any(m in frame for m in marks)
+            ),
+            "other",
+        )
+        counts[part] = counts.get(part, 0) + int(n)
+    return {k: round(100 * v / total, 1) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}
 
 
 def latencies(bootstrap: str, names: Names, dispatched_ms: list[int]) -> dict[str, float]:
@@ -357,7 +450,8 @@ def alone(
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
                 procs.check()
-                offsets = admin.list_consumer_group_offsets(names.group(name))
+                group = names.group(name)
+                offsets = admin.list_group_offsets(group).get(group) or {}
                 done = sum(max(o.offset, 0) for o in offsets.values())
                 now = time.monotonic()
                 if done and first is None:
@@ -492,6 +586,9 @@ def main() -> None:
         print("half rate", result["half_rate"], flush=True)
         result["embedded"] = embedded(site, [v for v in values[50:]], work)
         print("embedded", result["embedded"], flush=True)
+        profiled = pipeline(bootstrap, pg, site, values, work, profile=True)
+        result["profile"] = {"per_s_sampled": profiled["per_s"]} | profiled["profile"]
+        print("profile", json.dumps(result["profile"], indent=1), flush=True)
         result["bench_seconds"] = round(time.monotonic() - started)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{result['date']}.json"

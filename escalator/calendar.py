@@ -21,8 +21,6 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 import chinese_calendar
 
-from schemas.envelope import SHANGHAI
-
 log = logging.getLogger(__name__)
 
 _ONE_DAY = timedelta(days=1)
@@ -99,14 +97,15 @@ class WorkingCalendar:
         start: datetime,
         working_days: int,
         business_hours_end: time | None = None,
-        tz: tzinfo = SHANGHAI,
+        tz: tzinfo | None = None,
     ) -> datetime:
         """When a period of ``working_days`` begun at ``start`` ends, as an aware datetime.
 
         N >= 1 ends at the end of the N-th working day after the start date.
         N = 0 means "the same working day": the end of the start date when it is a
         working day, else the end of the next working day. The end of a day is
-        24:00 (00:00 of the next calendar day) in ``tz``, or ``business_hours_end``
+        24:00 (00:00 of the next calendar day) in ``tz`` (the site's; by default the
+        start's own timezone), or ``business_hours_end``
         on that day when given. With business hours, an N = 0 period started after
         they closed ends with the next working day's hours, never before its start.
         """
@@ -114,6 +113,8 @@ class WorkingCalendar:
             raise ValueError("start must be timezone-aware")
         if working_days < 0:
             raise ValueError("working_days must be >= 0")
+        tz = tz or start.tzinfo
+        assert tz is not None
         local = start.astimezone(tz)
         if working_days == 0:
             last = self.next_workday(local.date())

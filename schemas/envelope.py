@@ -12,11 +12,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Self
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SCHEMA_VERSION = 1
 _NAMESPACE = uuid.UUID("6f1d9c2e-3a4b-5c6d-8e7f-90a1b2c3d4e5")
 

@@ -161,7 +161,14 @@ fi
 
 if port_open "$PORT"; then
   if probe; then
-    log "a Kafka broker already answers at $BOOTSTRAP; nothing to do"
+    if pid_alive; then
+      log "the broker of run dir $RUN already answers at $BOOTSTRAP; nothing to do"
+    else
+      # Not ours: say so, on stderr, rather than attach silently.
+      printf '[kafka] WARNING: a Kafka broker not started from run dir %s answers at %s;' \
+        "$RUN" "$BOOTSTRAP" >&2
+      printf ' using it (set GRIDFLOW_KAFKA_PORT to start one of our own)\n' >&2
+    fi
     echo "$BOOTSTRAP"
     exit 0
   fi

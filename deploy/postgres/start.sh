@@ -126,7 +126,9 @@ if tcp_ready; then
     provision
     log "server already running on 127.0.0.1:$PORT; role and database ensured"
   elif app_login_ok; then
-    log "a server on 127.0.0.1:$PORT already accepts $APP_USER/$APP_DB; nothing to do"
+    printf '[postgres] WARNING: a server not started from this run dir answers on' >&2
+    printf ' 127.0.0.1:%s and accepts %s/%s; using it (set GRIDFLOW_PG_PORT for our own)\n' \
+      "$PORT" "$APP_USER" "$APP_DB" >&2
   else
     die "port $PORT answers but is not this project's cluster (set GRIDFLOW_PG_PORT)"
   fi

@@ -26,13 +26,13 @@ from sqlalchemy import create_engine, text
 
 from intake.core import case_id_for
 from schemas.catalogue import Site
-from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from schemas.topics import ASSIGNMENT_PREFIX, DEADLETTER, REPORTS_RAW
 from services.demo.receiver import Receiver
 from services.processors import PROCESSORS
 from services.runtime.local import LocalCluster
 from tests.support.processes import free_ports, wait_for
+from tests.support.sites import SHANGHAI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 

@@ -12,6 +12,7 @@ second street matter for urban management.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from schemas.catalogue import (
     Category,
@@ -24,6 +25,9 @@ from schemas.catalogue import (
     Unit,
 )
 from schemas.reports import Tier
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+"""The test sites' timezone (the bundled site's too); the code takes it from the site."""
 
 PLACES = [
     ("c", "City", Tier.CITY, None),

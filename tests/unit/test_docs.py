@@ -11,10 +11,10 @@ from pathlib import Path
 from intake import Intake
 from schemas.catalogue import Site
 from schemas.codec import decode
-from schemas.envelope import SHANGHAI
 from schemas.topics import REPORTS_RAW
 from services.settings import Settings
 from tests.support.processing import handle_one
+from tests.support.sites import SHANGHAI
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -22,13 +22,14 @@ from archive.projection import CaseRow
 from archive.sql import SqlArchiveStore, read_report
 from schemas.codec import encode
 from schemas.deadletter import FieldError, RejectionReason
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.topics import CATALOGUE, DEADLETTER, Record, Topic, topic_named
 from services.metrics import Metrics
 from services.runtime.batch import BatchRunner
 from services.runtime.memory import MemoryBroker, MemorySink
 from storage.db import Transaction
+from tests.support.sites import SHANGHAI
 from tests.unit.archive.story import (
     ADDRESS,
     EXPECTED,

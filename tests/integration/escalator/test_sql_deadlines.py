@@ -18,12 +18,11 @@ from escalator.ports import Deadline, DeadlineStore
 from escalator.sql import SqlDeadlineStore
 from schemas.cases import CaseAccepted, DeadlineKind
 from schemas.codec import encode
-from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from schemas.topics import Emit
 from storage.db import Transaction
 from tests.support.backends import BACKENDS, open_store
-from tests.support.sites import tiny_site
+from tests.support.sites import SHANGHAI, tiny_site
 from tests.unit.escalator.builders import LIMITS, assigned, inbound, step, story
 
 T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)

@@ -20,10 +20,10 @@ import pytest
 from schemas.catalogue import Site
 from schemas.codec import decode, reject
 from schemas.deadletter import MessageRejected, RejectionReason
-from schemas.envelope import SHANGHAI
 from schemas.topics import DEADLETTER, Emit, Record
 from services.runtime.kafka import KafkaSink, KafkaSource
 from services.topics import create_topics, site_topics
+from tests.support.sites import SHANGHAI
 
 pytestmark = pytest.mark.kafka
 

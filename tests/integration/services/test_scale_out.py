@@ -28,12 +28,12 @@ from sqlalchemy import create_engine, text
 
 from intake.core import case_id_for
 from schemas.catalogue import Site
-from schemas.envelope import SHANGHAI
 from schemas.reports import Tier
 from schemas.topics import ASSIGNMENT_PREFIX, REPORTS_RAW
 from services.runtime.names import Names
 from services.topics import create_topics, site_topics
 from tests.support.processes import free_ports, wait_for
+from tests.support.sites import SHANGHAI
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 REPORTS = 900

@@ -27,7 +27,7 @@ from schemas.cases import (
 from schemas.codec import reject
 from schemas.deadletter import MessageRejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.notifications import (
     DeliveryStatus,
     NotificationChannel,
@@ -36,6 +36,7 @@ from schemas.notifications import (
 )
 from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
 from schemas.topics import CASE_UPDATES, Record
+from tests.support.sites import SHANGHAI
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=SHANGHAI)  # a Monday
 NAME, PHONE, ADDRESS = "张三", "13800138000", "幸福路 8 号 3 单元 502"

@@ -18,9 +18,10 @@ from schemas.cases import (
     EscalatedPayload,
     StepPayload,
 )
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.reports import CaseFacts, Channel, Tier, Urgency
+from tests.support.sites import SHANGHAI
 
 ROUTER = "router"
 

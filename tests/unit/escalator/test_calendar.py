@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from escalator.calendar import WorkingCalendar
+from tests.support.sites import SHANGHAI
 
 from .builders import at
 
@@ -68,7 +69,9 @@ def test_same_day_after_business_hours_moves_to_the_next_working_day(
 def test_start_is_read_in_the_site_timezone(cal: WorkingCalendar) -> None:
     # 17:00 UTC on Friday is 01:00 on Saturday in Shanghai: same day means Monday.
     start = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)
-    assert cal.due(start, 0) == at(2026, 3, 10, 0)
+    assert cal.due(start, 0, tz=SHANGHAI) == at(2026, 3, 10, 0)
+    # Without a site timezone the start's own zone counts: Friday 17:00 UTC is a working day.
+    assert cal.due(start, 0) == datetime(2026, 3, 7, 0, 0, tzinfo=UTC)
 
 
 def test_naive_start_and_negative_days_are_refused(cal: WorkingCalendar) -> None:

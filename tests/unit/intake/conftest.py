@@ -7,8 +7,7 @@ from datetime import datetime
 import pytest
 
 from schemas.catalogue import Site
-from schemas.envelope import SHANGHAI
-from tests.support.sites import tiny_site
+from tests.support.sites import SHANGHAI, tiny_site
 
 NOW = datetime(2024, 6, 3, 10, 0, tzinfo=SHANGHAI)
 

@@ -12,10 +12,10 @@ from intake import Intake, case_id_for
 from schemas.cases import CaseReceived
 from schemas.catalogue import Site
 from schemas.deadletter import Rejected, RejectionReason
-from schemas.envelope import SHANGHAI
 from schemas.reports import Channel, RawReport, Urgency
 from schemas.topics import CASES_RECEIVED, REPORTS_RAW
 from tests.support.processing import handle_one
+from tests.support.sites import SHANGHAI
 from tests.unit.intake.conftest import NOW
 
 

@@ -18,10 +18,10 @@ from intake import Intake
 from schemas.catalogue import Site
 from schemas.codec import DecodeError, decode
 from schemas.deadletter import RejectionReason
-from schemas.envelope import SHANGHAI
 from schemas.reports import RawReport
 from schemas.topics import REPORTS_RAW
 from tests.support.processing import handle_one
+from tests.support.sites import SHANGHAI
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "report.json"
 

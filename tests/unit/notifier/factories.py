@@ -20,8 +20,8 @@ from schemas.cases import (
     EscalatedPayload,
 )
 from schemas.deadlines import DeadlinePayload, DeadlineWarning
-from schemas.envelope import SHANGHAI
 from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
+from tests.support.sites import SHANGHAI
 
 NOW = datetime(2024, 6, 3, 10, 0, tzinfo=SHANGHAI)
 NAME, PHONE, ADDRESS = "王秀英", "13912345678", "兴庄路88号3幢"

@@ -13,10 +13,11 @@ from router.ports import CaseFile, CaseStore
 from schemas.cases import CaseReceived, DeadlineKind, RatedPayload, StepPayload, VerifiedPayload
 from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.reports import Case, Channel, Tier, Urgency
 from schemas.topics import CASE_EVENTS, Emit
 from tests.support.processing import handle_one
+from tests.support.sites import SHANGHAI
 
 T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 LATER = T0 + timedelta(hours=2)

@@ -17,7 +17,7 @@ from schemas.codec import DecodeError, decode, encode, reject
 from schemas.commands import AcceptCase, RateCase
 from schemas.deadletter import MessageRejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload
-from schemas.envelope import SHANGHAI, Envelope
+from schemas.envelope import Envelope
 from schemas.reports import RawReport, Tier
 from schemas.topics import (
     CASE_EVENTS,
@@ -29,6 +29,7 @@ from schemas.topics import (
     Record,
     Topic,
 )
+from tests.support.sites import SHANGHAI
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
 

@@ -26,10 +26,11 @@ from schemas.cases import (
 from schemas.codec import reject
 from schemas.commands import AcceptCase
 from schemas.deadletter import RejectionReason
-from schemas.envelope import SHANGHAI, Model
+from schemas.envelope import Model
 from schemas.jsonschema import OUT, render
 from schemas.reports import Case, CaseFacts, Location, RawReport, Reporter, Tier
 from schemas.topics import ASSIGNMENT_PREFIX, ASSIGNMENTS, CATALOGUE, REPORTS_RAW, Record
+from tests.support.sites import SHANGHAI
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
 JSON_TYPES = {

@@ -15,7 +15,7 @@ from schemas.cases import CaseAccepted, StepPayload
 from schemas.codec import decode, encode
 from schemas.commands import AcceptCase
 from schemas.deadletter import FieldError, MessageRejected, Rejected, RejectionReason
-from schemas.envelope import SHANGHAI, Model
+from schemas.envelope import Model
 from schemas.processing import Inbound, Outcome, one_at_a_time
 from schemas.topics import (
     CASE_EVENTS,
@@ -32,6 +32,7 @@ from services.runtime.clock import SimulatedClock
 from services.runtime.memory import MemoryBroker, MemorySink
 from services.settings import ErrorPolicy
 from storage.db import Transaction, inbox
+from tests.support.sites import SHANGHAI
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
 NAME = "fake"

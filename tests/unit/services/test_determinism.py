@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from schemas.envelope import SHANGHAI
 from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Record
 from services.metrics import Metrics
 from services.processors import REGISTRY, Parts
@@ -20,7 +19,7 @@ from services.runtime.memory import MemoryBroker, MemorySink
 from services.storage.tables import metadata
 from services.topics import site_topics
 from storage.db import Transaction, make_engine
-from tests.support.sites import tiny_site
+from tests.support.sites import SHANGHAI, tiny_site
 
 APPENDED = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 """When the broker appended the input records."""

@@ -24,7 +24,7 @@ from schemas.catalogue import Site
 from schemas.codec import decode, encode
 from schemas.commands import AcceptCase
 from schemas.deadletter import MessageRejected, RejectionReason
-from schemas.envelope import SHANGHAI, stable_id
+from schemas.envelope import stable_id
 from schemas.reports import Tier
 from schemas.topics import (
     ASSIGNMENT_PREFIX,
@@ -37,6 +37,7 @@ from schemas.topics import (
 )
 from services.runtime.clock import SimulatedClock
 from services.runtime.embedded import EmbeddedPipeline
+from tests.support.sites import SHANGHAI
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday, no holiday for weeks
 VALID = 20

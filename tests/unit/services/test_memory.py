@@ -12,9 +12,9 @@ import pytest
 
 from schemas.cases import CaseAccepted, StepPayload
 from schemas.codec import decode
-from schemas.envelope import SHANGHAI
 from schemas.topics import CASE_EVENTS, Emit, Record
 from services.runtime.memory import MemoryBroker, MemorySink, MemorySource, UnknownTopicError
+from tests.support.sites import SHANGHAI
 
 AT = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, insert, select
 
-from schemas.envelope import SHANGHAI
 from services.storage.migrate import current, upgrade
 from services.storage.tables import metadata
 from storage.db import inbox, make_engine
+from tests.support.sites import SHANGHAI
 from tests.unit.services.schema_checks import head, schema_diff, table_names
 
 

@@ -14,7 +14,6 @@ import pytest
 
 from schemas.clock import ClockTicked, TickPayload
 from schemas.codec import encode
-from schemas.envelope import SHANGHAI
 from schemas.topics import CLOCK, REPORTS_RAW, Record
 from services.metrics import Metrics
 from services.processors import PROCESSORS, cluster_ports, metrics_port
@@ -23,6 +22,7 @@ from services.runtime.clock import SimulatedClock, SystemClock
 from services.runtime.loop import Loop
 from services.runtime.worker import Ticking, Worker
 from services.settings import ClockMode, Settings
+from tests.support.sites import SHANGHAI
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
 
