@@ -9,8 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from schemas.edges import Comment, Count, Flag, Name, Note, PlaceId, Rating, Seq, Time, UnitId
 from schemas.envelope import Envelope, Model
 from schemas.reports import Case, CaseFacts, Tier
 
@@ -41,14 +42,14 @@ class DeadlineKind(StrEnum):
 class Assignment(Model):
     """Who holds a case now, and why."""
 
-    unit_id: str
-    unit_name: str
+    unit_id: UnitId
+    unit_name: Name
     tier: Tier = Field(description="The holding unit's tier.")
     owner_tier: Tier = Field(description="The tier whose duty the category is.")
-    jurisdiction_id: str = Field(description="The jurisdiction the unit serves.")
-    seq: int = Field(ge=1, description="1 for the first assignment, +1 for each reassignment.")
+    jurisdiction_id: PlaceId = Field(description="The jurisdiction the unit serves.")
+    seq: Seq = Field(description="1 for the first assignment, +1 for each reassignment.")
     reason: AssignmentReason
-    assigned_at: AwareDatetime
+    assigned_at: Time
 
 
 class CaseReceived(Envelope):
@@ -89,10 +90,10 @@ class CaseDispatched(Envelope):
 class StepPayload(Model):
     """One step of the loop done by the holding unit."""
 
-    unit_id: str
-    seq: int = Field(ge=1, description="The assignment this step belongs to.")
-    at: AwareDatetime
-    note: str | None = Field(default=None, max_length=4000)
+    unit_id: UnitId
+    seq: Seq = Field(description="The assignment this step belongs to.")
+    at: Time
+    note: Note | None = None
 
 
 class CaseAccepted(Envelope):
@@ -106,7 +107,7 @@ class CaseHandled(Envelope):
 
 
 class VerifiedPayload(StepPayload):
-    passed: bool
+    passed: Flag
 
 
 class CaseVerified(Envelope):
@@ -115,9 +116,9 @@ class CaseVerified(Envelope):
 
 
 class RatedPayload(Model):
-    at: AwareDatetime
-    rating: int = Field(ge=1, le=5, description="5 very satisfied ... 1 very dissatisfied.")
-    comment: str | None = Field(default=None, max_length=2000)
+    at: Time
+    rating: Rating = Field(description="5 very satisfied ... 1 very dissatisfied.")
+    comment: Comment | None = None
 
 
 class CaseRated(Envelope):
@@ -126,12 +127,12 @@ class CaseRated(Envelope):
 
 
 class ClosedPayload(Model):
-    at: AwareDatetime
-    unit_id: str
+    at: Time
+    unit_id: UnitId
     tier: Tier
-    escalations: int = Field(ge=0)
-    on_time: bool = Field(description="Handled before every deadline of the case lapsed.")
-    rating: int | None = Field(default=None, ge=1, le=5)
+    escalations: Count
+    on_time: Flag = Field(description="Handled before every deadline of the case lapsed.")
+    rating: Rating | None = None
 
 
 class CaseClosed(Envelope):
@@ -140,13 +141,13 @@ class CaseClosed(Envelope):
 
 
 class EscalatedPayload(Model):
-    from_unit_id: str
+    from_unit_id: UnitId
     from_tier: Tier
-    to_unit_id: str | None = Field(description="None when no tier is left above: supervised.")
+    to_unit_id: UnitId | None = Field(description="None when no tier is left above: supervised.")
     to_tier: Tier | None
     reason: AssignmentReason
     deadline_kind: DeadlineKind | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Time | None = None
 
 
 class CaseEscalated(Envelope):

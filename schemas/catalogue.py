@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from schemas.edges import CategoryCode, Name, PlaceId
 from schemas.envelope import Model
 from schemas.reports import Tier
 from schemas.topics import assignment_topic
@@ -35,8 +36,8 @@ class CatalogueError(ValueError):
 class Jurisdiction(Model):
     """A place at one tier: a grid, community, street, district or city."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    name: str
+    id: PlaceId  # the wire's jurisdiction_id and grid_id: the catalogue holds what they can
+    name: Name
     tier: Tier
     parent: str | None = None
 
@@ -44,8 +45,8 @@ class Jurisdiction(Model):
 class Unit(Model):
     """Someone cases can be assigned to: a grid leader, a station, a department."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    name: str
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")  # and it must name a topic: see below
+    name: Name  # an assignment carries it
     jurisdiction: str
     unit_types: list[str] = Field(min_length=1)
     default: bool = Field(
@@ -59,7 +60,7 @@ class Unit(Model):
 class Category(Model):
     """A kind of matter, and which tier's and department type's duty it is."""
 
-    code: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+    code: CategoryCode
     name: str
     name_zh: str
     group: str = Field(description="The major class (大类) it belongs to.")

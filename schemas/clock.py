@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime
-
+from schemas.edges import Time
 from schemas.envelope import Envelope, Model
 
 
 class TickPayload(Model):
-    now: AwareDatetime
+    now: Time
 
 
 class ClockTicked(Envelope):

@@ -13,16 +13,14 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.cases import RatedPayload, StepPayload, VerifiedPayload
+from schemas.edges import CommandId
 from schemas.envelope import Envelope
-
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class Command(Envelope):
     """A command from outside gridflow: its id must be a UUID of the sender's."""
 
-    event_id: str = Field(
-        pattern=UUID_PATTERN,
+    event_id: CommandId = Field(  # type: ignore[assignment]  # narrower than Envelope's
         description="A UUID the sender chooses; the same one again when it retries.",
     )
 

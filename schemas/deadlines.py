@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime
-
 from schemas.cases import DeadlineKind
+from schemas.edges import Count, Seq, Time, UnitId
 from schemas.envelope import Envelope, Model
 from schemas.reports import Tier
 
 
 class DeadlinePayload(Model):
     kind: DeadlineKind
-    unit_id: str
+    unit_id: UnitId
     tier: Tier
-    seq: int
-    due_at: AwareDatetime
-    working_days: int
+    seq: Seq
+    due_at: Time
+    working_days: Count
 
 
 class DeadlineWarning(Envelope):

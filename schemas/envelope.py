@@ -13,7 +13,9 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.edges import CaseId, EventId, MessageType, Producer, Seq, Time
 
 SCHEMA_VERSION = 1
 _NAMESPACE = uuid.UUID("6f1d9c2e-3a4b-5c6d-8e7f-90a1b2c3d4e5")
@@ -35,14 +37,14 @@ class Envelope(Model):
 
     TYPE: ClassVar[str] = ""
 
-    event_id: str = Field(description="Stable id: the same cause yields the same id.")
-    type: str = Field(description="Message type, e.g. 'case.assigned'.")
-    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
-    case_id: str | None = Field(default=None, description="The case this concerns, if any.")
-    occurred_at: AwareDatetime
-    producer: str = Field(description="The processor or system that wrote it.")
-    correlation_id: str = Field(description="Shared by every message of one case's story.")
-    causation_id: str | None = Field(
+    event_id: EventId = Field(description="Stable id: the same cause yields the same id.")
+    type: MessageType = Field(description="Message type, e.g. 'case.assigned'.")
+    schema_version: Seq = SCHEMA_VERSION
+    case_id: CaseId | None = Field(default=None, description="The case this concerns, if any.")
+    occurred_at: Time
+    producer: Producer = Field(description="The processor or system that wrote it.")
+    correlation_id: EventId = Field(description="Shared by every message of one case's story.")
+    causation_id: EventId | None = Field(
         default=None, description="event_id of the message that caused this one."
     )
     payload: Any

@@ -7,6 +7,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from schemas.edges import (
+    ErrorText,
+    EventId,
+    HttpStatus,
+    MessageType,
+    Seq,
+    SubscriberId,
+)
 from schemas.envelope import Envelope, Model
 
 
@@ -20,16 +28,16 @@ class DeliveryStatus(StrEnum):
 
 
 class NotificationPayload(Model):
-    notification_id: str = Field(description="Stable: one per (event, recipient, channel).")
+    notification_id: EventId = Field(description="Stable: one per (event, recipient, channel).")
     channel: NotificationChannel
-    recipient: str = Field(description="A subscriber id, never a person's name or number.")
-    template: str = Field(description="What was said, e.g. 'assignment', 'escalation'.")
-    source_event_id: str
-    source_type: str
+    recipient: SubscriberId = Field(description="A subscriber id, never a person's name or number.")
+    template: MessageType = Field(description="What was said, e.g. 'assignment', 'escalation'.")
+    source_event_id: EventId
+    source_type: MessageType
     status: DeliveryStatus
-    attempts: int = Field(ge=1)
-    http_status: int | None = None
-    error: str | None = None
+    attempts: Seq
+    http_status: HttpStatus | None = None
+    error: ErrorText | None = None
 
 
 class NotificationRecorded(Envelope):

@@ -10,8 +10,32 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from schemas.edges import (
+    Address,
+    CaseId,
+    CategoryCode,
+    Description,
+    ExternalId,
+    Flag,
+    Latitude,
+    Longitude,
+    PersonName,
+    Phone,
+    PlaceId,
+    RawAddress,
+    RawCode,
+    RawDescription,
+    RawExternalId,
+    RawPersonName,
+    RawPhone,
+    RawTitle,
+    RawUrl,
+    Time,
+    Title,
+    Url,
+)
 from schemas.envelope import Model
 
 
@@ -55,42 +79,53 @@ _PARENTS = dict(zip(Tier, [*list(Tier)[1:], None], strict=True))
 class Location(Model):
     """Where the problem is. ``address`` is personal data: never log it."""
 
-    address: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    address: Address | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
 
 
 class Reporter(Model):
     """Who reported it. Personal data: never log it, never put it in a metric."""
 
-    name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=32)
-    anonymous: bool = False
+    name: PersonName | None = None
+    phone: Phone | None = None
+    anonymous: Flag = False
+
+
+class RawLocation(Location):
+    """A location as a channel sends it: intake removes control characters from the address."""
+
+    address: RawAddress | None = None  # type: ignore[assignment]  # wider than Location's
+
+
+class RawReporter(Reporter):
+    """A reporter as a channel sends it: intake cleans the name and the phone."""
+
+    name: RawPersonName | None = None  # type: ignore[assignment]  # wider than Reporter's
+    phone: RawPhone | None = None  # type: ignore[assignment]
 
 
 class RawReport(Model):
-    """A report as a channel sends it (the native gridflow JSON format)."""
+    """A report as a channel sends it (the native gridflow JSON format).
+
+    Its text may hold control characters: intake removes them from free text and
+    refuses ids and URLs that hold one, naming the field (see :mod:`intake`).
+    """
 
     channel: Channel
-    external_id: str = Field(
-        min_length=1,
-        max_length=128,
+    external_id: RawExternalId = Field(
         description="The channel's own id for this report (e.g. the 12345 work-order number). "
         "It is the idempotency key: resending the same report never opens a second case.",
     )
-    reported_at: AwareDatetime = Field(description="When the resident or worker reported it.")
-    category: str = Field(
-        min_length=1, max_length=64, description="A category code from the site's catalogue."
-    )
-    grid_id: str = Field(
-        min_length=1, max_length=64, description="The grid (网格) the problem is in."
-    )
-    description: str = Field(min_length=1, max_length=4000)
-    title: str | None = Field(default=None, max_length=200)
+    reported_at: Time = Field(description="When the resident or worker reported it.")
+    category: RawCode = Field(description="A category code from the site's catalogue.")
+    grid_id: RawCode = Field(description="The grid (网格) the problem is in.")
+    description: RawDescription
+    title: RawTitle | None = None
     urgency: Urgency = Urgency.NORMAL
-    location: Location | None = None
-    reporter: Reporter | None = None
-    attachments: list[str] = Field(default_factory=list, max_length=20)
+    location: RawLocation | None = None
+    reporter: RawReporter | None = None
+    attachments: list[RawUrl] = Field(default_factory=list, max_length=20)
 
 
 class CaseFacts(Model):
@@ -100,13 +135,13 @@ class CaseFacts(Model):
     story (``case.assigned``), which every processor reads.
     """
 
-    case_id: str
+    case_id: CaseId
     channel: Channel
-    external_id: str
-    reported_at: AwareDatetime
-    received_at: AwareDatetime
-    category: str
-    grid_id: str
+    external_id: ExternalId
+    reported_at: Time
+    received_at: Time
+    category: CategoryCode
+    grid_id: PlaceId
     urgency: Urgency
 
     @classmethod
@@ -124,8 +159,8 @@ class Case(CaseFacts):
     it: the full case goes only to the holding unit's topic and to the archive.
     """
 
-    title: str
-    description: str
+    title: Title
+    description: Description
     location: Location | None = None
     reporter: Reporter | None = None
-    attachments: list[str] = Field(default_factory=list)
+    attachments: list[Url] = Field(default_factory=list, max_length=20)

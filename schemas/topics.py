@@ -28,6 +28,7 @@ from schemas.clock import ClockTicked
 from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
 from schemas.deadletter import MessageRejected
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
+from schemas.edges import UNIT_ID_PATTERN
 from schemas.envelope import Model
 from schemas.notifications import NotificationRecorded
 from schemas.reports import RawReport
@@ -40,7 +41,7 @@ hundred units, whose partitions a broker must lead."""
 TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 """Every gridflow topic's config: the broker, not the sender, stamps each record's
 time, and the logic acts at that time (see :mod:`schemas.processing`)."""
-_UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,150}$")
+_UNIT_ID = re.compile(UNIT_ID_PATTERN)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,7 +28,7 @@ from schemas.commands import AcceptCase
 from schemas.deadletter import RejectionReason
 from schemas.envelope import Model
 from schemas.jsonschema import OUT, render
-from schemas.reports import Case, CaseFacts, Location, RawReport, Reporter, Tier
+from schemas.reports import Case, CaseFacts, Location, RawReport, RawReporter, Reporter, Tier
 from schemas.topics import ASSIGNMENT_PREFIX, ASSIGNMENTS, CATALOGUE, REPORTS_RAW, Record
 from tests.support.sites import SHANGHAI
 
@@ -135,7 +135,7 @@ def samples() -> list[tuple[str, Model]]:
         category="x",
         grid_id="g",
         description="d",
-        reporter=Reporter(anonymous=True),
+        reporter=RawReporter(anonymous=True),
     )
     dead = reject(
         Record(topic=REPORTS_RAW.name, value=b"\xff", offset=3, timestamp=NOW),
