@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,11 @@ class DeadLetterRow:
     original_base64: str | None
     occurred_at: datetime
     archived_at: datetime
+    original_key_base64: str | None = None
+    original_value_null: bool = False
+    original_headers: list[dict[str, Any]] = field(default_factory=list)
+    original_cut: dict[str, Any] | None = None
+    """Set when the letter holds only a prefix of the value (see schemas.deadletter.Cut)."""
 
     @classmethod
     def of(cls, rejected: MessageRejected, archived_at: datetime) -> DeadLetterRow:
@@ -80,6 +85,10 @@ class DeadLetterRow:
             original_base64=p.original.base64,
             occurred_at=rejected.occurred_at,
             archived_at=archived_at,
+            original_key_base64=p.original.key_base64,
+            original_value_null=p.original.value_null,
+            original_headers=[h.model_dump(mode="json") for h in p.original.headers],
+            original_cut=p.original.cut.model_dump(mode="json") if p.original.cut else None,
         )
 
 

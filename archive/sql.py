@@ -101,6 +101,11 @@ archive_dead_letters = Table(
     Column("original_base64", Text),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("archived_at", UtcDateTime, nullable=False),
+    Column("original_key_base64", Text),
+    # added by revision 0002: NULL in the rows archived before it
+    Column("original_value_null", Boolean),
+    Column("original_headers", JsonDocument),
+    Column("original_cut", JsonDocument),
 )
 
 _CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
@@ -170,7 +175,12 @@ class SqlArchiveStore(ArchiveStore):
         d = archive_dead_letters.c
         stmt = select(*(d[n] for n in _DEAD_FIELDS)).where(d.event_id == event_id)
         found = self._tx.conn.execute(stmt).first()
-        return None if found is None else DeadLetterRow(**found._mapping)
+        if found is None:
+            return None
+        row = dict(found._mapping)
+        row["original_value_null"] = bool(row["original_value_null"])  # NULL before 0002
+        row["original_headers"] = row["original_headers"] or []
+        return DeadLetterRow(**row)
 
     def report(self) -> ArchiveReport:
         """GROUP BY queries only: no row is loaded into Python."""

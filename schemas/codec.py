@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
@@ -12,7 +14,10 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, ValidationError
 
 from schemas.deadletter import (
+    BodyStore,
+    Cut,
     FieldError,
+    Header,
     MessageRejected,
     Original,
     RejectedPayload,
@@ -34,8 +39,27 @@ class DecodeError(ValueError):
         self.errors = list(errors)
 
 
+class EncodeError(ValueError):
+    """A message or key that cannot become bytes (e.g. text holding a lone surrogate)."""
+
+
 def encode(message: Model) -> bytes:
-    return message.model_dump_json().encode()
+    """The message as UTF-8 JSON, or EncodeError: text with a lone surrogate is not
+    Unicode and has no UTF-8 form (pydantic raises its own error, or UnicodeError)."""
+    try:
+        return message.model_dump_json().encode()
+    except (ValueError, TypeError) as exc:  # PydanticSerializationError is a ValueError
+        raise EncodeError(f"{type(message).__name__} cannot be serialised") from exc
+
+
+def encode_key(key: str | None) -> bytes | None:
+    """A record key as UTF-8, or EncodeError."""
+    if key is None:
+        return None
+    try:
+        return key.encode()
+    except UnicodeError as exc:
+        raise EncodeError("the key is not encodable as UTF-8") from exc
 
 
 def field_errors(exc: ValidationError, skip: int = 0) -> list[FieldError]:
@@ -49,7 +73,17 @@ def field_errors(exc: ValidationError, skip: int = 0) -> list[FieldError]:
     ]
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_json(value: bytes | None) -> Any:
+    """The JSON value of ``value``, or DecodeError.
+
+    Python's parser is laxer than JSON: it reads ``NaN`` and ``Infinity``, which are
+    refused here. A number of more than 4300 digits or nesting deeper than the
+    interpreter's recursion limit is refused too, rather than raising past the caller.
+    """
     if value is None:
         raise DecodeError(RejectionReason.NOT_JSON, "the record has no value (a tombstone)")
     try:
@@ -57,8 +91,8 @@ def parse_json(value: bytes | None) -> Any:
     except UnicodeDecodeError as exc:
         raise DecodeError(RejectionReason.NOT_UTF8, f"value is not UTF-8 text: {exc}") from exc
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise DecodeError(RejectionReason.NOT_JSON, f"value is not JSON: {exc}") from exc
 
 
@@ -93,24 +127,99 @@ def decode(topic: Topic, value: bytes | None) -> Any:
         ) from exc
 
 
+def _text_or_base64(raw: bytes) -> tuple[str | None, str | None]:
+    """``(text, None)`` for UTF-8 without NUL (PostgreSQL's text and JSONB refuse NUL),
+    else ``(None, base64)``."""
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            pass
+    return None, base64.b64encode(raw).decode("ascii")
+
+
 def original(record: Record) -> Original:
-    """The record verbatim: text when it is UTF-8, base64 otherwise; neither for no value."""
+    """The record verbatim: value, key and headers each as text when UTF-8 (without
+    NUL), base64 otherwise; no value at all is ``value_null``, not an empty text."""
     text: str | None = None
     b64: str | None = None
     if record.value is not None:
-        try:
-            text = record.value.decode("utf-8")
-        except UnicodeDecodeError:
-            b64 = base64.b64encode(record.value).decode("ascii")
-    key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        text, b64 = _text_or_base64(record.value)
+    key: str | None = None
+    key_b64: str | None = None
+    if record.key is not None:
+        key, key_b64 = _text_or_base64(record.key)
+    headers = []
+    for name, value in record.headers:
+        h_text, h_b64 = _text_or_base64(value)
+        headers.append(Header(key=_printable(name), text=h_text, base64=h_b64))
     return Original(
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         key=key,
+        key_base64=key_b64,
+        headers=headers,
+        value_null=record.value is None,
         text=text,
         base64=b64,
     )
+
+
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with NUL and lone surrogates written as escapes, so a letter's own
+    text can always be encoded and stored (a field error's loc can quote a key of
+    the refused input)."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def digest(value: bytes | None) -> str:
+    """The SHA-256 of a record's value, hex (of no bytes for a tombstone)."""
+    return hashlib.sha256(value or b"").hexdigest()
+
+
+def cut(
+    letter: MessageRejected,
+    record: Record,
+    *,
+    prefix: int,
+    stored: BodyStore,
+    omit: Iterable[str] = (),
+) -> MessageRejected:
+    """``letter`` with only the first ``prefix`` bytes of the original value (at a
+    character boundary for text), and a :class:`Cut` that says what was left out.
+
+    ``omit`` leaves out more: ``key`` and ``headers`` of the original, ``errors``.
+    """
+    omitted = sorted(set(omit))
+    value = record.value or b""
+    head = value[: max(0, prefix)]
+    o = letter.payload.original
+    text: str | None = None
+    b64: str | None = None
+    if o.text is not None:  # valid UTF-8: only a character cut in two is dropped
+        text = head.decode("utf-8", "ignore")
+    elif o.base64 is not None:
+        b64 = base64.b64encode(head).decode("ascii")
+    keep_key = "key" not in omitted
+    shortened = o.model_copy(
+        update={
+            "key": o.key if keep_key else None,
+            "key_base64": o.key_base64 if keep_key else None,
+            "headers": o.headers if "headers" not in omitted else [],
+            "text": text,
+            "base64": b64,
+            "cut": Cut(
+                size=len(value), sha256=digest(record.value), stored=stored, omitted=omitted
+            ),
+        }
+    )
+    errors = letter.payload.errors if "errors" not in omitted else []
+    payload = letter.payload.model_copy(update={"original": shortened, "errors": errors})
+    return letter.model_copy(update={"payload": payload})
 
 
 def reject(
@@ -137,8 +246,11 @@ def reject(
         payload=RejectedPayload(
             processor=processor,
             reason=reason,
-            message=message,
-            errors=list(errors),
+            message=_printable(message),
+            errors=[
+                e.model_copy(update={"loc": _printable(e.loc), "msg": _printable(e.msg)})
+                for e in errors
+            ],
             original=original(record),
         ),
     )

@@ -1,5 +1,8 @@
 """Prometheus metrics of the processors. Labels carry ids and types, never personal data.
 
+Partition numbers are a label of ``gridflow_stuck_partition``: they are bounded by
+the topics' partition counts. Case ids never are.
+
 Assignment topics (one per unit) are folded into one label value so the series
 count does not grow with the number of units.
 """
@@ -38,6 +41,27 @@ class Metrics:
             "Refusals of records read from the dead-letter topic: logged, not published "
             "there again, so a processor never dead-letters its own dead letters in a loop.",
             ["processor", "reason"],
+            registry=r,
+        )
+        self.dead_letters_cut = Counter(
+            "gridflow_dead_letters_cut",
+            "Dead letters too large to publish whole, cut down to a prefix of the original "
+            "(the full bytes in dead_letter_bodies, or the source topic for intake).",
+            ["processor"],
+            registry=r,
+        )
+        self.unpublishable_ticks = Counter(
+            "gridflow_tick_outputs_unpublishable",
+            "Outputs of a tick that could not be serialised or were too large: left out "
+            "and logged, since no record made them that could be dead-lettered.",
+            ["processor"],
+            registry=r,
+        )
+        self.stuck = Gauge(
+            "gridflow_stuck_partition",
+            "Consecutive failed attempts of the batch holding this partition; 0 once one "
+            "commits. Above 0 for long, the processor cannot make progress there.",
+            ["processor", "topic", "partition"],
             registry=r,
         )
         self.duplicates = Counter(

@@ -1,4 +1,5 @@
-"""Engine, shared metadata, the inbox of processed event ids, and the batch transaction.
+"""Engine, shared metadata, the inbox of processed event ids, the batch transaction,
+and the bodies of cut-down dead letters.
 
 Every processor's state lives in SQL (SQLite in the embedded runtime, PostgreSQL
 with Kafka), each in tables of its own, all declared on :data:`metadata` so one
@@ -10,15 +11,19 @@ at-least-once delivery into effectively-once processing.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Engine,
+    Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -27,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.types import UtcDateTime
+from storage.types import JsonDocument, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -48,6 +53,26 @@ inbox = Table(
     Column("event_id", String(64), primary_key=True),
     Column("processed_at", UtcDateTime, nullable=False, index=True),
 )
+
+dead_letter_bodies = Table(
+    "dead_letter_bodies",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("key", LargeBinary),
+    Column("value", LargeBinary),
+    Column("headers", JsonDocument, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
+"""The full bytes of records whose dead letter was too large to publish whole.
+
+The letter carries a prefix and the value's SHA-256 (``digest``); the record is
+kept here, in the transaction of the batch that refused it. Identical values are
+kept once: the first record's topic, partition, offset, key and headers stay.
+Headers are ``[{"key": ..., "base64": ...}]``.
+"""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -157,6 +182,32 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> No
     result = conn.execute(stmt, list(rows))
     if conn.dialect.name == "postgresql":
         result.close()
+
+
+def keep_dead_letter_body(
+    conn: Connection,
+    *,
+    digest: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    at: datetime,
+) -> None:
+    """Keep a record's bytes under ``digest`` (once: a second copy changes nothing)."""
+    row = {
+        "digest": digest,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "key": key,
+        "value": value,
+        "headers": [{"key": k, "base64": base64.b64encode(v).decode("ascii")} for k, v in headers],
+        "stored_at": at,
+    }
+    conn.execute(dialect_insert(conn)(dead_letter_bodies).on_conflict_do_nothing(), [row])
 
 
 def dialect_insert(conn: Connection) -> Any:

@@ -1,4 +1,4 @@
-"""One processor, one batch: decode, de-duplicate, act, publish, commit.
+"""One processor, one batch: decode, de-duplicate, act, serialise, publish, commit.
 
 The order of a checkpoint matters, and is the same in both runtimes:
 
@@ -9,22 +9,45 @@ The order of a checkpoint matters, and is the same in both runtimes:
 3. hand the rest to the logic as one batch (``Processor.handle``), each message
    with the time of its record (the time rule in :mod:`schemas.processing`); a
    refusal becomes a dead letter;
-4. publish every output and flush the producer (wait for the broker's ack);
-5. commit the database transaction: the processor's state and the inbox rows;
-6. the caller commits the consumer offsets (:class:`services.runtime.loop.Loop`).
+4. serialise every record's outputs (value, key, and the size the sink counts
+   against its limit) while it is still known which record made them; nothing
+   has been sent yet;
+5. publish every output and flush the producer (wait for the broker's ack);
+6. commit the database transaction: the processor's state and the inbox rows;
+7. the caller commits the consumer offsets (:class:`services.runtime.loop.Loop`).
 
-A crash after step 4 repeats the batch: the records carry the same times, so the
+A crash after step 5 repeats the batch: the records carry the same times, so the
 logic gives the same outputs, byte for byte, with the same ids, and downstream
-inboxes drop them. A crash after step 5 re-reads the batch and the inbox skips
+inboxes drop them. A crash after step 6 re-reads the batch and the inbox skips
 it. Nothing is lost, and nothing inside gridflow is done twice.
 
 A processor that keeps no state (intake) runs without a transaction: steps 2
-and 5 are skipped, and it never needs the database.
+and 6 are skipped, and it never needs the database.
 
-A batch whose logic raises unexpectedly is rolled back and re-run one record per
-transaction, so one poison message cannot hold back the others; a record that
-fails alone is dead-lettered (policy ``deadletter``) or stops the processor
-(policy ``stop``).
+Every failure belongs to the record that caused it:
+
+- A batch whose logic raises unexpectedly is rolled back and re-run one record
+  per transaction, so one poison message cannot hold back the others; a record
+  that fails alone is dead-lettered (policy ``deadletter``) or stops the
+  processor (policy ``stop``).
+- A record whose outputs cannot be serialised, keyed, or are larger than the
+  sink accepts (step 4), or that the broker refuses for what it is at step 5
+  (too large, an invalid record: :class:`Refused`), is *unpublishable*. The
+  transaction is rolled back and the batch run again with that record set
+  aside: it gets one dead letter (reason ``unpublishable``) instead of its
+  outputs, and the logic never sees it, so the state the rest commit is the
+  state their outputs describe. A refusal at step 5 may leave the others'
+  outputs on the broker; the re-run publishes the same bytes again, which
+  downstream inboxes drop. Errors of the transport itself (the broker away, a
+  timeout) still fail the batch, and the caller retries it whole.
+- A dead letter larger than the sink accepts is cut down to fit (a prefix of
+  the original value, its size and SHA-256: :class:`schemas.deadletter.Cut`).
+  The full bytes go to ``dead_letter_bodies`` in the batch's transaction; a
+  processor without a database says they are only in the source topic.
+- A dead letter about a record of the dead-letter topic is never published
+  (:meth:`BatchRunner._would_loop`): it would come back to its reader for ever.
+- A batch that keeps failing says so: ``gridflow_stuck_partition`` counts the
+  consecutive failed attempts per partition, and each attempt is logged.
 """
 
 from __future__ import annotations
@@ -32,13 +55,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from schemas.codec import DecodeError, decode, reject
-from schemas.deadletter import MessageRejected, Rejected, RejectionReason
+from schemas.codec import (
+    DecodeError,
+    EncodeError,
+    cut,
+    decode,
+    digest,
+    encode,
+    encode_key,
+    reject,
+)
+from schemas.deadletter import BodyStore, MessageRejected, Rejected, RejectionReason
 from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.topics import DEADLETTER, Emit, Record, topic_named
@@ -46,19 +78,64 @@ from services.logs import error_fields
 from services.metrics import Metrics, topic_label
 from services.runtime.processor import Processor
 from services.settings import ErrorPolicy
-from storage.db import Inbox, Transaction
+from storage.db import Inbox, Transaction, keep_dead_letter_body
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message serialised for the broker. The runner checks these bytes against the
+    sink's limit and the sink sends the same bytes: both see one serialisation."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+def outgoing(item: Outgoing | Emit) -> Outgoing:
+    """``item`` serialised, for callers that send an :class:`Emit` directly (tools and
+    tests); the runner serialises itself, record by record, before it sends."""
+    if isinstance(item, Outgoing):
+        return item
+    return Outgoing(item.topic, encode_key(item.key), encode(item.message))
+
+
+class Refused(Exception):
+    """The broker refused some messages for what they are (too large, an invalid
+    record): sending them again as they are can never succeed.
+
+    ``refused`` maps each one's position among the messages sent since the last
+    flush to the name of the broker's error.
+    """
+
+    def __init__(self, refused: Mapping[int, str]) -> None:
+        super().__init__(f"{len(refused)} message(s) refused: {sorted(set(refused.values()))}")
+        self.refused = dict(refused)
 
 
 class Sink(Protocol):
     """Where outputs are published: the in-memory broker or a Kafka producer."""
 
-    def send(self, emits: Sequence[Emit]) -> None: ...
+    def limit(self) -> int | None:
+        """The largest :meth:`size` the sink accepts; None for no limit."""
+        ...
+
+    def size(self, message: Outgoing) -> int:
+        """What ``message`` counts against :meth:`limit`."""
+        ...
+
+    def send(self, messages: Sequence[Outgoing]) -> None: ...
 
     def flush(self) -> None:
-        """Return once everything sent is acknowledged; raise if any send failed."""
+        """Return once everything sent is acknowledged. Raise :class:`Refused` when the
+        broker refused messages for what they are, anything else for a failure worth
+        retrying (the broker away, a timeout)."""
         ...
+
+
+class PublishFailed(RuntimeError):
+    """A batch still had unpublishable records after every re-run allowed."""
 
 
 class ProcessingFailed(RuntimeError):
@@ -94,6 +171,38 @@ class _Work:
     duplicates: int = 0
 
 
+@dataclass(frozen=True)
+class _SetAside:
+    """A record whose outputs cannot be published: why, and whether its dead letter
+    itself was refused (then it is cut down to the least it can say)."""
+
+    why: str | None
+    least: bool = False
+
+
+class _Unpublishable(Exception):
+    """Raised while a batch's outputs are serialised or sent: these records, set aside."""
+
+    def __init__(self, found: Mapping[int, _SetAside]) -> None:
+        super().__init__(f"{len(found)} record(s) unpublishable")
+        self.found = dict(found)
+
+
+class _Unfit(Exception):
+    """One output cannot be sent: ``why`` names its topic and type, never its content."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+_ATTEMPTS = 4
+"""Runs of one batch while records are found unpublishable: each run sets aside
+the records found so far; a refused dead letter takes one more to cut it down."""
+_LOG_EVERY = (1, 2, 3, 5, 10, 20, 50, 100)
+"""Consecutive failures of a batch at which it is logged, then every 100th."""
+
+
 class BatchRunner:
     """Runs one processor's logic over batches, inside one transaction per batch.
 
@@ -114,22 +223,36 @@ class BatchRunner:
         self.metrics = metrics
         self.on_error = on_error
         self.inbox = Inbox(tx, processor.name) if tx is not None else None
+        self.failed: list[Record] = []
+        """The records of the last batch that raised: the caller retries them."""
+        self._failing: dict[tuple[str, str], int] = {}
+        """Consecutive failed attempts per (topic, partition) of the batches in hand."""
 
     def run_batch(self, records: Sequence[Record]) -> BatchResult:
-        """Steps 1-5 of the checkpoint for ``records``; the caller commits offsets."""
+        """Steps 1-6 of the checkpoint for ``records``; the caller commits offsets.
+
+        If it raises, :attr:`failed` holds ``records``, for the caller to retry.
+        """
         name = self.processor.name
         started = time.perf_counter()
+        self.failed = []
         try:
-            result = self._transact(records)
-        except ProcessingFailed as failed:
-            self.metrics.failures.labels(name, "isolated").inc()
-            log.warning(
-                "batch failed, isolating records",
-                extra={"processor": name, "records": len(records)} | error_fields(failed.cause),
-            )
-            result = BatchResult()
-            for record in records:
-                result.add(self._isolated(record))
+            try:
+                result = self._transact(records)
+            except ProcessingFailed as failed:
+                self.metrics.failures.labels(name, "isolated").inc()
+                log.warning(
+                    "batch failed, isolating records",
+                    extra={"processor": name, "records": len(records)} | error_fields(failed.cause),
+                )
+                result = BatchResult()
+                for record in records:
+                    result.add(self._isolated(record))
+        except Exception:
+            self.failed = list(records)
+            self._stuck(records)
+            raise
+        self._unstuck(records)
         for record in records:
             self.metrics.consumed.labels(name, topic_label(record.topic)).inc()
         self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
@@ -147,7 +270,7 @@ class BatchRunner:
         for _ in range(max_rounds):
             with self._begin():
                 emits = self.processor.tick(now)
-                self._publish(emits)
+                self._send(self._tick_outputs(emits))
             if not emits:
                 break
             result.emitted += len(emits)
@@ -164,20 +287,43 @@ class BatchRunner:
             yield
 
     def _transact(self, records: Sequence[Record]) -> BatchResult:
-        with self._begin():
-            work = self._work(records)
-            emits = [emit for slot in work.outputs for emit in slot]
-            self._publish(emits)
+        aside: dict[int, _SetAside] = {}
+        for _ in range(_ATTEMPTS):
+            try:
+                with self._begin():
+                    work = self._work(records, aside)
+                    sent = self._serialise(records, work.outputs, aside)
+                    self._send(sent)
+                break
+            except _Unpublishable as found:  # rolled back: run again without them
+                for i, new in found.found.items():
+                    before = aside.get(i)
+                    why = new.why or (before.why if before is not None else None)
+                    aside[i] = _SetAside(why, new.least or (before is not None and before.least))
+                log.warning(
+                    "records unpublishable, running the batch again without them",
+                    extra={"processor": self.processor.name, "records": len(found.found)}
+                    | _where(records[i] for i in found.found),
+                )
+        else:
+            raise PublishFailed(
+                f"{self.processor.name}: unpublishable records after {_ATTEMPTS} runs"
+            )
         if work.duplicates:  # counted once committed: a failed batch is re-run alone
             self.metrics.duplicates.labels(self.processor.name).inc(work.duplicates)
-        return BatchResult(len(records), len(emits), work.dead_letters, work.duplicates)
+        return BatchResult(len(records), len(sent), work.dead_letters, work.duplicates)
 
-    def _work(self, records: Sequence[Record]) -> _Work:
-        """Steps 1-3: every record's outputs (or dead letter), in record order."""
+    def _work(self, records: Sequence[Record], aside: Mapping[int, _SetAside]) -> _Work:
+        """Steps 1-3: every record's outputs (or dead letter), in record order.
+
+        A record set aside as unpublishable gets its dead letter instead: the logic
+        and the inbox never see it.
+        """
         work = _Work(outputs=[[] for _ in records])
         decoded: list[tuple[int, Record, object]] = []
         for i, record in enumerate(records):
-            message = self._decode(record)
+            why = aside[i].why if i in aside else None
+            message = self._decode(record) if why is None else self._unpublishable(record, why)
             if isinstance(message, Emit):
                 work.outputs[i] = [message]
                 work.dead_letters += 1
@@ -255,9 +401,24 @@ class BatchRunner:
             letter = self._dead_letter(
                 record, RejectionReason.PROCESSING_ERROR, message, case_id=_case_id_of(record)
             )
-            with self._begin():
-                self._publish([letter])
-            return BatchResult(records=1, emitted=1, dead_letters=1)
+            least = False
+            for _ in range(2):  # a refused letter is cut down to the least it can say
+                try:
+                    with self._begin():
+                        sent = self._serialise([record], [[letter]], {0: _SetAside(None, least)})
+                        self._send(sent)
+                    break
+                except _Unpublishable:
+                    least = True
+            else:
+                raise PublishFailed(f"{self.processor.name}: a dead letter was refused")
+            return BatchResult(records=1, emitted=len(sent), dead_letters=1)
+
+    def _unpublishable(self, record: Record, why: str) -> Emit:
+        message = f"{self.processor.name} could not publish what it made of this message: {why}"
+        return self._dead_letter(
+            record, RejectionReason.UNPUBLISHABLE, message, case_id=_case_id_of(record)
+        )
 
     def _dead_letter(
         self,
@@ -288,18 +449,207 @@ class BatchRunner:
         )
         return Emit(DEADLETTER.name, case_id, letter)
 
-    def _publish(self, emits: Sequence[Emit]) -> None:
-        emits = [e for e in emits if not self._would_loop(e)]
-        if not emits:
-            return
-        self.sink.send(emits)
-        self.sink.flush()
+    # --- steps 4 and 5: serialise, then send ------------------------------------------
+
+    def _serialise(
+        self,
+        records: Sequence[Record],
+        outputs: Sequence[Sequence[Emit]],
+        aside: Mapping[int, _SetAside],
+    ) -> list[tuple[int, Emit, Outgoing]]:
+        """Step 4: every slot's outputs as the bytes to send, with the slot they came from.
+
+        Raises :class:`_Unpublishable` for the records whose outputs cannot be sent,
+        before anything is. A dead letter is always made to fit (see
+        :meth:`_fit_letter`).
+        """
+        sent: list[tuple[int, Emit, Outgoing]] = []
+        found: dict[int, _SetAside] = {}
+        for i, (record, slot) in enumerate(zip(records, outputs, strict=True)):
+            for emit in slot:
+                if self._would_loop(emit):
+                    continue
+                if isinstance(emit.message, MessageRejected):
+                    least = i in aside and aside[i].least
+                    sent.append((i, emit, self._fit_letter(record, emit, least)))
+                    continue
+                try:
+                    sent.append((i, emit, self._serialised(emit)))
+                except _Unfit as unfit:
+                    found[i] = _SetAside(unfit.why)
+                    break
+        if found:
+            raise _Unpublishable(found)
+        return sent
+
+    def _serialised(self, emit: Emit) -> Outgoing:
+        kind = getattr(emit.message, "type", type(emit.message).__name__)
+        what = f"its {kind} output to {topic_label(emit.topic)}"
+        try:
+            value = encode(emit.message)
+        except EncodeError:
+            raise _Unfit(f"{what} cannot be serialised (text that is not Unicode)") from None
+        try:
+            key = encode_key(emit.key)
+        except EncodeError:
+            raise _Unfit(f"the key of {what} cannot be encoded as UTF-8") from None
+        message = Outgoing(emit.topic, key, value)
+        limit = self.sink.limit()
+        if limit is not None and (size := self.sink.size(message)) > limit:
+            raise _Unfit(f"{what} is {size} bytes, over the limit of {limit}")
+        return message
+
+    def _fit_letter(self, record: Record, emit: Emit, least: bool = False) -> Outgoing:
+        """A dead letter as bytes that fit the sink: whole when it fits, else cut down
+        to a prefix of the original value (``least``: to nothing of it, nor its key,
+        headers or field errors), its full bytes kept in the database when there is one.
+        """
+        letter = emit.message
+        assert isinstance(letter, MessageRejected)
+        try:
+            whole = Outgoing(emit.topic, encode_key(emit.key), encode(letter))
+        except EncodeError:  # reject() escapes its own text; should it still fail, say less
+            letter = self._bare(record, letter)
+            emit = Emit(emit.topic, None, letter)
+            whole = Outgoing(emit.topic, None, encode(letter))
+        limit = self.sink.limit()
+        if not least and (limit is None or self.sink.size(whole) <= limit):
+            return whole
+        stored = self._keep_body(record)
+        key = whole.key
+
+        def attempt(prefix: int, omit: tuple[str, ...]) -> Outgoing:
+            shortened = cut(letter, record, prefix=prefix, stored=stored, omit=omit)
+            return Outgoing(emit.topic, key, encode(shortened))
+
+        def fits(message: Outgoing) -> bool:
+            return limit is None or self.sink.size(message) <= limit
+
+        everything = ("errors", "headers", "key")
+        omit: tuple[str, ...] = everything if least else ()
+        if not fits(attempt(0, omit)):
+            omit = everything
+        smallest = attempt(0, omit)
+        if not fits(smallest):
+            raise RuntimeError(f"a dead letter cannot fit the sink's limit of {limit} bytes")
+        best = smallest
+        if not least:  # the longest prefix that fits: the letter grows with the prefix
+            low, high = 0, len(record.value or b"")
+            while low < high:
+                middle = (low + high + 1) // 2
+                candidate = attempt(middle, omit)
+                if fits(candidate):
+                    low, best = middle, candidate
+                else:
+                    high = middle - 1
+        self.metrics.dead_letters_cut.labels(self.processor.name).inc()
+        log.warning(
+            "dead letter cut down to fit",
+            extra={
+                "processor": self.processor.name,
+                "reason": letter.payload.reason.value,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "size": len(whole.value),
+                "limit": limit,
+                "stored": stored.value,
+            },
+        )
+        return best
+
+    def _bare(self, record: Record, letter: MessageRejected) -> MessageRejected:
+        reason = letter.payload.reason
+        message = f"{reason.value}: the dead letter's own text could not be serialised"
+        return reject(
+            record,
+            processor=self.processor.name,
+            reason=reason,
+            message=message,
+            now=record.timestamp,
+        )
+
+    def _keep_body(self, record: Record) -> BodyStore:
+        """Keep the record's bytes in the batch's transaction; where they are kept."""
+        if self.tx is None:
+            return BodyStore.SOURCE_TOPIC
+        keep_dead_letter_body(
+            self.tx.conn,
+            digest=digest(record.value),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            at=record.timestamp,
+        )
+        return BodyStore.DATABASE
+
+    def _tick_outputs(self, emits: Sequence[Emit]) -> list[tuple[int, Emit, Outgoing]]:
+        """A tick's outputs as bytes. They come from no record, so there is none to
+        dead-letter: one that cannot be sent is logged and counted, and left out."""
+        out: list[tuple[int, Emit, Outgoing]] = []
         for emit in emits:
+            try:
+                out.append((0, emit, self._serialised(emit)))
+            except _Unfit as unfit:
+                self.metrics.unpublishable_ticks.labels(self.processor.name).inc()
+                log.error(
+                    "a tick's output cannot be published; left out",
+                    extra={"processor": self.processor.name, "why": unfit.why},
+                )
+        return out
+
+    def _send(self, sent: Sequence[tuple[int, Emit, Outgoing]]) -> None:
+        """Step 5: send and flush; a refusal names the slots whose outputs were refused."""
+        if not sent:
+            return
+        self.sink.send([message for _, _, message in sent])
+        try:
+            self.sink.flush()
+        except Refused as refused:
+            found: dict[int, _SetAside] = {}
+            for position, error in refused.refused.items():
+                i, emit, _ = sent[position]
+                if isinstance(emit.message, MessageRejected):
+                    found[i] = _SetAside(None, least=True)
+                else:
+                    kind = getattr(emit.message, "type", type(emit.message).__name__)
+                    why = f"the broker refused its {kind} output to {topic_label(emit.topic)}"
+                    found.setdefault(i, _SetAside(f"{why} ({error})"))
+            raise _Unpublishable(found) from None
+        for _, emit, _ in sent:
             kind = getattr(emit.message, "type", type(emit.message).__name__)
             self.metrics.produced.labels(self.processor.name, topic_label(emit.topic), kind).inc()
             if isinstance(emit.message, MessageRejected):  # counted when sent, not when decided
                 reason = emit.message.payload.reason.value
                 self.metrics.dead_letters.labels(self.processor.name, reason).inc()
+
+    # --- a batch that keeps failing ----------------------------------------------------
+
+    def _stuck(self, records: Sequence[Record]) -> None:
+        worst = 0
+        for topic, partition in _partitions(records):
+            attempts = self._failing[(topic, partition)] = (
+                self._failing.get((topic, partition), 0) + 1
+            )
+            worst = max(worst, attempts)
+            label = (self.processor.name, topic_label(topic), partition)
+            self.metrics.stuck.labels(*label).set(attempts)
+        if worst in _LOG_EVERY or worst % 100 == 0:
+            log.error(
+                "batch keeps failing; its partitions make no progress",
+                extra={"processor": self.processor.name, "attempts": worst}
+                | _where(records)
+                | error_fields(),
+            )
+
+    def _unstuck(self, records: Sequence[Record]) -> None:
+        for topic, partition in _partitions(records):
+            if self._failing.pop((topic, partition), None) is not None:
+                label = (self.processor.name, topic_label(topic), partition)
+                self.metrics.stuck.labels(*label).set(0)
 
     def _would_loop(self, emit: Emit) -> bool:
         """A dead letter about a record of the dead-letter topic is not published: it
@@ -322,6 +672,22 @@ class BatchRunner:
             },
         )
         return True
+
+
+def _partitions(records: Sequence[Record]) -> list[tuple[str, str]]:
+    return sorted({(r.topic, str(r.partition)) for r in records})
+
+
+def _where(records: Iterator[Record] | Sequence[Record]) -> dict[str, object]:
+    """Log fields naming where some records sit: topics, partitions, first offset."""
+    found = list(records)
+    if not found:
+        return {}
+    return {
+        "topics": sorted({r.topic for r in found}),
+        "partitions": sorted({r.partition for r in found}),
+        "offset": min(r.offset for r in found),
+    }
 
 
 def _case_id_of(record: Record) -> str | None:

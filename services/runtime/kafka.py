@@ -17,13 +17,30 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
+from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from schemas.codec import encode
 from schemas.topics import Emit, Record
+from services.logs import error_fields
+from services.runtime.batch import Outgoing, Refused, outgoing
 from services.runtime.names import Names
 
 log = logging.getLogger(__name__)
+
+_REFUSALS = (
+    MessageSizeTooLargeError,  # over max_request_size at send, or the topic's limit
+    RecordListTooLargeError,
+    InvalidRecordError,  # the broker's validation refused this record
+    CorruptRecordError,  # also what a broker answers for some records over its limit
+)
+"""Errors that a record earns by what it is: sending it again cannot succeed."""
+_PRODUCER_KEYS = frozenset(KafkaProducer.DEFAULT_CONFIG)
 
 
 def _positions(records: Sequence[Record], names: Names) -> dict[TopicPartition, tuple[int, int]]:
@@ -63,6 +80,12 @@ class KafkaSource:
             max_poll_records=max_records,
             isolation_level="read_committed",
             metadata_max_age_ms=30_000,
+            # The broker answers a fetch at once when a partition has data, else holds
+            # it this long. kafka-python keeps one fetch in flight per broker for all
+            # the assigned partitions; with the default 500 ms a record arriving while
+            # that fetch is held can wait out the whole hold, which put ~0.5 s on
+            # every hop. 20 ms bounds the wait at ~50 idle fetches a second.
+            fetch_max_wait_ms=20,
             # a batch may wait on slow webhooks (the notifier: timeouts and retries)
             max_poll_interval_ms=900_000,
             # co-partitioning: partition p of every case topic goes to the same member
@@ -150,21 +173,112 @@ class KafkaSink:
             delivery_timeout_ms=120_000,
         )
         self._pending: list[Any] = []
+        self._messages: list[Outgoing] = []
+        self._refused: dict[int, str] = {}
 
-    def send(self, emits: Sequence[Emit]) -> None:
-        for emit in emits:
-            key = emit.key.encode() if emit.key is not None else None
-            self._pending.append(
-                self.producer.send(
-                    self._names.topic(emit.topic), key=key, value=encode(emit.message)
-                )
-            )
+    def prepare(self, topics: Sequence[str]) -> None:
+        """Learn the partitions of every topic this sink writes to, before the first batch.
+
+        kafka-python learns a topic's partitions on its first send to it, and blocks
+        that send for a metadata refresh; refreshes are at least ``retry_backoff_ms``
+        (100 ms) apart. With a topic per unit, the router's first sends to each unit
+        stalled it for seconds. Here every topic is tracked first, so that one
+        refresh answers for all of them.
+        """
+        physical = [self._names.topic(t) for t in topics]
+        track = getattr(getattr(self.producer, "_sender", None), "add_topic", None)
+        if track is not None:  # kafka-python 3.0's sender; otherwise one refresh each
+            for topic in physical:
+                track(topic)
+        for topic in physical:
+            self.producer.partitions_for(topic)
+
+    def limit(self) -> int:
+        """The producer's ``max_request_size``: it refuses a larger record at send."""
+        return int(self.producer.config["max_request_size"])
+
+    def size(self, message: Outgoing) -> int:
+        """The size kafka-python checks against ``max_request_size`` (record format v2,
+        every broker since 0.11), so a message the runner lets through is not refused."""
+        return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(message.key, message.value, []))
+
+    def send(self, messages: Sequence[Outgoing | Emit]) -> None:
+        """Send each message (an Emit, from a tool or test, is serialised first).
+
+        A message the producer refuses for what it is is remembered by its position,
+        and :meth:`flush` raises :class:`Refused` for it with the rest.
+        """
+        for item in messages:
+            message = outgoing(item)
+            position = len(self._pending)
+            self._messages.append(message)
+            try:
+                future = self._send(message)
+            except _REFUSALS as exc:
+                self._refused[position] = type(exc).__name__
+                future = None
+            self._pending.append(future)
 
     def flush(self) -> None:
+        """Wait for every ack. A record the broker refused for what it is (too large, an
+        invalid record) is raised as :class:`Refused`, naming its position; any other
+        error (the broker away, a timeout, a leader moving) is raised as it is, and the
+        whole batch is retried.
+
+        kafka-python's idempotent producer takes a refusal by the broker as fatal: it
+        fails every batch in flight with the same error, and every send after it. So
+        after one the producer is replaced, and each message that failed so is sent
+        again alone, on the new producer: only those refused again are :class:`Refused`.
+        """
         pending, self._pending = self._pending, []
+        messages, self._messages = self._messages, []
+        refused, self._refused = self._refused, {}
         self.producer.flush(timeout=30)
-        for future in pending:
-            future.get(timeout=0)  # raises the send's error, if any
+        failure: BaseException | None = None
+        suspects: list[int] = []
+        for position, future in enumerate(pending):
+            if future is None:
+                continue
+            try:
+                future.get(timeout=0)  # raises the send's error, if any
+            except _REFUSALS:
+                suspects.append(position)
+            except Exception as exc:
+                failure = failure or exc
+        if suspects or (failure is not None and self._broken()):
+            self._renew()
+        if failure is not None:
+            raise failure
+        for position in suspects:  # one at a time: a refusal breaks the producer again
+            try:
+                self._send(messages[position]).get(timeout=30)
+            except _REFUSALS as exc:
+                refused[position] = type(exc).__name__
+                self._renew()
+        if refused:
+            log.warning(
+                "records refused by the broker",
+                extra={"refused": len(refused), "errors": sorted(set(refused.values()))},
+            )
+            raise Refused(refused)
+
+    def _send(self, message: Outgoing) -> Any:
+        topic = self._names.topic(message.topic)
+        return self.producer.send(topic, key=message.key, value=message.value)
+
+    def _broken(self) -> bool:
+        """Whether the producer failed for good (kafka-python's fatal error state)."""
+        manager = getattr(self.producer, "_transaction_manager", None)
+        return bool(manager is not None and manager.has_fatal_error())
+
+    def _renew(self) -> None:
+        """Replace the producer with a new one of the same configuration."""
+        config = {k: v for k, v in self.producer.config.items() if k in _PRODUCER_KEYS}
+        old, self.producer = self.producer, KafkaProducer(**config)
+        try:
+            old.close(timeout=0)
+        except Exception:  # a failed producer may fail to close; it is dropped either way
+            log.warning("failed producer not closed cleanly", extra=error_fields())
 
     def close(self) -> None:
         self.producer.close(timeout=10)

@@ -2,8 +2,10 @@
 consumer groups that remember how far they have read.
 
 Like Kafka, a topic must exist before it is written to; like Kafka, a consumer
-group commits its positions explicitly, after the batch is done. One partition
-per topic: the embedded runtime runs in one thread, so order is total.
+group commits its positions explicitly, after the batch is done; and like Kafka,
+the broker may refuse a message larger than ``max_message_bytes`` (none by
+default). One partition per topic: the embedded runtime runs in one thread, so
+order is total.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from schemas.codec import encode
 from schemas.topics import Emit, Record
+from services.runtime.batch import Outgoing, outgoing
 
 
 class UnknownTopicError(KeyError):
     pass
 
 
+class MessageTooLargeError(ValueError):
+    """A message over the broker's ``max_message_bytes`` (Kafka: MessageSizeTooLargeError)."""
+
+
 class MemoryBroker:
-    def __init__(self) -> None:
+    def __init__(self, max_message_bytes: int | None = None) -> None:
         self._logs: dict[str, list[Record]] = {}
         self._committed: dict[tuple[str, str], int] = {}
+        self.max_message_bytes = max_message_bytes
 
     def create_topics(self, names: Iterable[str]) -> None:
         for name in names:
@@ -35,6 +42,9 @@ class MemoryBroker:
         log = self._logs.get(topic)
         if log is None:
             raise UnknownTopicError(f"topic {topic!r} does not exist")
+        size = message_size(key, value)
+        if self.max_message_bytes is not None and size > self.max_message_bytes:
+            raise MessageTooLargeError(f"{size} bytes, over {self.max_message_bytes}")
         record = Record(topic=topic, value=value, key=key, offset=len(log), timestamp=at)
         log.append(record)
         return record
@@ -90,15 +100,29 @@ class MemorySource:
         """Nothing to release."""
 
 
+def message_size(key: bytes | None, value: bytes | None) -> int:
+    """What a message counts against the memory broker's limit: its key and value."""
+    return len(key or b"") + len(value or b"")
+
+
 class MemorySink:
+    """Appends to the memory broker; its limit is the broker's ``max_message_bytes``."""
+
     def __init__(self, broker: MemoryBroker, clock_now: Callable[[], datetime]) -> None:
         self._broker = broker
         self._now = clock_now
 
-    def send(self, emits: Sequence[Emit]) -> None:
-        for emit in emits:
-            key = emit.key.encode() if emit.key is not None else None
-            self._broker.append(emit.topic, key, encode(emit.message), self._now())
+    def limit(self) -> int | None:
+        return self._broker.max_message_bytes
+
+    def size(self, message: Outgoing) -> int:
+        return message_size(message.key, message.value)
+
+    def send(self, messages: Sequence[Outgoing | Emit]) -> None:
+        """Append each message (an Emit, from a tool or test, is serialised first)."""
+        for item in messages:
+            message = outgoing(item)
+            self._broker.append(message.topic, message.key, message.value, self._now())
 
     def flush(self) -> None:
         """Appends are synchronous: nothing is ever in flight."""

@@ -35,6 +35,7 @@ from services.runtime.kafka import KafkaSink, KafkaSource
 from services.runtime.loop import Loop
 from services.runtime.names import Names
 from services.settings import ClockMode, Settings
+from services.topics import site_topics
 from storage.db import Transaction, make_engine
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,9 @@ class Worker:
                         extra={"processor": self.name, "pause_s": pause, "failures": failures}
                         | error_fields(),
                     )
-                    self._rewind(records)
+                    # step() raised, so ``records`` is empty: the batch in hand is the
+                    # runner's (gridflow_stuck_partition counts its failed attempts)
+                    self._rewind(records or self.loop.runner.failed)
                     time.sleep(pause)
                 if time.monotonic() - last_lag > 15:
                     last_lag = time.monotonic()
@@ -199,6 +202,7 @@ def build_worker(name: str, settings: Settings) -> Worker:
     resources.callback(source.close)
     sink = KafkaSink(settings.kafka_bootstrap, client_id, names)
     resources.callback(sink.close)
+    sink.prepare([t.name for t in site_topics(site) if name in t.writers])
     metrics = Metrics()
     runner = BatchRunner(processor, tx, sink, metrics, settings.on_error)
     loop = Loop(runner, source, aside=lambda r: r.topic == CLOCK.name)

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -37,6 +38,7 @@ from tests.support.sites import SHANGHAI
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 REPORTS = 900
+CHUNK = 10
 
 
 class Instances:
@@ -171,17 +173,22 @@ def test_two_routers_and_two_archives_share_the_load_through_a_rebalance(
     try:
         ids = _send(kafka_bootstrap, namespace, site, 0, REPORTS // 3)
         wait_for("the first cases dispatched", lambda: len(_dispatched(assignments, seen)) > 0)
-        # a second instance of each joins while the load is flowing: a rebalance
+        # a second instance of each joins while the load is flowing: a rebalance. The
+        # load goes on, a chunk a second, until both routers have consumed some of it;
+        # a router that caught up before the rebalance would leave the newcomer idle.
         instances.start("router-b", "router")
         instances.start("archive-b", "archive")
-        ids |= _send(kafka_bootstrap, namespace, site, REPORTS // 3, REPORTS // 3)
-        wait_for(
-            "both routers at work",
-            lambda: min(instances.consumed("router-a"), instances.consumed("router-b")) > 0,
-            timeout=120,
-        )
+        sent = REPORTS // 3
+        for _ in range(120):  # bounded: two minutes of load at most
+            ids |= _send(kafka_bootstrap, namespace, site, sent, CHUNK)
+            sent += CHUNK
+            if min(instances.consumed("router-a"), instances.consumed("router-b")) > 0:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("router-b consumed nothing in two minutes of load")
         # and the first ones leave while more arrives: another rebalance
-        ids |= _send(kafka_bootstrap, namespace, site, 2 * REPORTS // 3, REPORTS // 3)
+        ids |= _send(kafka_bootstrap, namespace, site, sent, REPORTS // 3)
         assert instances.stop("router-a") == 0
         assert instances.stop("archive-a") == 0
         wait_for(

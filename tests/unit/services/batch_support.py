@@ -6,7 +6,7 @@ was rolled back can be read back from the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
@@ -27,7 +27,7 @@ from schemas.topics import (
     topic_named,
 )
 from services.metrics import Metrics
-from services.runtime.batch import BatchRunner
+from services.runtime.batch import BatchRunner, Outgoing, Refused, outgoing
 from services.runtime.clock import SimulatedClock
 from services.runtime.memory import MemoryBroker, MemorySink
 from services.settings import ErrorPolicy
@@ -48,7 +48,9 @@ fake_state = Table(  # not on the shared metadata: the migrations must not see i
 
 class FakeProcessor:
     """Accepts AcceptCase: writes a row, emits CaseAccepted. Notes steer it:
-    'boom' raises after writing, 'refuse' raises Rejected before writing."""
+    'boom' raises after writing, 'refuse' raises Rejected before writing; 'surrogate'
+    emits text that cannot be serialised, 'badkey' a key that cannot be encoded,
+    'big' an output of 5,000 bytes and more, 'flushfail' one that holds REFUSED_MARK."""
 
     name = NAME
     topics = (CASE_UPDATES.name,)
@@ -75,7 +77,13 @@ class FakeProcessor:
         event = CaseAccepted.derive(
             message.payload, producer=NAME, now=now, case_id=message.case_id, cause=message
         )
-        return [Emit(CASE_EVENTS.name, message.case_id, event)]
+        key = message.case_id
+        if note in _POISON_NOTES:  # model_copy does not validate: what a buggy logic can make
+            payload = event.payload.model_copy(update={"note": _POISON_NOTES[note]})
+            event = event.model_copy(update={"payload": payload})
+        if note == "badkey":
+            key = f"{message.case_id}\udc80"
+        return [Emit(CASE_EVENTS.name, key, event)]
 
     def tick(self, now: datetime) -> list[Emit]:
         """Like the escalator: at most ``tick_limit`` due items a call, each once."""
@@ -83,26 +91,70 @@ class FakeProcessor:
         return out
 
 
+REFUSED_MARK = "refused-at-flush"
+_POISON_NOTES = {"surrogate": "half a pair \ud800", "big": "x" * 5000, "flushfail": REFUSED_MARK}
+
+
 class BrokenSink:
     """Sends, then fails to get the broker's acknowledgement."""
 
     def __init__(self) -> None:
-        self.sent: list[Emit] = []
+        self.sent: list[Outgoing] = []
 
-    def send(self, emits: Sequence[Emit]) -> None:
-        self.sent.extend(emits)
+    def limit(self) -> int | None:
+        return None
+
+    def size(self, message: Outgoing) -> int:
+        return len(message.value)
+
+    def send(self, messages: Sequence[Outgoing]) -> None:
+        self.sent.extend(messages)
 
     def flush(self) -> None:
         raise ConnectionError("no ack from the broker")
 
 
+class RefusingSink(MemorySink):
+    """A memory sink whose broker refuses, at flush, every message holding ``marker``
+    (as Kafka does with RecordTooLargeError): the others are appended."""
+
+    def __init__(
+        self, broker: MemoryBroker, clock_now: Callable[[], datetime], marker: bytes
+    ) -> None:
+        super().__init__(broker, clock_now)
+        self.marker = marker
+        self.refusals = 0
+        self._refused: dict[int, str] = {}
+        self._sent = 0
+
+    def send(self, messages: Sequence[Outgoing | Emit]) -> None:
+        for item in messages:
+            message = outgoing(item)
+            if self.marker in message.value:
+                self._refused[self._sent] = "RecordTooLargeError"
+            else:
+                super().send([message])
+            self._sent += 1
+
+    def flush(self) -> None:
+        refused, self._refused, self._sent = self._refused, {}, 0
+        if refused:
+            self.refusals += len(refused)
+            raise Refused(refused)
+
+
 class Harness:
     """The fake processor's BatchRunner, its broker and database, and ways to read them."""
 
-    def __init__(self, engine: Engine, on_error: ErrorPolicy = ErrorPolicy.DEADLETTER) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_error: ErrorPolicy = ErrorPolicy.DEADLETTER,
+        max_message_bytes: int | None = None,
+    ) -> None:
         _own.create_all(engine)
         self.engine = engine
-        self.broker = MemoryBroker()
+        self.broker = MemoryBroker(max_message_bytes)
         self.broker.create_topics(t.name for t in CATALOGUE)
         self.clock = SimulatedClock(NOW)
         self.metrics = Metrics()
