@@ -9,6 +9,7 @@ collected before it is refused, so the dead letter names them all at once.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -33,6 +34,12 @@ PRODUCER = "intake"
 FUTURE_TOLERANCE = timedelta(minutes=15)
 """A report may claim a time this far after ``now`` (a channel's clock running fast)."""
 CONTROLS_MSG = "must not contain control characters"
+RECEIPT_FIELDS = frozenset({"received_at"})
+"""The case's fields that say when intake got the report, not what it says.
+
+The same report sent twice differs in these alone; every other field of the case
+is its content. The router compares content to tell a resend from a conflict.
+"""
 
 
 def case_id_for(channel: str, external_id: str) -> str:
@@ -41,6 +48,17 @@ def case_id_for(channel: str, external_id: str) -> str:
     The same report always gets the same case id, so a resent report is recognised.
     """
     return "GF-" + stable_id("case", channel, external_id).replace("-", "")[:16].upper()
+
+
+def content_of(case: Case) -> str:
+    """The case's content (all but :data:`RECEIPT_FIELDS`) as canonical JSON.
+
+    It is part of the ``case.received`` event id: the same report resent gets the
+    same id, which the router's inbox drops; a resend with other content gets
+    another, so it reaches the router, which refuses it as a conflict instead of
+    the inbox dropping it unseen. ASCII escapes keep any text encodable.
+    """
+    return json.dumps(case.model_dump(mode="json", exclude=set(RECEIPT_FIELDS)), sort_keys=True)
 
 
 class _Problems:
@@ -120,9 +138,12 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
     try:
         case = Case.model_validate(fields)
     except ValidationError as exc:
-        # field_errors leaves the input values out: a name or address stays out of the text
+        # field_errors leaves the input values out: a name or address stays out of the text.
+        # A field refused above already has its reason: the case's own check of it adds none.
+        named = {e.loc for e in problems.errors}
         for error in field_errors(exc):
-            problems.add(error.loc, f"{error.msg} once normalised", error.type)
+            if error.loc not in named:
+                problems.add(error.loc, f"{error.msg} once normalised", error.type)
     problems.raise_if_any()
     assert case is not None  # for the type checker: a failed validation raised above
     return case
@@ -180,7 +201,7 @@ class Intake:
             producer=PRODUCER,
             now=now,
             case_id=case.case_id,
-            key=(case.channel, case.external_id),
+            key=(case.channel, case.external_id, content_of(case)),
         )
         log.info(
             "case received",

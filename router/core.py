@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from router.checks import WORKING, case_file, conflict, holding, stale_lapse
+from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore
 from router.routing import category_of, initial_placement, place
 from router.story import PRODUCER, assigned, event
@@ -103,8 +103,8 @@ class Router:
     def _received(self, message: CaseReceived, now: datetime, files: CaseFiles) -> list[Emit]:
         case = message.payload
         known = files.get(case.case_id)
-        if known is not None:  # the inbox drops a redelivery: this is another message
-            raise conflict(message, known, "the case was received and dispatched already")
+        if known is not None:
+            return self._resent(message, known)
         category, to = initial_placement(self._site, case)
         assignment = Assignment(
             unit_id=to.unit.id,
@@ -118,6 +118,32 @@ class Router:
         )
         files.put(CaseFile.opened(case, assignment))
         return assigned(case, assignment, message, now, case)
+
+    def _resent(self, message: CaseReceived, file: CaseFile) -> list[Emit]:
+        """A ``case.received`` for a case opened already: nothing, or a conflict.
+
+        Intake derives the event id from the report's content, so the inbox drops an
+        exact resend before it gets here. What arrives is either the same content
+        under another id (a received_at of its own, an id from an older intake): a
+        duplicate, ignored; or other content under a known channel and external id.
+        That version is not applied, since the case is in a unit's hands already: it
+        is refused, and its dead letter keeps it verbatim, next to the case's first
+        ``case.received`` in the archive, for an operator to reconcile.
+        """
+        changed = differences(file, message.payload)
+        if not changed:
+            log.debug("resend of an opened case ignored", extra={"case_id": file.case_id})
+            return []
+        fields = ", ".join(e.loc for e in changed)
+        raise conflict(
+            message,
+            file,
+            f"it was opened already from this channel and external id with different "
+            f"content ({fields}); this version is not applied. The version applied is "
+            f"the case's first case.received in the archive; this one is the dead "
+            f"letter's original",
+            changed,
+        )
 
     # --- the loop's steps, by the holding unit ------------------------------------
 

@@ -102,19 +102,21 @@ def test_flat_a_grid_matter_still_stays_in_the_grid() -> None:
     assert _assigned(router, "grid.noise").payload.assignment.unit_id == "s-a-g1.leader"
 
 
-def test_a_second_receipt_of_a_dispatched_case_is_a_conflict(
+def test_a_second_receipt_of_a_dispatched_case_with_other_content_is_a_conflict(
     router: Router, store: MemoryCaseStore
 ) -> None:
     """A redelivery never reaches the router (the runtime's inbox drops it); another
-    message opening a case that exists already is refused, and changes nothing."""
+    message opening a case that exists already with other content is refused, and
+    changes nothing (test_resend covers resends in full)."""
     first = act(router, received(case()), LATER)
     assert len(first) == 2
     before = file_of(store, "GF-1")
-    again = received(case()).model_copy(update={"event_id": "another-delivery"})
+    again = received(case(category="urban.garbage"))
     with pytest.raises(Rejected) as caught:
         act(router, again, LATER)
     assert caught.value.reason is RejectionReason.CONFLICT
-    assert "received and dispatched already" in caught.value.message
+    assert "opened already" in caught.value.message
+    assert [e.loc for e in caught.value.errors] == ["category"]
     assert file_of(store, "GF-1") == before
 
 
