@@ -175,6 +175,7 @@ class KafkaSink:
         self._pending: list[Any] = []
         self._messages: list[Outgoing] = []
         self._refused: dict[int, str] = {}
+        self._prepared: list[str] = []
 
     def prepare(self, topics: Sequence[str]) -> None:
         """Learn the partitions of every topic this sink writes to, before the first batch.
@@ -185,6 +186,7 @@ class KafkaSink:
         stalled it for seconds. Here every topic is tracked first, so that one
         refresh answers for all of them.
         """
+        self._prepared = list(topics)
         physical = [self._names.topic(t) for t in topics]
         track = getattr(getattr(self.producer, "_sender", None), "add_topic", None)
         if track is not None:  # kafka-python 3.0's sender; otherwise one refresh each
@@ -279,6 +281,8 @@ class KafkaSink:
             old.close(timeout=0)
         except Exception:  # a failed producer may fail to close; it is dropped either way
             log.warning("failed producer not closed cleanly", extra=error_fields())
+        if self._prepared:
+            self.prepare(self._prepared)
 
     def close(self) -> None:
         self.producer.close(timeout=10)
