@@ -1,4 +1,11 @@
-"""Intake: a channel's raw report in, one validated, normalised case out.
+"""Intake: a channel's raw report in, one validated, normalised case out; and a
+sender's command in, passed on stamped with its sender.
+
+Commands: each sender writes on its own ``gridflow.commands.<sender>``, which only
+its principal may write; intake sets the command's ``sender`` from that topic and
+passes it on to the router on ``gridflow.cases.updates``, keyed by case id with
+gridflow's own partitioner, so that neither the sender's identity nor the case's
+partition depends on what the sender's client did (see :mod:`schemas.access`).
 
 pydantic has already checked the report's shape (types, lengths, enums) when the
 runtime decoded it; this module checks what needs the site catalogue and the
@@ -18,14 +25,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from intake import normalise
+from schemas.access import view_topic
 from schemas.cases import CaseReceived
 from schemas.catalogue import Site
 from schemas.codec import field_errors
+from schemas.commands import Command
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.envelope import Model, stable_id
-from schemas.processing import Inbound, Outcome, one_at_a_time
+from schemas.processing import Inbound, Outcome
+from schemas.replies import CommandRefused, RefusedPayload
 from schemas.reports import Case, Location, RawReport, Reporter
-from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Emit
+from schemas.topics import (
+    CASE_UPDATES,
+    CASES_RECEIVED,
+    COMMAND_PREFIX,
+    REPORTS_RAW,
+    Emit,
+    command_topic,
+)
 from schemas.urls import is_web_url
 
 log = logging.getLogger(__name__)
@@ -181,13 +198,69 @@ class Intake:
     """The intake processor: ``gridflow.reports.raw`` in, ``gridflow.cases.received`` out."""
 
     name = PRODUCER
-    topics: tuple[str, ...] = (REPORTS_RAW.name,)
 
     def __init__(self, site: Site) -> None:
         self.site = site
+        self.topics: tuple[str, ...] = (
+            REPORTS_RAW.name,
+            *(command_topic(s.id).name for s in site.all_senders()),
+        )
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
-        return one_at_a_time(self._report, batch)
+        out: list[Outcome] = []
+        for item in batch:
+            try:
+                if item.topic.startswith(COMMAND_PREFIX):
+                    out.append(self._command(item.message, item.now, item.topic))
+                else:
+                    out.append(self._report(item.message, item.now))
+            except Rejected as refused:
+                out.append(refused)
+        return out
+
+    def _command(self, message: Model, now: datetime, topic: str) -> list[Emit]:
+        """A sender's command, passed on to the router stamped with who sent it.
+
+        A command that names another sender than its topic's is refused
+        (``permission``): no one speaks for someone else. The refusal reaches the
+        sender's own view topic as well as the dead-letter topic.
+        """
+        sender = self.site.sender(topic.removeprefix(COMMAND_PREFIX))
+        if not isinstance(message, Command) or sender is None:
+            raise Rejected(
+                RejectionReason.UNKNOWN_TYPE,
+                f"{topic} carries the commands of a sender of the site, "
+                f"not {type(message).__name__}",
+            )
+        if message.sender is not None and message.sender != sender.id:
+            why = (
+                f"{message.type} refused: it came on {topic} but names sender "
+                f"{message.sender}; a command's sender is the topic it is written on"
+            )
+            payload = RefusedPayload(
+                command_id=message.event_id,
+                command_type=message.type,
+                sender=sender.id,
+                reason=RejectionReason.PERMISSION,
+                message=why,
+            )
+            answer = CommandRefused.derive(
+                payload,
+                producer=PRODUCER,
+                now=now,
+                case_id=message.case_id,
+                cause=message,
+                key=(CommandRefused.TYPE,),
+                correlation_id=message.case_id,
+            )
+            raise Rejected(
+                RejectionReason.PERMISSION,
+                why,
+                replies=[Emit(view_topic(sender).name, message.case_id, answer)],
+            )
+        stamped = message.model_copy(update={"sender": sender.id})
+        log.debug("command passed on", extra={"case_id": message.case_id, "sender": sender.id})
+        return [Emit(topic=CASE_UPDATES.name, key=message.case_id, message=stamped)]
 
     def _report(self, message: Model, now: datetime) -> list[Emit]:
         if not isinstance(message, RawReport):

@@ -2,8 +2,14 @@
 
 Inputs: new cases (``gridflow.cases.received``), the commands of the people who
 work them (``gridflow.cases.updates``) and deadlines (``gridflow.deadlines``).
-Output: the canonical case story on ``gridflow.cases.events``, and every
-assignment also on the holding unit's ``gridflow.assignments.<unit_id>``.
+Output: the canonical case story on ``gridflow.cases.events``; on each unit's
+``gridflow.assignments.<unit_id>`` what concerns it (the case whole when it is
+assigned, the escalation that takes it away, supervision); and on each sender's
+view topic the acknowledgement or refusal of each of its commands.
+
+A command is applied only when its sender, which intake stamped from the command
+topic it came on, may send it (:func:`schemas.access.refusal`) and the case's
+state allows it (:mod:`router.checks`).
 
 A batch at a time: the files of every case the batch concerns are loaded with
 one query, the messages act on them in order, and the changed files are saved
@@ -24,7 +30,8 @@ from typing import Any
 from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore
 from router.routing import category_of, initial_placement, place
-from router.story import PRODUCER, assigned, event
+from router.story import PRODUCER, assigned, event, reply
+from schemas.access import refusal, view_topic
 from schemas.cases import (
     Assignment,
     AssignmentReason,
@@ -34,19 +41,42 @@ from schemas.cases import (
     CaseHandled,
     CaseRated,
     CaseReceived,
+    CaseSupervised,
     CaseVerified,
     ClosedPayload,
     DeadlineKind,
     EscalatedPayload,
     Stage,
+    SupervisionPayload,
 )
 from schemas.catalogue import Site
-from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
+from schemas.commands import (
+    AcceptCase,
+    Command,
+    RateCase,
+    ReferUp,
+    ReportHandled,
+    SuperviseCase,
+    VerifyCase,
+)
 from schemas.deadletter import Rejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.envelope import Envelope, Model
 from schemas.processing import Inbound, Outcome
-from schemas.topics import CASE_UPDATES, CASES_RECEIVED, DEADLINES, Emit
+from schemas.replies import (
+    AcknowledgedPayload,
+    CommandAcknowledged,
+    CommandRefused,
+    RefusedPayload,
+)
+from schemas.topics import (
+    CASE_EVENTS,
+    CASE_UPDATES,
+    CASES_RECEIVED,
+    DEADLINES,
+    Emit,
+    assignment_topic,
+)
 
 __all__ = ["CaseFile", "Router"]
 
@@ -72,6 +102,7 @@ class Router:
             VerifyCase: self._verify,
             RateCase: self._rate,
             ReferUp: self._refer_up,
+            SuperviseCase: self._supervise,
             DeadlineLapsed: self._lapsed,
             DeadlineWarning: self._warned,
         }
@@ -93,7 +124,54 @@ class Router:
         if handler is None:
             kind = getattr(message, "type", type(message).__name__)
             raise Rejected(RejectionReason.UNKNOWN_TYPE, f"the router does not handle {kind}")
+        if isinstance(message, Command):
+            return self._command(message, handler, now, files)
         return handler(message, now, files)
+
+    def _command(
+        self, command: Command, handler: Handler, now: datetime, files: CaseFiles
+    ) -> list[Emit]:
+        """A command, if its sender may send it, answered on the sender's view topic.
+
+        The answer is a :class:`CommandAcknowledged` naming the events it caused, or
+        the refusal (dead letter) with a :class:`CommandRefused` beside it. A command
+        with no sender known to the site did not come through a command topic; it is
+        refused with no one to answer.
+        """
+        sender = self._site.sender(command.sender) if command.sender else None
+        to = view_topic(sender).name if sender else None
+        try:
+            if sender is None:
+                raise Rejected(
+                    RejectionReason.PERMISSION,
+                    f"{command.type} refused: sender {command.sender!r} is not one of the "
+                    f"site's; commands come through intake from the sender's command topic",
+                )
+            file = case_file(files, command)
+            why = refusal(self._site, command.type, sender.id, file.case, file.assignment.unit_id)
+            if why is not None:
+                raise Rejected(RejectionReason.PERMISSION, f"{command.type} refused: {why}")
+            out = handler(command, now, files)
+        except Rejected as refused:
+            if to is None:
+                raise
+            payload = RefusedPayload(
+                command_id=command.event_id,
+                command_type=command.type,
+                sender=command.sender,
+                reason=refused.reason,
+                message=refused.message[:4000],
+                errors=refused.errors[:64],
+            )
+            raise refused.answered([reply(CommandRefused, payload, command, to, now)]) from None
+        events = [e.message.event_id for e in out if e.topic == CASE_EVENTS.name]
+        payload = AcknowledgedPayload(
+            command_id=command.event_id,
+            command_type=command.type,
+            sender=sender.id,
+            events=events,  # type: ignore[arg-type]
+        )
+        return [*out, reply(CommandAcknowledged, payload, command, to, now)]
 
     def tick(self, now: datetime) -> list[Emit]:
         return []
@@ -157,7 +235,10 @@ class Router:
     ) -> list[Emit]:
         file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
         files.put(replace(file, stage=Stage.HANDLED))
-        return [event(CaseHandled, command.payload, file, command, now)]
+        handled = event(CaseHandled, command.payload, file, command, now)
+        verifier = self._site.verifier_for(file.case.grid_id)
+        asks = [_to(handled, view_topic(verifier).name)] if verifier else []
+        return [handled, *asks]  # the nearest verifier is asked to check it (核查)
 
     def _verify(self, command: VerifyCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """Passed: on to the rating. Failed: back to the same unit, which has
@@ -166,7 +247,9 @@ class Router:
         verified = event(CaseVerified, command.payload, file, command, now)
         if command.payload.passed:
             files.put(replace(file, stage=Stage.VERIFIED))
-            return [verified]
+            channel = self._site.channel_sender(file.case.channel)
+            asks = [_to(verified, view_topic(channel).name)] if channel else []
+            return [verified, *asks]  # the report's channel asks the resident to rate it
         held = file.assignment
         rework = held.model_copy(
             update={"seq": held.seq + 1, "reason": AssignmentReason.REWORK, "assigned_at": now}
@@ -198,6 +281,21 @@ class Router:
         if file.assignment.tier.parent() is None:
             raise conflict(command, file, "there is no tier above it to refer to")
         return self._escalate(file, command, now, files, AssignmentReason.REFERRED)
+
+    def _supervise(self, command: SuperviseCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        """Supervision (督办): the holder is pressed, on the story and on its own topic."""
+        open_stages = (Stage.ASSIGNED, Stage.ACCEPTED, Stage.HANDLED, Stage.VERIFIED)
+        file = holding(case_file(files, command), command, open_stages)
+        held = file.assignment
+        payload = SupervisionPayload(
+            at=command.payload.at,
+            note=command.payload.note,
+            by=command.sender,
+            unit_id=held.unit_id,
+            seq=held.seq,
+        )
+        supervised = event(CaseSupervised, payload, file, command, now)
+        return [supervised, _to_unit(supervised, held.unit_id)]
 
     # --- deadlines -------------------------------------------------------------------
 
@@ -248,11 +346,12 @@ class Router:
             due_at=due_at,
         )
         escalated = event(CaseEscalated, payload, file, cause, now)
+        notice = _to_unit(escalated, held.unit_id)  # taken from it, or it is supervised
         file = replace(file, escalations=file.escalations + 1)
         if to is None:
             files.put(file)
             log.warning("case supervised at the top tier", extra={"case_id": case.case_id})
-            return [escalated]
+            return [escalated, notice]
         assignment = Assignment(
             unit_id=to.unit.id,
             unit_name=to.unit.name,
@@ -264,4 +363,14 @@ class Router:
             assigned_at=now,
         )
         files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment))
-        return [escalated, *assigned(case, assignment, cause, now, file.whole_case())]
+        return [escalated, notice, *assigned(case, assignment, cause, now, file.whole_case())]
+
+
+def _to_unit(emit: Emit, unit_id: str) -> Emit:
+    """The same event, on the unit's own topic: what concerns the unit reaches it there."""
+    return _to(emit, assignment_topic(unit_id).name)
+
+
+def _to(emit: Emit, topic: str) -> Emit:
+    """The same event on a sender's view topic, for the sender it concerns."""
+    return Emit(topic=topic, key=emit.key, message=emit.message)

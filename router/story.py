@@ -76,3 +76,19 @@ def assigned(
         Emit(topic=CASE_EVENTS.name, key=case.case_id, message=story),
         Emit(topic=assignment_topic(assignment.unit_id).name, key=case.case_id, message=dispatched),
     ]
+
+
+def reply(
+    kind: type[Envelope], payload: Model, command: Envelope, topic: str, now: datetime
+) -> Emit:
+    """The answer to ``command`` on its sender's view topic ``topic``."""
+    message = kind.derive(
+        payload,
+        producer=PRODUCER,
+        now=now,
+        case_id=command.case_id,
+        cause=command,
+        key=(kind.TYPE,),
+        correlation_id=command.case_id,
+    )
+    return Emit(topic=topic, key=command.case_id, message=message)

@@ -155,3 +155,23 @@ class CaseEscalated(Envelope):
 
     type: Literal["case.escalated"] = "case.escalated"
     payload: EscalatedPayload
+
+
+class SupervisedPayload(Model):
+    """Supervision (督办): who pressed the holder, when, and what for."""
+
+    at: Time
+    note: Note | None = None
+
+
+class SupervisionPayload(SupervisedPayload):
+    by: UnitId = Field(description="The supervisor who sent it.")
+    unit_id: UnitId = Field(description="The unit holding the case, which is pressed.")
+    seq: Seq = Field(description="The assignment it presses.")
+
+
+class CaseSupervised(Envelope):
+    """A supervisor pressed the holding unit on the case (督办)."""
+
+    type: Literal["case.supervised"] = "case.supervised"
+    payload: SupervisionPayload

@@ -5,11 +5,14 @@ code: a directory of YAML files validated here at load. Intake checks codes
 against it, the router routes by it, the escalator reads its deadline policies.
 
 Files in a site directory: ``site.yaml`` (id, name, timezone, routing,
-deadlines), ``jurisdictions.yaml``, ``units.yaml``, ``categories.yaml``.
+deadlines), ``jurisdictions.yaml``, ``units.yaml``, ``categories.yaml``, and
+``senders.yaml``: who sends commands besides the units (verifiers, supervisors,
+the residents' channels), see :mod:`schemas.access`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
@@ -22,11 +25,15 @@ from pydantic import Field, ValidationError, model_validator
 
 from schemas.edges import CategoryCode, Name, PlaceId
 from schemas.envelope import Model
-from schemas.reports import Tier
-from schemas.topics import assignment_topic
+from schemas.reports import Channel, Tier
+from schemas.topics import assignment_topic, command_topic
 
 BUNDLED_SITES = Path(__file__).parent / "sites"
 DEFAULT_SITE = BUNDLED_SITES / "zhuangshi"
+
+
+PROCESSOR_PRINCIPAL_PREFIX = "gridflow."
+"""A processor's Kafka principal is this and its name (``gridflow.router``)."""
 
 
 class CatalogueError(ValueError):
@@ -55,6 +62,34 @@ class Unit(Model):
         "street command room, district command centre).",
     )
     webhook: str | None = Field(default=None, description="Where the notifier posts its work.")
+
+
+class SenderRole(StrEnum):
+    """What a sender of commands is; :data:`schemas.access.PERMISSIONS` says what each may do."""
+
+    UNIT = "unit"  # a unit of units.yaml: works the cases it holds
+    VERIFIER = "verifier"  # checks the handling on site (核查): a command room, a grid leader
+    SUPERVISOR = "supervisor"  # supervises (督办) the cases of its jurisdiction
+    CHANNEL = "channel"  # the residents' channel (the 12345 hotline...): passes on ratings
+
+
+class Sender(Model):
+    """Someone who sends commands: a unit, or one of ``senders.yaml``.
+
+    Its id is its Kafka principal and names its topics: it writes
+    ``gridflow.commands.<id>`` and reads its view (a unit's assignment topic,
+    anyone else's ``gridflow.replies.<id>``).
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: Name
+    role: SenderRole
+    jurisdiction: str | None = Field(
+        default=None, description="Verifiers and supervisors: where they act (its subtree)."
+    )
+    channel: Channel | None = Field(
+        default=None, description="Channel senders: the channel whose reports they rate."
+    )
 
 
 class Category(Model):
@@ -136,6 +171,7 @@ class Site(Model):
     jurisdictions: list[Jurisdiction]
     units: list[Unit]
     categories: list[Category]
+    senders: list[Sender] = Field(default_factory=list)
 
     model_config = Model.model_config | {"ignored_types": (cached_property,)}
 
@@ -177,6 +213,7 @@ class Site(Model):
             count = defaults.get(j.id, 0)
             if count != 1:
                 problems.append(f"jurisdiction {j.id} needs exactly one default unit, has {count}")
+        problems.extend(self._senders_consistent(places))
         types = {t for u in self.units for t in u.unit_types}
         for c in self.categories:
             if c.unit_type not in types:
@@ -184,6 +221,33 @@ class Site(Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _senders_consistent(self, places: Mapping[str, Jurisdiction]) -> list[str]:
+        problems: list[str] = []
+        ids = [u.id for u in self.units] + [s.id for s in self.senders]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            problems.append(f"sender ids must differ from each other and units': {dupes[:10]}")
+        for i in ids:
+            if i.startswith(PROCESSOR_PRINCIPAL_PREFIX):
+                problems.append(
+                    f"sender {i}: {PROCESSOR_PRINCIPAL_PREFIX}* ids are the processors'"
+                )
+        for s in self.senders:
+            try:
+                command_topic(s.id)
+            except ValueError as exc:
+                problems.append(str(exc))
+            if s.role is SenderRole.UNIT:
+                problems.append(f"sender {s.id}: units are senders already (units.yaml)")
+            needs_place = s.role in (SenderRole.VERIFIER, SenderRole.SUPERVISOR)
+            if needs_place and s.jurisdiction not in places:
+                problems.append(f"sender {s.id} ({s.role}): unknown jurisdiction {s.jurisdiction}")
+            if not needs_place and s.jurisdiction is not None:
+                problems.append(f"sender {s.id} ({s.role}): has no jurisdiction to act in")
+            if (s.role is SenderRole.CHANNEL) != (s.channel is not None):
+                problems.append(f"sender {s.id}: a channel sender, and only it, names a channel")
+        return problems
 
     # --- look-ups -------------------------------------------------------------------
 
@@ -206,6 +270,14 @@ class Site(Model):
             out.setdefault(u.jurisdiction, []).append(u)
         return out
 
+    @cached_property
+    def _senders(self) -> dict[str, Sender]:
+        units = (
+            Sender(id=u.id, name=u.name, role=SenderRole.UNIT, jurisdiction=u.jurisdiction)
+            for u in self.units
+        )
+        return {s.id: s for s in (*units, *self.senders)}
+
     @property
     def tz(self) -> ZoneInfo:
         """The site's timezone: every event time and deadline is in it (ZoneInfo caches)."""
@@ -216,6 +288,34 @@ class Site(Model):
 
     def unit(self, unit_id: str) -> Unit | None:
         return self._units.get(unit_id)
+
+    def sender(self, sender_id: str) -> Sender | None:
+        """A sender of commands by id: a unit (role ``unit``) or one of ``senders.yaml``."""
+        return self._senders.get(sender_id)
+
+    def all_senders(self) -> list[Sender]:
+        """Every sender: the units first, in catalogue order, then ``senders.yaml``'s."""
+        return list(self._senders.values())
+
+    def verifier_for(self, place_id: str) -> Sender | None:
+        """The verifier nearest ``place_id``: of the lowest tier whose area contains it."""
+        found = [
+            s
+            for s in self.senders
+            if s.role is SenderRole.VERIFIER
+            and s.jurisdiction
+            and self.within(place_id, s.jurisdiction)
+        ]
+        return min(found, key=lambda s: self._places[s.jurisdiction or ""].tier.rank, default=None)
+
+    def channel_sender(self, channel: Channel) -> Sender | None:
+        """The sender that speaks for ``channel``: it passes on its residents' ratings."""
+        return next((s for s in self.senders if s.channel is channel), None)
+
+    def within(self, place_id: str, jurisdiction_id: str) -> bool:
+        """Whether ``place_id`` is ``jurisdiction_id`` or lies inside it."""
+        area = self._places.get(jurisdiction_id)
+        return area is not None and self.ancestor(place_id, area.tier) == area
 
     def category(self, code: str) -> Category | None:
         return self._categories.get(code)
@@ -260,6 +360,8 @@ def load_site(directory: Path | str | None = None) -> Site:
         raise CatalogueError(f"{root / 'site.yaml'} must be a mapping")
     for part in ("jurisdictions", "units", "categories"):
         data[part] = _read_yaml(root / f"{part}.yaml")
+    if (root / "senders.yaml").exists():
+        data["senders"] = _read_yaml(root / "senders.yaml") or []
     try:
         return Site.model_validate(data)
     except ValidationError as exc:

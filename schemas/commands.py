@@ -1,6 +1,10 @@
-"""Commands units and residents send about a case, on ``gridflow.cases.updates``.
+"""Commands units, verifiers, supervisors and channels send about a case.
 
-Commands are named in the imperative. The sender chooses ``event_id``, a UUID,
+A sender writes its commands on its own topic, ``gridflow.commands.<sender>``,
+which only its Kafka principal may write. Intake reads them there, sets
+``sender`` from the topic (never from the message), and passes them on to the
+router on ``gridflow.cases.updates``, which only intake writes. Commands are
+named in the imperative. The sender chooses ``event_id``, a UUID,
 and reuses it when it retries: the router applies each command once. A UUID, so
 that two senders never pick the same id by accident (the router would take the
 second for a retry of the first).
@@ -12,8 +16,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.cases import RatedPayload, StepPayload, VerifiedPayload
-from schemas.edges import CommandId
+from schemas.cases import RatedPayload, StepPayload, SupervisedPayload, VerifiedPayload
+from schemas.edges import CommandId, UnitId
 from schemas.envelope import Envelope
 
 
@@ -22,6 +26,11 @@ class Command(Envelope):
 
     event_id: CommandId = Field(  # type: ignore[assignment]  # narrower than Envelope's
         description="A UUID the sender chooses; the same one again when it retries.",
+    )
+    sender: UnitId | None = Field(
+        default=None,
+        description="Who sent it. Intake sets it from the command topic the command came "
+        "on; a sender leaves it out (or names itself).",
     )
 
 
@@ -58,3 +67,21 @@ class ReferUp(Command):
 
     type: Literal["case.refer_up"] = "case.refer_up"
     payload: StepPayload = Field(description="note says why it is beyond the unit.")
+
+
+class SuperviseCase(Command):
+    """A supervisor presses the holding unit on a case (督办); the case does not move."""
+
+    type: Literal["case.supervise"] = "case.supervise"
+    payload: SupervisedPayload
+
+
+COMMANDS: tuple[type[Command], ...] = (
+    AcceptCase,
+    ReportHandled,
+    VerifyCase,
+    RateCase,
+    ReferUp,
+    SuperviseCase,
+)
+"""Every command, in the loop's order."""

@@ -14,12 +14,17 @@ was, its SHA-256 digest and where the full bytes are kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from schemas.edges import CaseId
 from schemas.envelope import Envelope, Model
+
+if TYPE_CHECKING:
+    from schemas.topics import Emit
 
 
 class RejectionReason(StrEnum):
@@ -30,6 +35,7 @@ class RejectionReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"  # an envelope whose type this topic does not carry
     UNROUTABLE = "unroutable"  # no unit is responsible for it
     CONFLICT = "conflict"  # a command the case's state does not allow
+    PERMISSION = "permission"  # a command its sender has no right to send (schemas.access)
     PROCESSING_ERROR = "processing_error"  # the processor failed on it, even alone
     UNPUBLISHABLE = "unpublishable"  # its outputs cannot be serialised, keyed or sent
 
@@ -42,12 +48,23 @@ class Rejected(Exception):
     """
 
     def __init__(
-        self, reason: RejectionReason, message: str, errors: list[FieldError] | None = None
+        self,
+        reason: RejectionReason,
+        message: str,
+        errors: list[FieldError] | None = None,
+        replies: Sequence[Emit] = (),
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.errors = errors or []
+        self.replies = list(replies)
+        """What the sender is told of the refusal (a command's refusal on its view
+        topic), published beside the dead letter."""
+
+    def answered(self, replies: Sequence[Emit]) -> Rejected:
+        """This refusal, with ``replies`` to publish beside its dead letter."""
+        return Rejected(self.reason, self.message, self.errors, replies)
 
 
 class FieldError(Model):
@@ -121,4 +138,7 @@ class RejectedPayload(Model):
 
 class MessageRejected(Envelope):
     type: Literal["message.rejected"] = "message.rejected"
+    case_id: CaseId | None = Field(  # a record that did not decode names no case
+        default=None, description="The case the refused message named, when it decoded that far."
+    )
     payload: RejectedPayload

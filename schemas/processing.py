@@ -32,10 +32,14 @@ Outcome = list[Emit] | Rejected
 
 @dataclass(frozen=True)
 class Inbound:
-    """One decoded message and the time of the record it came in (see the time rule)."""
+    """One decoded message, the time of the record it came in (see the time rule) and
+    the topic it came on."""
 
     message: Model
     now: datetime
+    topic: str = ""
+    """The catalogue name of the topic it came on: for intake, a command topic
+    names the command's sender."""
 
 
 def one_at_a_time(

@@ -22,15 +22,17 @@ from schemas.cases import (
     CaseHandled,
     CaseRated,
     CaseReceived,
+    CaseSupervised,
     CaseVerified,
 )
 from schemas.clock import ClockTicked
-from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
+from schemas.commands import COMMANDS
 from schemas.deadletter import MessageRejected
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.edges import UNIT_ID_PATTERN
 from schemas.envelope import Model
 from schemas.notifications import NotificationRecorded
+from schemas.replies import CommandAcknowledged, CommandRefused
 from schemas.reports import RawReport
 
 CASE_PARTITIONS = 6
@@ -101,10 +103,11 @@ CASES_RECEIVED = Topic(
 CASE_UPDATES = Topic(
     name="gridflow.cases.updates",
     key="case_id",
-    carries=(AcceptCase, ReportHandled, VerifyCase, RateCase, ReferUp),
-    writers=("units' systems", "verifiers", "resident rating channels"),
+    carries=COMMANDS,
+    writers=("intake",),
     readers=("router",),
-    description="Commands about a case from the people who work it.",
+    description="Commands about a case, each stamped by intake with the sender its command "
+    "topic proves, keyed by case_id with gridflow's own partitioner.",
 )
 CASE_EVENTS = Topic(
     name="gridflow.cases.events",
@@ -117,6 +120,7 @@ CASE_EVENTS = Topic(
         CaseRated,
         CaseClosed,
         CaseEscalated,
+        CaseSupervised,
     ),
     writers=("router",),
     readers=("escalator", "notifier", "archive"),
@@ -158,9 +162,17 @@ CLOCK = Topic(
 
 ASSIGNMENT_PREFIX = "gridflow.assignments."
 ASSIGNMENT_DESCRIPTION = (
-    "One topic per unit: the cases dispatched to it, whole (CaseDispatched), keyed by case_id. "
-    "A department subscribes to its own topic and sees its own work alone."
+    "One topic per unit, its whole view, keyed by case_id: the cases dispatched to it, whole, "
+    "with each clock's due time (case.dispatched); their deadline warnings and lapses; the "
+    "escalation that takes a case from it, and supervision (case.escalated, case.supervised); "
+    "the answer to each of its own commands (command.acknowledged, command.refused). A "
+    "department subscribes to its own topic and sees its own work alone."
 )
+COMMAND_PREFIX = "gridflow.commands."
+REPLY_PREFIX = "gridflow.replies."
+SENDER_PARTITIONS = 1
+"""A sender's command topic and reply topic: one ordered log each, so no client's
+partitioner can reorder what a sender said, and a sender's traffic fits one partition."""
 
 CATALOGUE: tuple[Topic, ...] = (
     REPORTS_RAW,
@@ -178,13 +190,67 @@ BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 ASSIGNMENTS = Topic(
     name=ASSIGNMENT_PREFIX + "<unit_id>",
     key="case_id",
-    carries=(CaseDispatched,),
-    writers=("router",),
+    carries=(
+        CaseDispatched,
+        CaseEscalated,
+        CaseSupervised,
+        DeadlineWarning,
+        DeadlineLapsed,
+        CommandAcknowledged,
+        CommandRefused,
+    ),
+    writers=("router", "escalator", "intake"),
     readers=("the unit",),
     description=ASSIGNMENT_DESCRIPTION,
     partitions=ASSIGNMENT_PARTITIONS,
 )
 """The assignment topics as one entry: every unit's is this, under the unit's name."""
+
+
+COMMANDS_OF = Topic(
+    name=COMMAND_PREFIX + "<sender_id>",
+    key="case_id (any partitioner: the topic has one partition, and intake re-keys)",
+    carries=COMMANDS,
+    writers=("the sender",),
+    readers=("intake",),
+    description="One topic per sender (a unit, verifier, supervisor or channel): the commands "
+    "it sends. Only the sender's principal may write it, so the topic proves who sent each.",
+    partitions=SENDER_PARTITIONS,
+)
+"""The command topics as one entry: every sender's is this, under the sender's id."""
+
+REPLIES_TO = Topic(
+    name=REPLY_PREFIX + "<sender_id>",
+    key="case_id",
+    carries=(CaseHandled, CaseVerified, CommandAcknowledged, CommandRefused),
+    writers=("router", "intake"),
+    readers=("the sender",),
+    description="One topic per sender that is not a unit (a unit reads its assignment topic), "
+    "its whole view: for a verifier, the cases handled in its area, to check (case.handled); "
+    "for a channel, the cases it reported that passed the check, to rate (case.verified); for "
+    "every sender, the acknowledgement or refusal of each of its commands.",
+    partitions=SENDER_PARTITIONS,
+)
+"""The reply topics as one entry: every non-unit sender's is this, under its id."""
+
+TEMPLATES: tuple[Topic, ...] = (ASSIGNMENTS, COMMANDS_OF, REPLIES_TO)
+"""The per-unit and per-sender topics, each one entry for all of its kind."""
+
+
+def _named(template: Topic, prefix: str, sender_id: str, reader: str) -> Topic:
+    if not _UNIT_ID.match(sender_id):
+        raise ValueError(f"id {sender_id!r} cannot name a topic: use [a-z0-9._-]")
+    return replace(template, name=prefix + sender_id, **{reader: (sender_id,)})
+
+
+def command_topic(sender_id: str) -> Topic:
+    """The topic a sender writes its commands on, e.g. ``gridflow.commands.zs.urban``."""
+    return _named(COMMANDS_OF, COMMAND_PREFIX, sender_id, "writers")
+
+
+def reply_topic(sender_id: str) -> Topic:
+    """The topic a non-unit sender reads its answers on, e.g. ``gridflow.replies.zs.verify``."""
+    return _named(REPLIES_TO, REPLY_PREFIX, sender_id, "readers")
 
 
 def assignment_topic(unit_id: str) -> Topic:
@@ -200,4 +266,8 @@ def topic_named(name: str) -> Topic:
         return BY_NAME[name]
     if name.startswith(ASSIGNMENT_PREFIX):
         return assignment_topic(name.removeprefix(ASSIGNMENT_PREFIX))
+    if name.startswith(COMMAND_PREFIX):
+        return command_topic(name.removeprefix(COMMAND_PREFIX))
+    if name.startswith(REPLY_PREFIX):
+        return reply_topic(name.removeprefix(REPLY_PREFIX))
     raise KeyError(f"no topic {name!r} in the catalogue")

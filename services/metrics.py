@@ -3,19 +3,23 @@
 Partition numbers are a label of ``gridflow_stuck_partition``: they are bounded by
 the topics' partition counts. Case ids never are.
 
-Assignment topics (one per unit) are folded into one label value so the series
-count does not grow with the number of units.
+The per-unit and per-sender topics (assignments, commands, replies) are folded into
+one label value per kind (``gridflow.assignments.*``) so the series count does not
+grow with the number of units and senders.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from schemas.topics import ASSIGNMENT_PREFIX
+from schemas.topics import ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX
+
+_FOLDED = (ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX)
 
 
 def topic_label(topic: str) -> str:
-    return ASSIGNMENT_PREFIX + "*" if topic.startswith(ASSIGNMENT_PREFIX) else topic
+    """The topic's label value: a per-unit or per-sender topic as its kind."""
+    return next((p + "*" for p in _FOLDED if topic.startswith(p)), topic)
 
 
 class Metrics:

@@ -1,4 +1,5 @@
-"""Provisioning: the catalogue's topics plus one assignment topic per unit of the site."""
+"""Provisioning: the catalogue's topics, one assignment topic per unit of the site, and
+each sender's command topic (and, for senders that are not units, reply topic)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from schemas.access import sender_topics
 from schemas.catalogue import Site
 from schemas.topics import CATALOGUE, TOPIC_CONFIG, Topic, assignment_topic
 from services.runtime.names import Names
@@ -15,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def site_topics(site: Site) -> list[Topic]:
     """Every topic a deployment of ``site`` needs."""
-    return [*CATALOGUE, *(assignment_topic(u.id) for u in site.units)]
+    return [*CATALOGUE, *(assignment_topic(u.id) for u in site.units), *sender_topics(site)]
 
 
 def create_topics(

@@ -70,7 +70,8 @@ def run_demo(
         pipeline = EmbeddedPipeline(
             site, clock, database_url, subscriptions=demo_subscriptions(receiver.url)
         )
-        actors = Actors(pipeline.broker, [u.id for u in site.units], seed, SLOW_SHARE)
+        others = [s.id for s in site.senders]  # verifiers and channels: they check and rate
+        actors = Actors(pipeline.broker, [u.id for u in site.units], seed, SLOW_SHARE, others)
         console.print(
             f"[bold]gridflow demo[/] · {site.name} · {len(site.units)} units · "
             f"{reports} reports over {days} working days from {START} · "

@@ -337,7 +337,7 @@ class BatchRunner:
                     work.duplicates += 1
                     continue
                 fresh.discard(message.event_id)  # a second copy in this batch is a duplicate
-            todo.append((i, record, Inbound(message, record.timestamp)))  # type: ignore[arg-type]
+            todo.append((i, record, Inbound(message, record.timestamp, record.topic)))  # type: ignore[arg-type]
         if not todo:
             return work
         try:
@@ -353,7 +353,8 @@ class BatchRunner:
                 work.outputs[i] = [
                     self._dead_letter(
                         record, outcome.reason, outcome.message, outcome.errors, case_id
-                    )
+                    ),
+                    *outcome.replies,
                 ]
                 work.dead_letters += 1
             else:

@@ -7,6 +7,9 @@ s-b.station and the grid leaders s-a-g1.leader, s-a-g2.leader, s-b-g1.leader. Th
 typed units sit above them: c.water (water_supply), d.env (environment) and s.urban
 (urban_management). There is a category at every tier, and urban.garbage is a
 second street matter for urban management.
+
+Senders besides the units: verifiers s.verify (the street) and s-a.verify (community
+A), supervisor d.supervise (the district), and the channels grid-app, hotline and web.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from schemas.catalogue import (
     Jurisdiction,
     Routing,
     RoutingMode,
+    Sender,
+    SenderRole,
     Site,
     TierDeadlines,
     Unit,
 )
-from schemas.reports import Tier
+from schemas.reports import Channel, Tier
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 """The test sites' timezone (the bundled site's too); the code takes it from the site."""
@@ -58,6 +63,16 @@ CATEGORIES = [
     ("urban.garbage", "Garbage", "垃圾堆放", Tier.STREET, "urban_management"),
     ("district.pollution", "Pollution", "环境污染", Tier.DISTRICT, "environment"),
     ("city.water", "Water supply", "供水", Tier.CITY, "water_supply"),
+]
+SENDERS = [
+    Sender(id="s.verify", name="Street verifier", role=SenderRole.VERIFIER, jurisdiction="s"),
+    Sender(id="s-a.verify", name="A verifier", role=SenderRole.VERIFIER, jurisdiction="s-a"),
+    Sender(
+        id="d.supervise", name="District supervisor", role=SenderRole.SUPERVISOR, jurisdiction="d"
+    ),
+    Sender(id="grid-app", name="Grid app", role=SenderRole.CHANNEL, channel=Channel.GRID_APP),
+    Sender(id="hotline", name="Hotline", role=SenderRole.CHANNEL, channel=Channel.HOTLINE_12345),
+    Sender(id="web", name="Web", role=SenderRole.CHANNEL, channel=Channel.WEB),
 ]
 SAME_FOR_EVERY_TIER = {"accept": 0, "resolve": 3, "refer": 1}
 
@@ -115,4 +130,5 @@ def tiny_site(
             )
             for code, name, name_zh, tier, kind in CATEGORIES
         ],
+        senders=SENDERS,
     )

@@ -45,9 +45,14 @@ def the_case(site: Site, raw: RawReport, now: datetime = NOW) -> CaseReceived:
     return emit.message
 
 
-def test_processor_reads_raw_reports() -> None:
-    assert Intake.name == "intake"
-    assert Intake.topics == (REPORTS_RAW.name,)
+def test_processor_reads_raw_reports_and_every_senders_commands(small_site: Site) -> None:
+    intake = Intake(small_site)
+    assert intake.name == "intake"
+    senders = small_site.all_senders()
+    assert intake.topics == (
+        REPORTS_RAW.name,
+        *(f"gridflow.commands.{s.id}" for s in senders),
+    )
 
 
 def test_good_report_becomes_one_case_received(small_site: Site) -> None:

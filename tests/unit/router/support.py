@@ -10,8 +10,22 @@ from typing import Any
 
 from router.core import Router
 from router.ports import CaseFile, CaseStore
-from schemas.cases import CaseReceived, DeadlineKind, RatedPayload, StepPayload, VerifiedPayload
-from schemas.commands import AcceptCase, RateCase, ReferUp, ReportHandled, VerifyCase
+from schemas.cases import (
+    CaseReceived,
+    DeadlineKind,
+    RatedPayload,
+    StepPayload,
+    SupervisedPayload,
+    VerifiedPayload,
+)
+from schemas.commands import (
+    AcceptCase,
+    RateCase,
+    ReferUp,
+    ReportHandled,
+    SuperviseCase,
+    VerifyCase,
+)
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
 from schemas.envelope import Envelope
 from schemas.reports import Case, Channel, Tier, Urgency
@@ -42,35 +56,63 @@ def received(c: Case) -> Envelope:
     return CaseReceived.derive(c, producer="intake", now=T0, case_id=c.case_id)
 
 
-def _command(kind: type[Envelope], case_id: str, payload: Any, n: object) -> Envelope:
-    return kind.derive(payload, producer="test", now=T0, case_id=case_id, key=(n,))
+VERIFIER = "s.verify"
+"""The street's verifier: the tiny site's cases lie in its jurisdiction."""
+RATER = "grid-app"
+"""The channel that took the builders' reports (``case()`` comes from the grid app)."""
+
+
+def _command(
+    kind: type[Envelope], case_id: str, payload: Any, n: object, sender: str | None
+) -> Envelope:
+    """A command as intake passes it on: stamped with its sender."""
+    message = kind.derive(payload, producer="test", now=T0, case_id=case_id, key=(n,))
+    return message.model_copy(update={"sender": sender})
 
 
 def step(case_id: str, unit_id: str, seq: int = 1, note: str | None = None) -> StepPayload:
     return StepPayload(unit_id=unit_id, seq=seq, at=T0 - timedelta(minutes=1), note=note)
 
 
-def accept(case_id: str, unit_id: str, seq: int = 1, n: object = 0) -> Envelope:
-    return _command(AcceptCase, case_id, step(case_id, unit_id, seq), n)
+def accept(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    """The holder accepts; ``sender`` defaults to the unit the step names."""
+    return _command(AcceptCase, case_id, step(case_id, unit_id, seq), n, sender or unit_id)
 
 
-def report_handled(case_id: str, unit_id: str, seq: int = 1, n: object = 0) -> Envelope:
-    return _command(ReportHandled, case_id, step(case_id, unit_id, seq), n)
+def report_handled(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    payload = step(case_id, unit_id, seq)
+    return _command(ReportHandled, case_id, payload, n, sender or unit_id)
 
 
-def refer_up(case_id: str, unit_id: str, seq: int = 1, n: object = 0) -> Envelope:
-    return _command(ReferUp, case_id, step(case_id, unit_id, seq, "beyond us"), n)
+def refer_up(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    payload = step(case_id, unit_id, seq, "beyond us")
+    return _command(ReferUp, case_id, payload, n, sender or unit_id)
 
 
 def verify(
-    case_id: str, unit_id: str, seq: int = 1, passed: bool = True, n: object = 0
+    case_id: str,
+    unit_id: str,
+    seq: int = 1,
+    passed: bool = True,
+    n: object = 0,
+    sender: str = VERIFIER,
 ) -> Envelope:
     payload = VerifiedPayload(unit_id=unit_id, seq=seq, at=T0, passed=passed)
-    return _command(VerifyCase, case_id, payload, n)
+    return _command(VerifyCase, case_id, payload, n, sender)
 
 
-def rate(case_id: str, rating: int = 5, n: object = 0) -> Envelope:
-    return _command(RateCase, case_id, RatedPayload(at=T0, rating=rating), n)
+def rate(case_id: str, rating: int = 5, n: object = 0, sender: str = RATER) -> Envelope:
+    return _command(RateCase, case_id, RatedPayload(at=T0, rating=rating), n, sender)
+
+
+def supervise(case_id: str, n: object = 0, sender: str = "d.supervise") -> Envelope:
+    return _command(SuperviseCase, case_id, SupervisedPayload(at=T0, note="hurry"), n, sender)
 
 
 def deadline(

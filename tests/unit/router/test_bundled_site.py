@@ -17,9 +17,10 @@ _SITE = load_site()
 
 
 def _assignment(out: list[Emit]) -> Assignment:
-    message = out[-1].message
+    (emit,) = [e for e in out if isinstance(e.message, CaseDispatched)]
+    message = emit.message
     assert isinstance(message, CaseDispatched)
-    assert out[-1].topic == f"gridflow.assignments.{message.payload.assignment.unit_id}"
+    assert emit.topic == f"gridflow.assignments.{message.payload.assignment.unit_id}"
     return message.payload.assignment
 
 

@@ -34,7 +34,6 @@ from tests.unit.router.support import (
     received,
     refer_up,
     report_handled,
-    types,
     verify,
 )
 
@@ -52,10 +51,12 @@ def test_referring_a_district_matter_up_from_the_street(
 ) -> None:
     act(router, received(case(category="district.pollution")), T0)
     out = act(router, refer_up("GF-1", "s.command"), LATER)
-    assert [e.topic for e in out] == [
-        "gridflow.cases.events",
-        "gridflow.cases.events",
-        "gridflow.assignments.d.env",
+    assert [(e.topic, e.message.type) for e in out] == [
+        ("gridflow.cases.events", "case.escalated"),
+        ("gridflow.assignments.s.command", "case.escalated"),  # taken from it: it is told
+        ("gridflow.cases.events", "case.assigned"),
+        ("gridflow.assignments.d.env", "case.dispatched"),
+        ("gridflow.assignments.s.command", "command.acknowledged"),
     ]
     escalated, assigned = _escalation(out)
     assert escalated.payload.model_dump() == {
@@ -97,8 +98,11 @@ def test_only_the_holder_may_refer(router: Router) -> None:
     act(router, received(case(category="grid.noise")), T0)
     with pytest.raises(Rejected) as caught:
         act(router, refer_up("GF-1", "s-a.station"), LATER)
-    assert caught.value.reason is RejectionReason.CONFLICT
-    assert "held by s-a-g1.leader" in caught.value.message
+    assert caught.value.reason is RejectionReason.PERMISSION
+    assert "s-a.station (unit) may not send case.refer_up" in caught.value.message
+    (answer,) = caught.value.replies
+    assert answer.topic == "gridflow.assignments.s-a.station"
+    assert answer.message.type == "command.refused"
 
 
 def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
@@ -124,7 +128,10 @@ def test_a_lapse_walks_the_case_up_the_whole_ladder_then_supervision(
 
     # the city has no tier above it: supervisors are told (督办), the holder keeps it
     out = act(router, deadline("GF-1", "c.hotline", Tier.CITY, 5, ACCEPT), LATER)
-    assert types(out) == ["case.escalated"] and len(out) == 1
+    assert [(e.topic, e.message.type) for e in out] == [
+        ("gridflow.cases.events", "case.escalated"),
+        ("gridflow.assignments.c.hotline", "case.escalated"),  # the holder is told too
+    ]
     top = out[0].message
     assert isinstance(top, CaseEscalated)
     assert (top.payload.from_unit_id, top.payload.to_unit_id, top.payload.to_tier) == (

@@ -94,6 +94,7 @@ def test_failed_verification_sends_it_back_to_the_same_unit(
         "gridflow.cases.events",
         "gridflow.cases.events",
         "gridflow.assignments.s.urban",
+        "gridflow.replies.s.verify",  # the verifier's acknowledgement
     ]
     verified, rework = out[0].message, out[1].message
     assert isinstance(verified, CaseVerified) and verified.payload.passed is False
@@ -120,7 +121,7 @@ Step = Callable[[], Envelope]
 @pytest.mark.parametrize(
     ("setup", "command", "says"),
     [
-        ([], lambda: accept("GF-1", "s.command"), "s.command does not hold it"),
+        ([], lambda: accept("GF-1", "s.command", sender=UNIT), "s.command does not hold it"),
         ([], lambda: accept("GF-1", UNIT, seq=2), "seq 2 is not its current assignment"),
         ([], lambda: report_handled("GF-1", UNIT), "it must be accepted for this step"),
         ([], lambda: verify("GF-1", UNIT), "it must be handled"),

@@ -29,10 +29,10 @@ from schemas.reports import Tier
 from schemas.topics import (
     ASSIGNMENT_PREFIX,
     CASE_EVENTS,
-    CASE_UPDATES,
     CASES_RECEIVED,
     DEADLETTER,
     REPORTS_RAW,
+    command_topic,
     topic_named,
 )
 from services.runtime.clock import SimulatedClock
@@ -157,7 +157,8 @@ def test_days_later_the_unaccepted_escalate_and_the_accepted_follow_the_rules(
     clock.advance(timedelta(minutes=30))
     for case_id in sorted(accepted):
         command = accept(first[case_id], clock.now())
-        pipeline.publish(CASE_UPDATES.name, encode(command), case_id.encode())
+        unit = first[case_id].payload.assignment.unit_id  # on the unit's own command topic
+        pipeline.publish(command_topic(unit).name, encode(command), case_id.encode())
     assert pipeline.pump().dead_letters == 0
 
     seen = len(pipeline.broker.read(CASE_EVENTS.name))

@@ -1,0 +1,203 @@
+"""Who may say what, and who may read and write where: the rules, as data.
+
+**Identity is proven, not claimed.** Every sender of commands (a unit, a
+verifier, a supervisor, a residents' channel; see
+:class:`~schemas.catalogue.Sender`) has a Kafka principal of its own, named by
+its id, and a command topic of its own, ``gridflow.commands.<id>``, that only
+that principal may write (:func:`grants`). Intake stamps each command with the
+sender its topic proves and passes it on, on ``gridflow.cases.updates``, which
+only intake may write. The router therefore knows a command's sender from where
+the command arrived, and never from a field the sender filled in.
+
+**Who may send which command** is :data:`PERMISSIONS`: for each command type,
+the roles that may send it and the relation the sender must have to the case.
+:func:`refusal` applies them; the router refuses (``permission``) what they do
+not allow, on the sender's own view topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from schemas.catalogue import PROCESSOR_PRINCIPAL_PREFIX, Sender, SenderRole, Site
+from schemas.commands import (
+    AcceptCase,
+    RateCase,
+    ReferUp,
+    ReportHandled,
+    SuperviseCase,
+    VerifyCase,
+)
+from schemas.reports import CaseFacts
+from schemas.topics import (
+    ASSIGNMENT_PREFIX,
+    CASE_UPDATES,
+    CATALOGUE,
+    CLOCK,
+    COMMAND_PREFIX,
+    REPLY_PREFIX,
+    REPORTS_RAW,
+    TEMPLATES,
+    Topic,
+    assignment_topic,
+    command_topic,
+    reply_topic,
+)
+
+
+class Relation(StrEnum):
+    """What a sender must be to the case for a rule to let it act."""
+
+    HOLDER = "holder"  # the unit holding the case now
+    JURISDICTION = "jurisdiction"  # its jurisdiction contains the case's grid
+    REPORTING_CHANNEL = "reporting_channel"  # the channel that took the case's report
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: SenderRole
+    relation: Relation
+
+
+PERMISSIONS: dict[str, tuple[Rule, ...]] = {
+    # The holding unit works the case: accepts (受理), reports it handled (处置反馈),
+    # refers it up beyond its powers (上报).
+    AcceptCase.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
+    ReportHandled.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
+    ReferUp.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
+    # Verification (核查) comes from a verifier of the case's jurisdiction (the
+    # command room, a grid leader), never from a unit, so never from the one that
+    # did the work.
+    VerifyCase.TYPE: (Rule(SenderRole.VERIFIER, Relation.JURISDICTION),),
+    # The rating (评价) comes from the residents' channel that took the report.
+    RateCase.TYPE: (Rule(SenderRole.CHANNEL, Relation.REPORTING_CHANNEL),),
+    # Supervision (督办), by the supervisors of the case's jurisdiction.
+    SuperviseCase.TYPE: (Rule(SenderRole.SUPERVISOR, Relation.JURISDICTION),),
+}
+"""Command type -> the rules, any one of which lets a sender send it."""
+
+
+def relates(site: Site, sender: Sender, relation: Relation, case: CaseFacts, holder: str) -> bool:
+    """Whether ``sender`` stands in ``relation`` to ``case``, held by unit ``holder``."""
+    if relation is Relation.HOLDER:
+        return sender.id == holder
+    if relation is Relation.JURISDICTION:
+        return sender.jurisdiction is not None and site.within(case.grid_id, sender.jurisdiction)
+    return sender.channel is not None and sender.channel == case.channel
+
+
+def refusal(
+    site: Site, command_type: str, sender_id: str | None, case: CaseFacts, holder: str
+) -> str | None:
+    """Why ``sender_id`` may not send ``command_type`` about ``case``; None when it may."""
+    rules = PERMISSIONS.get(command_type)
+    if not rules:
+        return f"no one may send {command_type}"
+    sender = site.sender(sender_id) if sender_id else None
+    if sender is None:
+        return f"sender {sender_id!r} is not known to the site" if sender_id else "no sender"
+    for rule in rules:
+        if rule.role is sender.role and relates(site, sender, rule.relation, case, holder):
+            return None
+    allowed = " or ".join(f"a {r.role} that is the case's {r.relation}" for r in rules)
+    return f"{sender.id} ({sender.role}) may not send {command_type}: only {allowed} may"
+
+
+def view_topic(sender: Sender) -> Topic:
+    """Where ``sender`` reads: a unit its assignment topic, anyone else its reply topic."""
+    if sender.role is SenderRole.UNIT:
+        return assignment_topic(sender.id)
+    return reply_topic(sender.id)
+
+
+def sender_topics(site: Site) -> list[Topic]:
+    """The command topic of every sender, and the reply topic of every non-unit sender."""
+    out: list[Topic] = []
+    for s in site.all_senders():
+        out.append(command_topic(s.id))
+        if s.role is not SenderRole.UNIT:
+            out.append(reply_topic(s.id))
+    return out
+
+
+# --- Kafka ACLs ---------------------------------------------------------------------
+
+Operation = Literal["read", "write"]
+Resource = Literal["topic", "group"]
+Pattern = Literal["literal", "prefixed"]
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One ACL: ``principal`` may ``operation`` the ``resource`` named (or prefixed) ``name``.
+
+    Names are catalogue names (``gridflow.…``); the ACL tooling puts them in the
+    deployment's namespace. READ and WRITE on a topic imply DESCRIBE in Kafka.
+    """
+
+    principal: str
+    operation: Operation
+    resource: Resource
+    name: str
+    pattern: Pattern = "literal"
+
+
+def processor_principal(processor: str) -> str:
+    """A processor's Kafka principal: ``gridflow.router``."""
+    return PROCESSOR_PRINCIPAL_PREFIX + processor
+
+
+def grants(site: Site, processors: Iterable[str]) -> list[Grant]:
+    """Every ACL a deployment of ``site`` needs, and no more.
+
+    - Each processor reads the topics whose readers name it and writes those whose
+      writers name it (the catalogue, templated topics by prefix), and reads its
+      consumer group.
+    - Each sender writes its own command topic and reads its own view topic; it
+      may use consumer groups named with its id as prefix.
+    - Channel senders also write the raw reports.
+    """
+    out: set[Grant] = set()
+    prefixes = {
+        ASSIGNMENT_PREFIX: ASSIGNMENT_PREFIX,
+        COMMAND_PREFIX: COMMAND_PREFIX,
+        REPLY_PREFIX: REPLY_PREFIX,
+    }
+    for name in processors:
+        who = processor_principal(name)
+        out.add(Grant(who, "read", "group", PROCESSOR_PRINCIPAL_PREFIX + name))
+        for t in CATALOGUE:
+            if name in t.writers:
+                out.add(Grant(who, "write", "topic", t.name))
+            if name in t.readers or (t is CLOCK and name == "escalator"):  # in ticks mode
+                out.add(Grant(who, "read", "topic", t.name))
+        for t in TEMPLATES:
+            prefix = next(p for p in prefixes if t.name.startswith(p))
+            if name in t.writers:
+                out.add(Grant(who, "write", "topic", prefix, "prefixed"))
+            if name in t.readers:
+                out.add(Grant(who, "read", "topic", prefix, "prefixed"))
+    for s in site.all_senders():
+        out.add(Grant(s.id, "write", "topic", command_topic(s.id).name))
+        out.add(Grant(s.id, "read", "topic", view_topic(s).name))
+        out.add(Grant(s.id, "read", "group", s.id + ".", "prefixed"))
+        if s.role is SenderRole.CHANNEL:
+            out.add(Grant(s.id, "write", "topic", REPORTS_RAW.name))
+    return sorted(out)
+
+
+__all__ = [
+    "CASE_UPDATES",
+    "PERMISSIONS",
+    "Grant",
+    "Relation",
+    "Rule",
+    "grants",
+    "processor_principal",
+    "refusal",
+    "sender_topics",
+    "view_topic",
+]
