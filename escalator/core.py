@@ -1,18 +1,17 @@
 """The escalator: arms deadlines from the case story and reports the near and the lapsed.
 
 It reads ``gridflow.cases.events``. Each assignment arms the holding unit's
-deadlines, in working days on the site's policy for the unit's tier: for a
-matter within the tier's duties, accept and resolve (resolve alone on rework; a
-community accepts the same working day and resolves within 3, a street the same
-day and within 5); for one beyond them, refer alone, since such a matter has no
-accept limit and must only be reported up a tier (within 1 working day). Later
-steps disarm them.
+deadlines, in working days on the site's policy for the unit's tier
+(:mod:`escalator.clocks`: a community accepts the same working day and resolves
+within 3, a street the same day and within 5; a matter beyond the tier is
+referred up within 1). Later steps disarm them.
 
 ``handle`` works a batch at a time and never emits: it loads the deadlines of
 every case in the batch at once, applies the batch's steps in order in memory,
 and writes back only what changed. Output comes from ``tick(now)`` alone, as
 warnings (the deadline is near) and lapses (it passed) on ``gridflow.deadlines``,
-for the router to escalate and the notifier to tell people.
+for the router to escalate and the notifier to tell people, and on the holding
+unit's own topic, so that the unit hears of its own deadlines where it works.
 
 Outputs are a function of the deadlines alone: a warning happens at the
 deadline's ``warn_at`` and a lapse at its ``due_at`` (times in the site's timezone), whenever
@@ -25,12 +24,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from escalator.calendar import WorkingCalendar
+from escalator.clocks import clocks_for
 from escalator.ports import Deadline, DeadlineStore
 from schemas.cases import (
-    AssignmentReason,
     CaseAccepted,
     CaseAssigned,
     CaseClosed,
@@ -43,7 +42,7 @@ from schemas.deadletter import Rejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
 from schemas.envelope import Model
 from schemas.processing import Inbound, Outcome
-from schemas.topics import CASE_EVENTS, DEADLINES, Emit
+from schemas.topics import CASE_EVENTS, DEADLINES, Emit, assignment_topic
 
 __all__ = ["Deadline", "Escalator"]
 
@@ -80,7 +79,6 @@ class Escalator:
         self._calendar = calendar
         self._store = store
         self._tz = site.tz
-        self._warn_before = timedelta(hours=site.deadlines.warn_before_hours)
         self._batch = batch  # most lapses (and, apart, warnings) one tick works through
 
     # --- the case story arms and disarms ------------------------------------------
@@ -143,30 +141,17 @@ class Escalator:
         if any(d.seq > a.seq for d in kinds.values()):
             log.warning("stale assignment ignored", extra={"case_id": case_id, "seq": a.seq})
             return
-        policy = self._site.deadlines_for(a.tier)
-        limits: list[tuple[DeadlineKind, int]] = []
-        if a.tier.rank < a.owner_tier.rank:
-            # beyond this tier's duties: no accept limit, only report it up (上报)
-            limits.append((DeadlineKind.REFER, policy.refer))
-        else:
-            if a.reason is not AssignmentReason.REWORK:  # rework: already accepted once
-                limits.append((DeadlineKind.ACCEPT, policy.accept))
-            limits.append((DeadlineKind.RESOLVE, policy.resolve))
         kinds.clear()
-        for kind, days in limits:
-            due_at = self._calendar.due(
-                a.assigned_at, days, self._site.deadlines.business_hours_end, self._tz
-            )
-            warn_at = due_at - self._warn_before
-            kinds[kind] = Deadline(
+        for clock in clocks_for(self._site, self._calendar, a):
+            kinds[clock.kind] = Deadline(
                 case_id=case_id,
-                kind=kind,
+                kind=clock.kind,
                 seq=a.seq,
                 unit_id=a.unit_id,
                 tier=a.tier,
-                due_at=due_at,
-                warn_at=warn_at if a.assigned_at < warn_at < due_at else None,
-                working_days=days,
+                due_at=clock.due_at,
+                warn_at=clock.warn_at,
+                working_days=clock.working_days,
                 correlation_id=message.correlation_id,
             )
 
@@ -207,9 +192,12 @@ class Escalator:
         lapsed = self._take(self._store.due(now, self._batch), self._store.remove)
         for d in lapsed:
             log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
-        return [self._emit(DeadlineWarning, d, d.warn_at or d.due_at) for d in warned] + [
-            self._emit(DeadlineLapsed, d, d.due_at) for d in lapsed
-        ]
+        out: list[Emit] = []
+        for d in warned:
+            out += self._emit(DeadlineWarning, d, d.warn_at or d.due_at)
+        for d in lapsed:
+            out += self._emit(DeadlineLapsed, d, d.due_at)
+        return out
 
     @staticmethod
     def _take(
@@ -231,9 +219,10 @@ class Escalator:
 
     def _emit(
         self, kind: type[DeadlineWarning | DeadlineLapsed], d: Deadline, happened: datetime
-    ) -> Emit:
-        """The message for ``d``: its times in the site's timezone, whatever the store
-        read them back in, so every store gives the same bytes."""
+    ) -> list[Emit]:
+        """The message for ``d``, on the deadlines topic and on the holding unit's own:
+        its times in the site's timezone, whatever the store read them back in, so
+        every store gives the same bytes."""
         payload = DeadlinePayload(
             kind=d.kind,
             unit_id=d.unit_id,
@@ -250,4 +239,7 @@ class Escalator:
             key=(d.case_id, d.kind.value, d.seq),
             correlation_id=d.correlation_id,
         )
-        return Emit(topic=DEADLINES.name, key=d.case_id, message=message)
+        return [
+            Emit(topic=DEADLINES.name, key=d.case_id, message=message),
+            Emit(topic=assignment_topic(d.unit_id).name, key=d.case_id, message=message),
+        ]

@@ -27,6 +27,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from escalator.calendar import WorkingCalendar
+from escalator.clocks import clocks_for, site_calendar
 from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore
 from router.routing import category_of, initial_placement, place
@@ -45,6 +47,7 @@ from schemas.cases import (
     CaseVerified,
     ClosedPayload,
     DeadlineKind,
+    Due,
     EscalatedPayload,
     Stage,
     SupervisionPayload,
@@ -91,9 +94,12 @@ class Router:
     name = PRODUCER
     topics = (CASES_RECEIVED.name, CASE_UPDATES.name, DEADLINES.name)
 
-    def __init__(self, site: Site, store: CaseStore) -> None:
+    def __init__(
+        self, site: Site, store: CaseStore, calendar: WorkingCalendar | None = None
+    ) -> None:
         self._site = site
         self._store = store
+        self._calendar = calendar or site_calendar(site)
         # The one map from message type to handler.
         self.handlers: dict[type[Model], Handler] = {
             CaseReceived: self._received,
@@ -176,6 +182,13 @@ class Router:
     def tick(self, now: datetime) -> list[Emit]:
         return []
 
+    def _due(self, assignment: Assignment) -> list[Due]:
+        """The clocks ``assignment`` starts, as the escalator will arm them."""
+        return [
+            Due(kind=c.kind, working_days=c.working_days, due_at=c.due_at, warn_at=c.warn_at)
+            for c in clocks_for(self._site, self._calendar, assignment)
+        ]
+
     # --- dispatch (调度分流 / 派遣) ------------------------------------------------
 
     def _received(self, message: CaseReceived, now: datetime, files: CaseFiles) -> list[Emit]:
@@ -195,7 +208,7 @@ class Router:
             assigned_at=now,
         )
         files.put(CaseFile.opened(case, assignment))
-        return assigned(case, assignment, message, now, case)
+        return assigned(case, assignment, message, now, case, self._due(assignment))
 
     def _resent(self, message: CaseReceived, file: CaseFile) -> list[Emit]:
         """A ``case.received`` for a case opened already: nothing, or a conflict.
@@ -255,7 +268,8 @@ class Router:
             update={"seq": held.seq + 1, "reason": AssignmentReason.REWORK, "assigned_at": now}
         )
         files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
-        return [verified, *assigned(file.case, rework, command, now, file.whole_case())]
+        whole = file.whole_case()
+        return [verified, *assigned(file.case, rework, command, now, whole, self._due(rework))]
 
     def _rate(self, command: RateCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """The resident's rating closes the case (评价 -> 结案)."""
@@ -363,7 +377,12 @@ class Router:
             assigned_at=now,
         )
         files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment))
-        return [escalated, notice, *assigned(case, assignment, cause, now, file.whole_case())]
+        whole = file.whole_case()
+        return [
+            escalated,
+            notice,
+            *assigned(case, assignment, cause, now, whole, self._due(assignment)),
+        ]
 
 
 def _to_unit(emit: Emit, unit_id: str) -> Emit:

@@ -8,6 +8,7 @@ always the case id, whatever the sender of a command put in its own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from router.ports import CaseFile
@@ -17,6 +18,7 @@ from schemas.cases import (
     CaseAssignedPayload,
     CaseDispatched,
     CaseDispatchedPayload,
+    Due,
 )
 from schemas.envelope import Envelope, Model
 from schemas.reports import Case, CaseFacts
@@ -47,9 +49,15 @@ def event(
 
 
 def assigned(
-    case: CaseFacts, assignment: Assignment, cause: Envelope, now: datetime, whole: Case
+    case: CaseFacts,
+    assignment: Assignment,
+    cause: Envelope,
+    now: datetime,
+    whole: Case,
+    due: Sequence[Due] = (),
 ) -> list[Emit]:
-    """The assignment: its facts on the case story, the whole case on the unit's topic.
+    """The assignment: its facts on the case story, the whole case and its clocks'
+    due times on the unit's topic.
 
     Both derive from the same cause and seq; their types keep their ids apart.
     """
@@ -66,7 +74,7 @@ def assigned(
         **common,  # type: ignore[arg-type]
     )
     dispatched = CaseDispatched.derive(
-        CaseDispatchedPayload(assignment=assignment, case=whole),
+        CaseDispatchedPayload(assignment=assignment, case=whole, due=list(due)),
         key=(CaseDispatched.TYPE, assignment.seq),
         **common,  # type: ignore[arg-type]
     )

@@ -71,9 +71,23 @@ class CaseAssigned(Envelope):
     payload: CaseAssignedPayload
 
 
+class Due(Model):
+    """One clock the assignment starts, and when it runs out (the escalator's own)."""
+
+    kind: DeadlineKind
+    working_days: Count
+    due_at: Time
+    warn_at: Time | None = Field(default=None, description="When the unit is warned, if at all.")
+
+
 class CaseDispatchedPayload(Model):
     assignment: Assignment
     case: Case = Field(description="The whole case, reporter and location included.")
+    due: list[Due] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Each clock the assignment starts (accept, resolve, refer) and its due time.",
+    )
 
 
 class CaseDispatched(Envelope):

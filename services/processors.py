@@ -61,15 +61,12 @@ def _router(p: Parts) -> Processor:
 
 
 def _escalator(p: Parts) -> Processor:
-    from escalator.calendar import WorkingCalendar
+    from escalator.clocks import site_calendar
     from escalator.core import Escalator
     from escalator.sql import SqlDeadlineStore
 
     assert p.tx is not None
-    calendar = WorkingCalendar(
-        extra_holidays=p.site.deadlines.holidays, extra_workdays=p.site.deadlines.workdays
-    )
-    return Escalator(p.site, calendar, SqlDeadlineStore(p.tx))
+    return Escalator(p.site, site_calendar(p.site), SqlDeadlineStore(p.tx))
 
 
 def _notifier(p: Parts) -> Processor:

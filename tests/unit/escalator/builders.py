@@ -21,6 +21,7 @@ from schemas.cases import (
 from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.reports import CaseFacts, Channel, Tier, Urgency
+from schemas.topics import DEADLINES, Emit
 from tests.support.sites import SHANGHAI
 
 ROUTER = "router"
@@ -126,3 +127,11 @@ def story() -> list[Envelope]:
         closed("c3", fri),
         assigned("c3", when=fri, seq=2),  # armed again after the close
     ]
+
+
+def story_of(out: list[Emit]) -> list[Emit]:
+    """What a tick wrote on ``gridflow.deadlines`` (each is also on the unit's topic)."""
+    copies = [e for e in out if e.topic != DEADLINES.name]
+    story = [e for e in out if e.topic == DEADLINES.name]
+    assert [e.message for e in copies] == [e.message for e in story]
+    return story

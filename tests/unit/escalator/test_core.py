@@ -29,7 +29,19 @@ from schemas.reports import Tier
 from schemas.topics import DEADLINES, Emit
 from tests.support.sites import tiny_site
 
-from .builders import LIMITS, ROUTER, THU, assigned, at, closed, escalated, inbound, step, story
+from .builders import (
+    LIMITS,
+    ROUTER,
+    THU,
+    assigned,
+    at,
+    closed,
+    escalated,
+    inbound,
+    step,
+    story,
+    story_of,
+)
 
 ACCEPT_DUE = at(2026, 3, 6, 0)  # same working day: 24:00 on Thursday
 RESOLVE_DUE = at(2026, 3, 11, 0)  # community: 3 working days -> 24:00 on Tue 10 March
@@ -311,28 +323,30 @@ def test_a_row_a_concurrent_tick_took_is_not_resurrected() -> None:
 
 def test_tick_warns_once_then_lapses_once(escalator: Escalator, store) -> None:
     feed(escalator, assigned("c1", when=THU))
-    assert escalator.tick(at(2026, 3, 5, 19, 59)) == []
-    warned = escalator.tick(at(2026, 3, 5, 20, 30))
+    assert story_of(escalator.tick(at(2026, 3, 5, 19, 59))) == []
+    warned = story_of(escalator.tick(at(2026, 3, 5, 20, 30)))
     assert [type(e.message) for e in warned] == [DeadlineWarning]
     emit = warned[0]
     assert emit.topic == DEADLINES.name and emit.key == "c1"
     assert emit.message.payload.kind is DeadlineKind.ACCEPT
     assert emit.message.payload.due_at == ACCEPT_DUE
     assert emit.message.occurred_at == at(2026, 3, 5, 20)  # the warning moment, not now
-    assert escalator.tick(at(2026, 3, 5, 21)) == []  # warned once only
-    lapsed = escalator.tick(ACCEPT_DUE + timedelta(minutes=7))
+    assert story_of(escalator.tick(at(2026, 3, 5, 21))) == []  # warned once only
+    lapsed = story_of(escalator.tick(ACCEPT_DUE + timedelta(minutes=7)))
     assert [type(e.message) for e in lapsed] == [DeadlineLapsed]
     assert lapsed[0].message.payload.kind is DeadlineKind.ACCEPT
     assert lapsed[0].message.producer == "escalator"
     assert lapsed[0].message.occurred_at == ACCEPT_DUE  # when it lapsed, not now
     assert set(kinds(store, "c1")) == {DeadlineKind.RESOLVE}
-    assert escalator.tick(ACCEPT_DUE) == []
+    assert story_of(escalator.tick(ACCEPT_DUE)) == []
 
 
 def test_lapse_carries_the_case_correlation_id(escalator: Escalator) -> None:
     msg = assigned("c1", when=THU)
     feed(escalator, msg)
-    (lapse,) = [e for e in escalator.tick(ACCEPT_DUE) if isinstance(e.message, DeadlineLapsed)]
+    (lapse,) = [
+        e for e in story_of(escalator.tick(ACCEPT_DUE)) if isinstance(e.message, DeadlineLapsed)
+    ]
     assert lapse.message.correlation_id == msg.correlation_id
     assert lapse.message.causation_id is None
 
@@ -343,15 +357,15 @@ def test_no_warning_when_the_warning_moment_is_before_the_start(
     late = at(2026, 3, 5, 22)  # same-day accept due at 24:00: 4 h before is 20:00
     feed(escalator, assigned("c1", when=late))
     assert armed(store, "c1")[0].warn_at is None
-    assert escalator.tick(at(2026, 3, 5, 23)) == []
-    assert [type(e.message) for e in escalator.tick(ACCEPT_DUE)] == [DeadlineLapsed]
+    assert story_of(escalator.tick(at(2026, 3, 5, 23))) == []
+    assert [type(e.message) for e in story_of(escalator.tick(ACCEPT_DUE))] == [DeadlineLapsed]
 
 
 def test_a_backlog_is_worked_through_in_bounded_ticks(store) -> None:
     escalator = fresh(batch=2, store=store)
     feed(escalator, *(assigned(f"c{i}", when=THU) for i in range(5)))
     after = at(2026, 3, 20)  # everything lapsed: 5 accept + 5 resolve
-    sizes = [len(escalator.tick(after)) for _ in range(6)]
+    sizes = [len(story_of(escalator.tick(after))) for _ in range(6)]
     assert sizes == [2, 2, 2, 2, 2, 0]
     assert store.rows() == []
 
@@ -375,11 +389,11 @@ def test_the_same_tick_at_two_nows_gives_the_same_bytes() -> None:
     due is the same, so are the messages, byte for byte, in the same order."""
     early, late = fresh(), fresh()
     armed_story(early), armed_story(late)
-    warnings = encoded(early.tick(at(2026, 3, 5, 20, 30)))
-    assert warnings == encoded(late.tick(at(2026, 3, 5, 23, 59)))
+    warnings = encoded(story_of(early.tick(at(2026, 3, 5, 20, 30))))
+    assert warnings == encoded(story_of(late.tick(at(2026, 3, 5, 23, 59))))
     assert [w[1] for w in warnings] == ["c0", "c1", "c3"]  # by warn_at, then case
-    lapses = encoded(early.tick(at(2026, 3, 15)))
-    assert lapses == encoded(late.tick(at(2026, 3, 19, 8, 1)))
+    lapses = encoded(story_of(early.tick(at(2026, 3, 15))))
+    assert lapses == encoded(story_of(late.tick(at(2026, 3, 19, 8, 1))))
     assert len(lapses) == 7  # accept and resolve of c0, c1, c3; refer of c2
 
 
@@ -388,7 +402,7 @@ def test_ids_are_stable_across_runs() -> None:
         escalator = fresh()
         feed(escalator, assigned("c1", when=THU))
         feed(escalator, assigned("c2", when=THU, tier=Tier.STREET, owner=Tier.DISTRICT))
-        out = escalator.tick(at(2026, 3, 5, 21)) + escalator.tick(late)
+        out = story_of(escalator.tick(at(2026, 3, 5, 21))) + story_of(escalator.tick(late))
         return [(e.message.type, e.message.event_id) for e in out]
 
     first, second = run_once(at(2026, 3, 20)), run_once(at(2026, 3, 23, 8))  # a late re-run
@@ -439,13 +453,13 @@ def test_a_lapse_does_not_remove_the_deadline_rearmed_meanwhile() -> None:
     store.then.append(lambda: feed(escalator, rework))
     # the seq-1 resolve (due 24:00 Tue) is read as lapsed; the rework replaces it
     # with a seq-2 resolve before the tick writes
-    out = escalator.tick(at(2026, 3, 11, 9))
+    out = story_of(escalator.tick(at(2026, 3, 11, 9)))
     assert store.then == []  # the race did happen
     assert [(d.kind, d.seq, d.due_at) for d in armed(store, "c1")] == [
         (DeadlineKind.RESOLVE, 2, at(2026, 3, 14)),  # 3 working days after Tue 10
     ]
     assert out == []  # what it read was superseded: not reported
-    lapsed = escalator.tick(at(2026, 3, 14))
+    lapsed = story_of(escalator.tick(at(2026, 3, 14)))
     assert [(type(e.message), e.message.payload.seq) for e in lapsed] == [(DeadlineLapsed, 2)]
 
 
@@ -454,12 +468,12 @@ def test_a_warning_does_not_mark_the_deadline_rearmed_meanwhile() -> None:
     feed(escalator, assigned("c1", when=THU))
     up = assigned("c1", when=THU, seq=2, tier=Tier.STREET, reason=AssignmentReason.ESCALATED)
     store.then.append(lambda: feed(escalator, up))  # seq-2 accept, same due and warn times
-    out = escalator.tick(at(2026, 3, 5, 20))
+    out = story_of(escalator.tick(at(2026, 3, 5, 20)))
     assert store.then == []  # the race did happen
     (accept,) = [d for d in armed(store, "c1") if d.kind is DeadlineKind.ACCEPT]
     assert (accept.seq, accept.warned) == (2, False)
     assert out == []  # it read seq 1's warning, superseded: not reported
-    warned = escalator.tick(at(2026, 3, 5, 20))
+    warned = story_of(escalator.tick(at(2026, 3, 5, 20)))
     assert [(type(e.message), e.message.payload.seq) for e in warned] == [(DeadlineWarning, 2)]
 
 
@@ -470,9 +484,21 @@ def test_a_tick_racing_another_instances_tick_emits_only_what_it_took() -> None:
     after = at(2026, 3, 6, 1)  # the four accepts lapsed at 24:00
     theirs: list[Emit] = []
     # between this tick's read and its removal, the other instance ticks and commits
-    store.then.append(lambda: theirs.extend(other.tick(after)))
-    mine = escalator.tick(after)
+    store.then.append(lambda: theirs.extend(story_of(other.tick(after))))
+    mine = story_of(escalator.tick(after))
     assert store.then == []  # the race did happen
     assert [e.key for e in theirs] == ["c0", "c1"]  # its batch of two, first by case
     assert [e.key for e in mine] == ["c2", "c3"]  # read all four, took (and told) two
     assert {d.kind for d in store.rows()} == {DeadlineKind.RESOLVE}
+
+
+def test_each_warning_and_lapse_reaches_the_holding_unit_on_its_own_topic(
+    escalator: Escalator,
+) -> None:
+    feed(escalator, assigned("c1", when=THU))
+    out = escalator.tick(at(2026, 3, 5, 20, 30)) + escalator.tick(RESOLVE_DUE)
+    story = [e for e in out if e.topic == DEADLINES.name]
+    assert {e.message.type for e in story} == {"deadline.warning", "deadline.lapsed"}
+    for emit in story:
+        unit = f"gridflow.assignments.{emit.message.payload.unit_id}"
+        assert [e.topic for e in out if e.message == emit.message] == [DEADLINES.name, unit]

@@ -160,3 +160,38 @@ def test_no_unit_at_the_tier_is_unroutable(tiny: Site) -> None:
         act(router, received(case(category="community.mediation")), T0)
     assert caught.value.reason is RejectionReason.UNROUTABLE
     assert "GF-1" in caught.value.message and "s-a-g1" in caught.value.message
+
+
+def test_the_unit_gets_each_clocks_due_time_as_the_escalator_arms_it(
+    router: Router, tiny: Site
+) -> None:
+    """The assignment on the unit's topic carries its deadlines, the escalator's own."""
+    from escalator.clocks import site_calendar
+    from escalator.core import Escalator
+    from escalator.memory import MemoryDeadlineStore
+    from schemas.cases import DeadlineKind
+    from schemas.processing import Inbound
+
+    out = act(router, received(case()), T0)
+    dispatched = next(e.message for e in out if isinstance(e.message, CaseDispatched))
+    story = next(e.message for e in out if isinstance(e.message, CaseAssigned))
+    due = {d.kind: d for d in dispatched.payload.due}
+    assert set(due) == {DeadlineKind.ACCEPT, DeadlineKind.RESOLVE}
+    # 2026-03-05 is a Thursday: accept by the end of the day, resolve in 3 working days
+    assert due[DeadlineKind.ACCEPT].due_at.isoformat() == "2026-03-06T00:00:00+08:00"
+    assert due[DeadlineKind.RESOLVE].due_at.isoformat() == "2026-03-11T00:00:00+08:00"
+
+    store = MemoryDeadlineStore()
+    Escalator(tiny, site_calendar(tiny), store).handle([Inbound(story, T0)])
+    armed = {d.kind: d for d in store.load(["GF-1"])["GF-1"]}
+    assert {k: (d.due_at, d.warn_at, d.working_days) for k, d in armed.items()} == {
+        k: (d.due_at, d.warn_at, d.working_days) for k, d in due.items()
+    }
+
+
+def test_a_matter_beyond_the_tier_gets_the_refer_clock_alone(router: Router) -> None:
+    from schemas.cases import DeadlineKind
+
+    out = act(router, received(case(category="district.pollution")), T0)
+    dispatched = next(e.message for e in out if isinstance(e.message, CaseDispatched))
+    assert [d.kind for d in dispatched.payload.due] == [DeadlineKind.REFER]
