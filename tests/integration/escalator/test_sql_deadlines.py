@@ -23,7 +23,7 @@ from schemas.topics import Emit
 from storage.db import Transaction
 from tests.support.backends import BACKENDS, open_store
 from tests.support.sites import SHANGHAI, tiny_site
-from tests.unit.escalator.builders import LIMITS, assigned, inbound, step, story
+from tests.unit.escalator.builders import LIMITS, assigned, inbound, step, story, story_of
 
 T0 = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 ACCEPT, RESOLVE, REFER = DeadlineKind.ACCEPT, DeadlineKind.RESOLVE, DeadlineKind.REFER
@@ -181,8 +181,8 @@ def test_a_warning_mark_leaves_a_deadline_rearmed_with_seq_2_unwarned(
 
 def ticks(escalator: Escalator) -> list[Emit]:
     """The same-day accepts' warnings on Friday evening, then every lapse a fortnight on."""
-    warnings = escalator.tick(datetime(2026, 3, 6, 20, 30, tzinfo=SHANGHAI))
-    return warnings + escalator.tick(datetime(2026, 3, 20, tzinfo=SHANGHAI))
+    warnings = story_of(escalator.tick(datetime(2026, 3, 6, 20, 30, tzinfo=SHANGHAI)))
+    return warnings + story_of(escalator.tick(datetime(2026, 3, 20, tzinfo=SHANGHAI)))
 
 
 def test_escalator_over_the_store_gives_what_it_gives_in_memory(store: DeadlineStore) -> None:
@@ -245,7 +245,7 @@ def test_a_batch_does_not_resurrect_what_a_tick_took_after_its_load(
     escalator.handle(inbound([assigned("c1", when=T0), assigned("c2", when=T0)]))
     lapsed_at = datetime(2026, 3, 6, 1, tzinfo=SHANGHAI)  # the accepts lapsed at 24:00
     theirs: list[Emit] = []
-    hooked.meanwhile.append(lambda: theirs.extend(other.tick(lapsed_at)))
+    hooked.meanwhile.append(lambda: theirs.extend(story_of(other.tick(lapsed_at))))
     # c1's accept is loaded here, then lapses there; c1 is accepted late, c2 re-armed
     late = step(CaseAccepted, "c1", 1, lapsed_at)
     escalator.handle(inbound([late, assigned("c2", when=lapsed_at, seq=2)]))
@@ -263,8 +263,8 @@ def test_a_tick_racing_another_instances_tick_emits_only_what_it_removed(
     mine.handle(inbound([assigned(f"c{i}", when=T0) for i in range(4)]))
     lapsed_at = datetime(2026, 3, 6, 1, tzinfo=SHANGHAI)
     theirs: list[Emit] = []
-    hooked.meanwhile.append(lambda: theirs.extend(other.tick(lapsed_at)))
-    out = mine.tick(lapsed_at)
+    hooked.meanwhile.append(lambda: theirs.extend(story_of(other.tick(lapsed_at))))
+    out = story_of(mine.tick(lapsed_at))
     assert hooked.meanwhile == []
     assert [e.key for e in theirs] == ["c0", "c1"] and [e.key for e in out] == ["c2", "c3"]
 
@@ -316,7 +316,7 @@ def test_a_tick_racing_a_rearm_committed_by_another_transaction(pg_engine: Engin
         lambda: committed_by_another(pg_engine, lambda e: e.handle(inbound([rearm])))
     )
     with ticking.begin():
-        assert escalator.tick(lapsed_at) == []  # it read seq 1's accept, now gone
+        assert story_of(escalator.tick(lapsed_at)) == []  # it read seq 1's accept, now gone
     with ticking.begin():
         got = store.load(["c1"])["c1"]
     assert store.meanwhile == [] and [(d.kind, d.seq) for d in got] == [(ACCEPT, 2), (RESOLVE, 2)]
@@ -332,10 +332,12 @@ def test_a_tick_racing_a_tick_committed_by_another_transaction(pg_engine: Engine
     lapsed_at = datetime(2026, 3, 6, 1, tzinfo=SHANGHAI)
     theirs: list[Emit] = []
     store.meanwhile.append(
-        lambda: theirs.extend(committed_by_another(pg_engine, lambda e: e.tick(lapsed_at)))  # type: ignore[arg-type]
+        lambda: theirs.extend(
+            committed_by_another(pg_engine, lambda e: story_of(e.tick(lapsed_at)))
+        )  # type: ignore[arg-type]
     )
     with ticking.begin():
-        mine = escalator.tick(lapsed_at)
+        mine = story_of(escalator.tick(lapsed_at))
     assert [e.key for e in theirs] == ["c0", "c1"] and [e.key for e in mine] == ["c2", "c3"]
 
 
@@ -349,7 +351,9 @@ def test_a_batch_racing_a_tick_committed_by_another_transaction(pg_engine: Engin
     lapsed_at = datetime(2026, 3, 6, 1, tzinfo=SHANGHAI)
     theirs: list[Emit] = []
     store.meanwhile.append(
-        lambda: theirs.extend(committed_by_another(pg_engine, lambda e: e.tick(lapsed_at)))  # type: ignore[arg-type]
+        lambda: theirs.extend(
+            committed_by_another(pg_engine, lambda e: story_of(e.tick(lapsed_at)))
+        )  # type: ignore[arg-type]
     )
     with handling.begin():  # loads the accept, which then lapses on the other instance
         escalator.handle(inbound([step(CaseAccepted, "c1", 1, lapsed_at)]))

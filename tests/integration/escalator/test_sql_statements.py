@@ -26,6 +26,7 @@ from tests.unit.escalator.builders import (
     escalated,
     inbound,
     step,
+    story_of,
 )
 
 CASES = [f"c{i:03d}" for i in range(60)]
@@ -104,11 +105,11 @@ def test_a_tick_is_a_read_and_one_write_for_warnings_then_for_lapses(
         escalator.handle(inbound([assigned(c, when=at(2026, 3, 5, 23), seq=2) for c in CASES[:7]]))
     statements.clear()
     with tx.begin():  # 53 accepts to warn of, none lapsed
-        assert len(escalator.tick(at(2026, 3, 5, 21))) == 53
+        assert len(story_of(escalator.tick(at(2026, 3, 5, 21)))) == 53
     assert statements == ["SELECT", "UPDATE", "SELECT"]  # no lapse: nothing to delete
     statements.clear()
     with tx.begin():
-        assert len(escalator.tick(at(2026, 3, 20))) == 120  # every accept and resolve
+        assert len(story_of(escalator.tick(at(2026, 3, 20)))) == 120  # every accept and resolve
     assert statements == ["SELECT", "SELECT", "DELETE"]
 
 
@@ -121,5 +122,5 @@ def test_statements_are_chunked_at_max_rows(
     assert statements == ["SELECT"] * 3 + ["INSERT"] * 5
     statements.clear()
     with tx.begin():
-        assert len(escalator.tick(at(2026, 3, 20))) == 120
+        assert len(story_of(escalator.tick(at(2026, 3, 20)))) == 120
     assert statements == ["SELECT", "SELECT"] + ["DELETE"] * 5
