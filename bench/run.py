@@ -205,6 +205,9 @@ def assignments(bootstrap: str, names: Names) -> KafkaConsumer:
     return consumer
 
 
+_DISPATCHED = b'"case.dispatched"'
+
+
 def wait_dispatched(consumer: KafkaConsumer, n: int, procs: Processes, timeout: float) -> list[int]:
     """The broker append times (ms) of the first ``n`` dispatched cases."""
     stamps: list[int] = []
@@ -214,7 +217,8 @@ def wait_dispatched(consumer: KafkaConsumer, n: int, procs: Processes, timeout: 
             raise TimeoutError(f"{len(stamps)} of {n} cases dispatched in {timeout:.0f}s")
         procs.check()
         for batch in consumer.poll(timeout_ms=200, max_records=10_000).values():
-            stamps.extend(m.timestamp for m in batch)
+            # a unit's topic carries more than dispatches (answers, deadline notices)
+            stamps.extend(m.timestamp for m in batch if _DISPATCHED in m.value)
     return stamps
 
 
