@@ -6,23 +6,26 @@
 # Environment:
 #   GRIDFLOW_RUN_DIR               runtime root (default: <repo>/.run); Kafka uses ./kafka
 #   GRIDFLOW_KAFKA_STOP_TIMEOUT    seconds to wait after TERM before KILL (default: 30)
+# `--sasl` stops the SASL/SCRAM broker of ./kafka-sasl instead.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 RUN_ROOT="${GRIDFLOW_RUN_DIR:-$REPO/.run}"
-RUN="$RUN_ROOT/kafka"
-PID_FILE="$RUN/kafka.pid"
-TIMEOUT="${GRIDFLOW_KAFKA_STOP_TIMEOUT:-30}"
-
+SASL=""
 WIPE=""
 for arg in "$@"; do
   case "$arg" in
     --wipe) WIPE=1 ;;
-    -h | --help) sed -n '2,9p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "usage: $0 [--wipe]" >&2; exit 2 ;;
+    --sasl) SASL=1 ;;
+    -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "usage: $0 [--sasl] [--wipe]" >&2; exit 2 ;;
   esac
 done
+RUN="$RUN_ROOT/kafka${SASL:+-sasl}"
+PID_FILE="$RUN/kafka.pid"
+TIMEOUT="${GRIDFLOW_KAFKA_STOP_TIMEOUT:-30}"
+
 
 log() { printf '[kafka] %s\n' "$*"; }
 
