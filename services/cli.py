@@ -21,8 +21,12 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="The Kafka topics of the catalogue.", no_args_is_help=True)
 db_app = typer.Typer(help="The processors' database.", no_args_is_help=True)
+acl_app = typer.Typer(
+    help="Kafka principals and ACLs, provisioned from the registry.", no_args_is_help=True
+)
 app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
+app.add_typer(acl_app, name="acl")
 console = Console()
 
 
@@ -275,6 +279,110 @@ def export_schemas() -> None:
 
     for path in write():
         console.print(f"wrote {path}")
+
+
+@acl_app.command("apply")
+def acl_apply(
+    credentials: Annotated[
+        Path,
+        typer.Option(
+            envvar="GRIDFLOW_KAFKA_CREDENTIALS_FILE",
+            help="YAML file, principal -> password, of every principal (mode 0600).",
+        ),
+    ],
+    generate: Annotated[
+        bool, typer.Option(help="Add random passwords for missing principals to the file.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option(help="Also remove ACLs on the namespace's resources not granted.")
+    ] = False,
+    username: Annotated[
+        str | None, typer.Option(help="Admin principal; default GRIDFLOW_KAFKA_USERNAME.")
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Admin password file; default GRIDFLOW_KAFKA_PASSWORD(_FILE)."),
+    ] = None,
+) -> None:
+    """Create the SCRAM credentials of every principal and exactly the ACLs of the grants.
+
+    Connects as the admin (a super user) with GRIDFLOW_KAFKA_BOOTSTRAP and the
+    GRIDFLOW_KAFKA_* security settings; idempotent.
+    """
+    from schemas.access import grants
+    from schemas.catalogue import load_site
+    from services.acl import CredentialsError, admin_client, apply, ensure_credentials, principals
+    from services.processors import PROCESSORS
+    from services.runtime.names import Names
+
+    settings = _settings()
+    site = load_site(settings.site)
+    try:
+        passwords, generated = ensure_credentials(
+            credentials, principals(grants(site, PROCESSORS)), generate
+        )
+        security = _admin_security(username, password_file)
+    except (CredentialsError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if generated:
+        console.print(f"generated {len(generated)} password(s) into {credentials}")
+    admin = admin_client(settings.kafka_bootstrap, security)
+    try:
+        done = apply(admin, site, PROCESSORS, Names(settings.namespace), passwords, prune=prune)
+    finally:
+        admin.close()
+    console.print(
+        f"credentials: {len(done.credentials_created)} created, "
+        f"{len(done.credentials_updated)} updated"
+    )
+    console.print(
+        f"ACLs: {len(done.acls_created)} created, {len(done.acls_present)} already present"
+        + (f", {len(done.acls_removed)} removed" if prune else "")
+    )
+
+
+def _admin_security(username: str | None, password_file: Path | None) -> dict[str, object]:
+    """The admin's client security: GRIDFLOW_KAFKA_*, the options on top."""
+    import os
+
+    from services.runtime.security import KafkaSecurity
+
+    overrides: dict[str, object] = {}
+    if username is not None:
+        overrides["username"] = username
+    if password_file is not None:
+        overrides["password_file"] = password_file
+        overrides["password"] = None
+    if overrides and "GRIDFLOW_KAFKA_SECURITY_PROTOCOL" not in os.environ:
+        overrides["security_protocol"] = "SASL_PLAINTEXT"
+    return KafkaSecurity(**overrides).kwargs()
+
+
+@acl_app.command("show")
+def acl_show(
+    principal: Annotated[
+        str | None, typer.Option(help="Only this principal's ACLs (e.g. zs.urban).")
+    ] = None,
+) -> None:
+    """Print the ACLs `acl apply` creates, in this deployment's namespace."""
+    from schemas.access import grants
+    from schemas.catalogue import load_site
+    from services.acl import bindings
+    from services.processors import PROCESSORS
+    from services.runtime.names import Names
+
+    settings = _settings()
+    rows = bindings(grants(load_site(settings.site), PROCESSORS), Names(settings.namespace))
+    if principal is not None:
+        rows = [b for b in rows if b.principal == f"User:{principal}"]
+    table = Table("principal", "operation", "resource", "name", "pattern")
+    table.columns[3].overflow = "fold"
+    for b in rows:
+        table.add_row(b.principal, b.operation, b.resource, b.name, b.pattern)
+    console.print(table)
+    principals = {b.principal for b in rows}
+    console.print(f"{len(rows)} ACL(s) for {len(principals)} principal(s)")
 
 
 def main() -> None:

@@ -8,10 +8,12 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from archive.deadletters import ViewerSettings
 from intake import Intake
 from schemas.catalogue import Site
 from schemas.codec import decode
 from schemas.topics import REPORTS_RAW
+from services.runtime.security import KafkaSecurity
 from services.settings import Settings
 from tests.support.processing import handle_one
 from tests.support.sites import SHANGHAI
@@ -28,19 +30,30 @@ def test_readme_example_report_is_accepted(site: Site) -> None:
     assert emit.message.case_id.startswith("GF-")  # type: ignore[attr-defined]
 
 
+def _fields() -> set[str]:
+    """Every variable a settings class reads: Settings', and the Kafka clients' security."""
+    out = {f"GRIDFLOW_{n.upper()}" for n in Settings.model_fields}
+    out |= {f"GRIDFLOW_{n.upper()}" for n in ViewerSettings.model_fields}  # archive/deadletters
+    return out | {f"GRIDFLOW_KAFKA_{n.upper()}" for n in KafkaSecurity.model_fields}
+
+
 def test_readme_lists_every_setting() -> None:
-    for name in Settings.model_fields:
-        assert f"`GRIDFLOW_{name.upper()}`" in README, f"README misses GRIDFLOW_{name.upper()}"
+    for name in _fields():
+        assert f"`{name}`" in README, f"README misses {name}"
 
 
 def test_readme_settings_exist() -> None:
-    fields = {f"GRIDFLOW_{n.upper()}" for n in Settings.model_fields}
+    fields = _fields()
     deploy = {
         "GRIDFLOW_RUN_DIR",
         "GRIDFLOW_KAFKA_PORT",
         "GRIDFLOW_KAFKA_CONTROLLER_PORT",
+        "GRIDFLOW_KAFKA_SASL_PORT",
+        "GRIDFLOW_KAFKA_SASL_CONTROLLER_PORT",
+        "GRIDFLOW_KAFKA_ADMIN_PASSWORD_FILE",
         "GRIDFLOW_PG_PORT",
         "GRIDFLOW_OPS_WEBHOOK",
+        "GRIDFLOW_KAFKA_CREDENTIALS_FILE",  # gridflow acl apply --credentials
     }
     named = set(re.findall(r"^\| `(GRIDFLOW_[A-Z_]+)`", README, re.M))
     assert named - fields - deploy == set()
