@@ -9,10 +9,13 @@ export GRIDFLOW_RUN_DIR := $(RUN_DIR)
 # The ports follow GRIDFLOW_KAFKA_PORT / GRIDFLOW_PG_PORT when they are set.
 KAFKA_PORT ?= $(or $(GRIDFLOW_KAFKA_PORT),9092)
 PG_PORT ?= $(or $(GRIDFLOW_PG_PORT),55432)
+# The SASL/SCRAM + ACL broker (deploy/kafka/start.sh --sasl), beside the open one.
+KAFKA_SASL_PORT ?= $(or $(GRIDFLOW_KAFKA_SASL_PORT),9094)
 SERVERS_ENV := GRIDFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) \
+	GRIDFLOW_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(KAFKA_SASL_PORT) \
 	GRIDFLOW_DATABASE_URL=postgresql+psycopg2://gridflow:gridflow@127.0.0.1:$(PG_PORT)/gridflow
 
-.PHONY: install bench demo test test-unit test-integration lint servers kafka postgres stop schemas clean
+.PHONY: install bench demo test test-unit test-integration lint servers kafka kafka-sasl postgres stop schemas clean
 
 install: $(STAMP)
 
@@ -40,10 +43,13 @@ test-unit: install
 kafka:
 	GRIDFLOW_KAFKA_PORT=$(KAFKA_PORT) deploy/kafka/start.sh
 
+kafka-sasl:
+	GRIDFLOW_KAFKA_SASL_PORT=$(KAFKA_SASL_PORT) deploy/kafka/start.sh --sasl
+
 postgres:
 	GRIDFLOW_PG_PORT=$(PG_PORT) deploy/postgres/start.sh
 
-servers: kafka postgres
+servers: kafka kafka-sasl postgres
 
 test-integration: install servers
 	$(SERVERS_ENV) $(BIN)/pytest tests/integration tests/e2e -q
@@ -53,6 +59,7 @@ test: lint test-unit test-integration
 
 stop:
 	-deploy/kafka/stop.sh
+	-deploy/kafka/stop.sh --sasl
 	-deploy/postgres/stop.sh
 
 schemas: install

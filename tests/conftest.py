@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from schemas.catalogue import Site, load_site
 from storage.db import make_engine, metadata
+from tests.infra import SaslKafka
 from tests.support.postgres import fresh_schema
 
 
@@ -43,6 +44,14 @@ def kafka_bootstrap() -> str:
     from tests.infra import need_kafka
 
     return need_kafka()
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl() -> SaslKafka:
+    """The SASL/SCRAM broker with ACLs (``deploy/kafka/start.sh --sasl``) and its admin."""
+    from tests.infra import need_kafka_sasl
+
+    return need_kafka_sasl()
 
 
 @pytest.fixture

@@ -14,6 +14,13 @@
    already answers at the scripts' address is reused and left running; one this module had to
    start is stopped at exit, unless ``GRIDFLOW_KEEP_INFRA=1`` or under a pytest-xdist worker.
 
+The SASL/SCRAM broker with ACLs (``deploy/kafka/start.sh --sasl``) is found by
+``kafka_sasl()``, from ``GRIDFLOW_KAFKA_SASL_BOOTSTRAP`` or else the script (no testcontainers:
+the container would need the same listeners, JAAS and authorizer set up). It returns the address
+and the admin's credentials: ``GRIDFLOW_KAFKA_ADMIN_USER`` and
+``GRIDFLOW_KAFKA_ADMIN_PASSWORD(_FILE)`` when set, else the password the script generated into
+``$GRIDFLOW_RUN_DIR/kafka-sasl``.
+
 Results (and failures) are cached per process, so a missing server costs one attempt, not one
 per test. ``need_kafka()`` / ``need_postgres()`` turn a failure into ``pytest.fail`` when the
 environment variable ``CI`` is ``"true"`` and into ``pytest.skip`` otherwise.
@@ -29,7 +36,8 @@ import socket
 import subprocess
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -45,7 +53,9 @@ __all__ = [
     "InfraUnavailable",
     "kafka_alive",
     "kafka_bootstrap",
+    "kafka_sasl",
     "need_kafka",
+    "need_kafka_sasl",
     "need_postgres",
     "postgres_alive",
     "postgres_url",
@@ -78,8 +88,11 @@ def _split_host_port(address: str, default_port: int) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def kafka_alive(bootstrap: str, timeout_s: float = 5.0) -> tuple[bool, str]:
-    """Return (answers, detail): TCP connect to a bootstrap server, then an Admin metadata call."""
+def kafka_alive(
+    bootstrap: str, timeout_s: float = 5.0, security: Mapping[str, Any] | None = None
+) -> tuple[bool, str]:
+    """Return (answers, detail): TCP connect to a bootstrap server, then an Admin metadata call
+    (authenticated with the kafka-python ``security`` kwargs, when given)."""
     servers = [s for s in bootstrap.split(",") if s.strip()]
     if not servers:
         return False, "empty bootstrap address"
@@ -92,10 +105,12 @@ def kafka_alive(bootstrap: str, timeout_s: float = 5.0) -> tuple[bool, str]:
     # its protocol schemas; under `-W error` that would make a live broker look dead.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _kafka_metadata_ok(servers, bootstrap, timeout_s)
+        return _kafka_metadata_ok(servers, bootstrap, timeout_s, security or {})
 
 
-def _kafka_metadata_ok(servers: list[str], bootstrap: str, timeout_s: float) -> tuple[bool, str]:
+def _kafka_metadata_ok(
+    servers: list[str], bootstrap: str, timeout_s: float, security: Mapping[str, Any]
+) -> tuple[bool, str]:
     try:
         from kafka import KafkaAdminClient
     except ImportError:
@@ -105,6 +120,7 @@ def _kafka_metadata_ok(servers: list[str], bootstrap: str, timeout_s: float) -> 
         "bootstrap_servers": servers,
         "client_id": "gridflow-infra-probe",
         "request_timeout_ms": timeout_ms,
+        **security,
     }
     for key in ("bootstrap_timeout_ms", "api_version_auto_timeout_ms"):  # 3.x / 2.x names
         if key in KafkaAdminClient.DEFAULT_CONFIG:
@@ -385,6 +401,118 @@ def kafka_bootstrap() -> str:
 def postgres_url() -> str:
     """SQLAlchemy URL (psycopg2 driver) of a live PostgreSQL database."""
     return _resolve("postgres", POSTGRES_ENV, postgres_alive, _postgres_container, _postgres_script)
+
+
+@dataclass(frozen=True)
+class SaslKafka:
+    """The SASL/SCRAM + ACL broker, and how to reach it as its super user."""
+
+    bootstrap: str
+    admin_user: str
+    admin_password: str
+    run_dir: Path
+    """The script's run dir (``$GRIDFLOW_RUN_DIR/kafka-sasl``): where tests keep their files."""
+
+    def admin(self) -> dict[str, Any]:
+        """kafka-python kwargs to connect as the admin."""
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.admin_user,
+            "sasl_plain_password": self.admin_password,
+        }
+
+
+KAFKA_SASL_ENV = "GRIDFLOW_KAFKA_SASL_BOOTSTRAP"
+_sasl: dict[str, SaslKafka] = {}
+_sasl_failed: dict[str, InfraUnavailable] = {}
+
+
+def _sasl_run_dir() -> Path:
+    return Path(os.environ.get("GRIDFLOW_RUN_DIR") or REPO_ROOT / ".run").resolve() / "kafka-sasl"
+
+
+def _admin_password(run_dir: Path) -> str | None:
+    """The admin's password as the script resolves it: the file, the variable, the generated."""
+    if os.environ.get("GRIDFLOW_KAFKA_ADMIN_PASSWORD_FILE"):
+        lines = Path(os.environ["GRIDFLOW_KAFKA_ADMIN_PASSWORD_FILE"]).read_text().splitlines()
+        return lines[0] if lines else None
+    if os.environ.get("GRIDFLOW_KAFKA_ADMIN_PASSWORD"):
+        return os.environ["GRIDFLOW_KAFKA_ADMIN_PASSWORD"]
+    generated = run_dir / "admin.password"
+    return generated.read_text().strip() if generated.is_file() else None
+
+
+def _find_sasl() -> SaslKafka:
+    run_dir = _sasl_run_dir()
+    user = os.environ.get("GRIDFLOW_KAFKA_ADMIN_USER", "gridflow.admin")
+
+    def found(address: str) -> tuple[SaslKafka | None, str]:
+        password = _admin_password(run_dir)
+        if password is None:
+            return None, f"no admin password (GRIDFLOW_KAFKA_ADMIN_PASSWORD or {run_dir})"
+        broker = SaslKafka(address, user, password, run_dir)
+        ok, detail = kafka_alive(address, security=broker.admin())
+        return (broker if ok else None), detail
+
+    configured = os.environ.get(KAFKA_SASL_ENV, "").strip()
+    if configured:
+        broker, detail = found(configured)
+        if broker is None:
+            raise InfraUnavailable(f"{KAFKA_SASL_ENV} is set but no SASL broker answers: {detail}")
+        return broker
+    default = f"127.0.0.1:{os.environ.get('GRIDFLOW_KAFKA_SASL_PORT', '9094')}"
+    if _tcp_open(*_split_host_port(default, 9094)):
+        broker, detail = found(default)
+        if broker is not None:
+            return broker  # the scripts' broker, already running: reused and left running
+    start = REPO_ROOT / "deploy" / "kafka" / "start.sh"
+    try:
+        proc = _run_script(start, ["--sasl"], timeout=SCRIPT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise InfraUnavailable(
+            f"kafka-sasl: {start} --sasl took over {SCRIPT_TIMEOUT_S:.0f}s"
+        ) from None
+    except OSError as exc:
+        raise InfraUnavailable(f"kafka-sasl: cannot run {start}: {exc}") from None
+    output = _tail(proc.stdout + "\n" + proc.stderr)
+    if proc.returncode != 0:
+        raise InfraUnavailable(f"kafka-sasl: {start} --sasl exited {proc.returncode}\n{output}")
+    lines = proc.stdout.strip().splitlines()
+    if not _keep_running():
+        atexit.register(_stop_sasl, start.with_name("stop.sh"))
+    broker, detail = found(lines[-1].strip() if lines else default)
+    if broker is None:
+        raise InfraUnavailable(f"kafka-sasl: started by {start} --sasl but {detail}\n{output}")
+    return broker
+
+
+def _stop_sasl(script: Path) -> None:
+    with contextlib.suppress(Exception):  # best effort at interpreter exit
+        _run_script(script, ["--sasl"], timeout=120)
+
+
+def kafka_sasl() -> SaslKafka:
+    """The SASL/SCRAM + ACL broker and its admin; raises InfraUnavailable when there is none."""
+    with _lock:
+        if "kafka-sasl" in _sasl:
+            return _sasl["kafka-sasl"]
+        if "kafka-sasl" in _sasl_failed:
+            raise _sasl_failed["kafka-sasl"]
+        try:
+            _sasl["kafka-sasl"] = _find_sasl()
+        except InfraUnavailable as exc:
+            _sasl_failed["kafka-sasl"] = exc
+            raise
+        return _sasl["kafka-sasl"]
+
+
+def need_kafka_sasl() -> SaslKafka:
+    """The SASL broker for a test; pytest.fail on CI, pytest.skip elsewhere."""
+    try:
+        return kafka_sasl()
+    except InfraUnavailable as exc:
+        _missing(f"kafka-sasl unavailable: {exc}")
 
 
 _KINDS: dict[str, Callable[[], str]] = {"kafka": kafka_bootstrap, "postgres": postgres_url}
