@@ -150,7 +150,11 @@ def clients() -> Iterator[Callable[..., Any]]:
 
 
 def _produce(make: Callable[..., Any], d: Deployment, principal: str, topic: str) -> Any:
-    producer = make(KafkaProducer, d, principal, acks="all", max_block_ms=10_000)
+    """Send one record as ``principal``, configured as the runtime's sink is: idempotent,
+    which needs IDEMPOTENT_WRITE on the cluster, implied by WRITE on a topic (KIP-679)."""
+    producer = make(
+        KafkaProducer, d, principal, acks="all", enable_idempotence=True, max_block_ms=10_000
+    )
     key = f"KT-{uuid.uuid4().hex[:8]}".encode()
     return producer.send(topic, key=key, value=b'{"test": true}').get(timeout=TIMEOUT_S)
 
