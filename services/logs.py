@@ -33,6 +33,19 @@ def error_fields(exc: BaseException | None = None) -> dict[str, str]:
     return {"error_type": type(exc).__name__, "error_at": where}
 
 
+def formatter(fmt: str = "json") -> logging.Formatter:
+    """The formatter of every gridflow log line: JSON with the ``extra`` fields, or console.
+
+    One function, so a test can format captured records exactly as production writes them.
+    """
+    if fmt == "json":
+        return JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+        )
+    return logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
 def configure(level: str = "INFO", fmt: str = "json", file: Path | None = None) -> None:
     """Log to stderr, or to ``file`` (the demo keeps its console for the summary)."""
     handler: logging.Handler
@@ -41,15 +54,7 @@ def configure(level: str = "INFO", fmt: str = "json", file: Path | None = None) 
         handler = logging.FileHandler(file, mode="w", encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
