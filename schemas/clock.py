@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.edges import Time
+from pydantic import Field
+
+from schemas.edges import CaseId, Time
 from schemas.envelope import Envelope, Model
 
 
@@ -19,4 +21,5 @@ class TickPayload(Model):
 
 class ClockTicked(Envelope):
     type: Literal["clock.ticked"] = "clock.ticked"
+    case_id: CaseId | None = Field(default=None, description="None: a tick concerns no case.")
     payload: TickPayload

@@ -135,14 +135,49 @@ def _time_range(value: datetime) -> datetime:
     return value
 
 
+TIME_SCHEMA_PATTERN = (
+    r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+"""A time as the JSON Schema states it to validators that do not check ``format``:
+RFC 3339 with its offset, in the years 2000-2099. The exact range, across offsets,
+is in the ``format*`` keywords."""
+TEXT_SCHEMA_PATTERN = r"^[^\u0000]*$"
+"""Free text in the JSON Schema: no NUL (lone surrogates have no JSON Schema form)."""
+LINE_SCHEMA_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+"""Ids, codes and URLs without a pattern of their own: no control character."""
+
+
 @dataclass(frozen=True)
-class _TimeRangeSchema:
-    """Writes the time range into the JSON Schema (the ``format*`` keywords of ajv-formats)."""
+class _SchemaPattern:
+    """Writes what a validator checks into the JSON Schema as a ``pattern``, so that a
+    message the schema accepts is not refused for a character it holds. A type with
+    a pattern of its own (an id) keeps it: that pattern already leaves controls out."""
+
+    pattern: str
 
     def __get_pydantic_json_schema__(
         self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler(core_schema)
+        schema.setdefault("pattern", self.pattern)
+        return schema
+
+
+_NO_NUL = _SchemaPattern(TEXT_SCHEMA_PATTERN)
+_NO_CONTROL = _SchemaPattern(LINE_SCHEMA_PATTERN)
+
+
+@dataclass(frozen=True)
+class _TimeRangeSchema:
+    """Writes the time range into the JSON Schema (the ``format*`` keywords of ajv-formats),
+    and :data:`TIME_SCHEMA_PATTERN` for validators without them."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = TIME_SCHEMA_PATTERN
         schema["formatMinimum"] = EARLIEST.isoformat().replace("+00:00", "Z")
         schema["formatExclusiveMaximum"] = LATEST.isoformat().replace("+00:00", "Z")
         return schema
@@ -170,60 +205,71 @@ EventId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=ID_LENGTH, pattern=ID_PATTERN),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 """event_id, correlation_id, causation_id, notification ids: derived UUIDs in practice."""
 CaseId = EventId
 """``GF-`` and 16 hex digits when intake made it."""
 Producer = EventId
 """The processor or system that wrote a message."""
-CommandId = Annotated[str, StringConstraints(pattern=UUID_PATTERN), BeforeValidator(_line)]
+CommandId = Annotated[
+    str, StringConstraints(pattern=UUID_PATTERN), BeforeValidator(_line), _NO_CONTROL
+]
 """A command's event_id: a UUID of the sender's."""
 UnitId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=UNIT_ID_LENGTH, pattern=UNIT_ID_PATTERN),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 PlaceId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=CODE_LENGTH, pattern=PLACE_ID_PATTERN),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 """A jurisdiction's id; a grid is a jurisdiction."""
 CategoryCode = Annotated[
     str,
     StringConstraints(min_length=1, max_length=CODE_LENGTH, pattern=CATEGORY_PATTERN),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 MessageType = Annotated[
     str,
     StringConstraints(min_length=1, max_length=CODE_LENGTH, pattern=MESSAGE_TYPE_PATTERN),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 SubscriberId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100, pattern=SUBSCRIBER_PATTERN),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 """A notifier subscriber (see notifier/subscriptions.py)."""
 ExternalId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=EXTERNAL_ID_LENGTH),
     BeforeValidator(_line),
+    _NO_CONTROL,
 ]
 """A channel's own id: any printable text, no controls."""
-Url = Annotated[str, StringConstraints(min_length=1, max_length=URL_LENGTH), BeforeValidator(_line)]
+Url = Annotated[
+    str, StringConstraints(min_length=1, max_length=URL_LENGTH), BeforeValidator(_line), _NO_CONTROL
+]
 
 # free text: NUL and lone surrogates refused, a length bound
-Name = Annotated[str, StringConstraints(max_length=NAME_LENGTH), BeforeValidator(_text)]
+Name = Annotated[str, StringConstraints(max_length=NAME_LENGTH), BeforeValidator(_text), _NO_NUL]
 """A unit's or a place's name."""
-Title = Annotated[str, StringConstraints(max_length=200), BeforeValidator(_text)]
-Description = Annotated[str, StringConstraints(max_length=4000), BeforeValidator(_text)]
-Note = Annotated[str, StringConstraints(max_length=4000), BeforeValidator(_text)]
-Comment = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_text)]
-ErrorText = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_text)]
-Address = Annotated[str, StringConstraints(max_length=500), BeforeValidator(_text)]
-PersonName = Annotated[str, StringConstraints(max_length=100), BeforeValidator(_text)]
-Phone = Annotated[str, StringConstraints(max_length=32), BeforeValidator(_text)]
+Title = Annotated[str, StringConstraints(max_length=200), BeforeValidator(_text), _NO_NUL]
+Description = Annotated[str, StringConstraints(max_length=4000), BeforeValidator(_text), _NO_NUL]
+Note = Annotated[str, StringConstraints(max_length=4000), BeforeValidator(_text), _NO_NUL]
+Comment = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_text), _NO_NUL]
+ErrorText = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_text), _NO_NUL]
+Address = Annotated[str, StringConstraints(max_length=500), BeforeValidator(_text), _NO_NUL]
+PersonName = Annotated[str, StringConstraints(max_length=100), BeforeValidator(_text), _NO_NUL]
+Phone = Annotated[str, StringConstraints(max_length=32), BeforeValidator(_text), _NO_NUL]
 
 # what channels send (report.raw): controls allowed, intake removes or refuses them
 RawExternalId = Annotated[

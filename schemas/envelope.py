@@ -13,7 +13,9 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from schemas.edges import CaseId, EventId, MessageType, Producer, Seq, Time
 
@@ -33,14 +35,19 @@ class Model(BaseModel):
 
 
 class Envelope(Model):
-    """Fields common to every gridflow event and command."""
+    """Fields common to every gridflow event and command.
+
+    ``case_id`` is required: every case message and command names its case. A
+    message that truly concerns no case (a clock tick, the dead letter of a record
+    that did not decode) re-declares it as ``CaseId | None = None``.
+    """
 
     TYPE: ClassVar[str] = ""
 
     event_id: EventId = Field(description="Stable id: the same cause yields the same id.")
     type: MessageType = Field(description="Message type, e.g. 'case.assigned'.")
     schema_version: Seq = SCHEMA_VERSION
-    case_id: CaseId | None = Field(default=None, description="The case this concerns, if any.")
+    case_id: CaseId = Field(description="The case this concerns.")
     occurred_at: Time
     producer: Producer = Field(description="The processor or system that wrote it.")
     correlation_id: EventId = Field(description="Shared by every message of one case's story.")
@@ -56,6 +63,24 @@ class Envelope(Model):
         args = getattr(cls.model_fields["type"].annotation, "__args__", ())
         if len(args) == 1 and isinstance(args[0], str):
             cls.TYPE = args[0]
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema requires ``type``, a constant (its ``Literal``).
+
+        In Python ``type`` has a default, so that a model is built without naming
+        it; on the wire it is required: :func:`schemas.codec.decode` refuses a
+        message without it (``unknown_type``), and a message's type is what tells
+        it from every other one, so that no message fits two schemas.
+        """
+        schema = super().__get_pydantic_json_schema__(core_schema, handler)
+        target = handler.resolve_ref_schema(schema)
+        required = target.setdefault("required", [])
+        if "type" in target.get("properties", {}) and "type" not in required:
+            required.append("type")
+        return schema
 
     @classmethod
     def derive(
