@@ -1,4 +1,5 @@
-"""Generate the JSON Schema of every message and the topic catalogue into schemas/json/.
+"""Generate the JSON Schema of every message, the topic catalogue and the AsyncAPI
+document of every channel (:mod:`schemas.asyncapi`) into schemas/json/.
 
 Channels and departments that do not use Python integrate from these files.
 Run ``python -m schemas.jsonschema`` (or ``gridflow schemas``) after changing a
@@ -12,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from schemas import asyncapi
 from schemas.envelope import Envelope, Model
-from schemas.topics import ASSIGNMENTS, CATALOGUE
+from schemas.topics import CATALOGUE, TEMPLATES
 
-TOPICS = (*CATALOGUE, ASSIGNMENTS)
+TOPICS = (*CATALOGUE, *TEMPLATES)
+"""Every topic: the fixed ones, and each templated kind (one per unit, per sender) once."""
 
 OUT = Path(__file__).parent / "json"
 
@@ -42,10 +45,8 @@ def render() -> dict[str, str]:
     """File name -> content, for every generated file."""
     files: dict[str, str] = {}
     for model in _models():
+        # an envelope's schema requires its type, a const (Envelope.__get_pydantic_json_schema__)
         schema = model.model_json_schema(mode="serialization")
-        if issubclass(model, Envelope) and "type" not in schema.get("required", []):
-            # the type names the model: a topic that carries several refuses a message without
-            schema["required"] = [*schema.get("required", []), "type"]
         schema["$id"] = f"https://gridflow.example/schemas/{_file_name(model)}"
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         files[_file_name(model)] = _dump(schema)
@@ -62,6 +63,7 @@ def render() -> dict[str, str]:
         for t in TOPICS
     ]
     files["topics.json"] = _dump({"topics": topics})
+    files[asyncapi.FILE_NAME] = _dump(asyncapi.document(TOPICS, _file_name))
     return files
 
 

@@ -1,9 +1,10 @@
 """schemas/json/: the generated JSON Schemas are up to date, cover every message of
 the catalogue, and describe what the models really write.
 
-The ``jsonschema`` package is not a dependency, so sample messages are checked by a
-small structural walker (types, required and unknown keys, enums, ``$ref`` and
-``anyOf``): enough to catch a schema that no longer matches its model.
+Sample messages are checked by a small structural walker (types, required and
+unknown keys, enums, ``$ref`` and ``anyOf``): enough to catch a schema that no
+longer matches its model, with messages that say where. test_strict_contract.py
+validates generated messages with the ``jsonschema`` package.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from schemas.codec import reject
 from schemas.commands import AcceptCase
 from schemas.deadletter import RejectionReason
 from schemas.envelope import Model
-from schemas.jsonschema import OUT, render
+from schemas.jsonschema import OUT, TOPICS, render
 from schemas.reports import Case, CaseFacts, Location, RawReport, RawReporter, Reporter, Tier
-from schemas.topics import ASSIGNMENT_PREFIX, ASSIGNMENTS, CATALOGUE, REPORTS_RAW, Record
+from schemas.topics import CATALOGUE, REPORTS_RAW, TEMPLATES, Record
 from tests.support.sites import SHANGHAI
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
@@ -166,18 +167,18 @@ def test_generated_files_are_up_to_date() -> None:
 
 def test_every_message_of_the_catalogue_has_a_schema_file() -> None:
     names = {p.name for p in OUT.glob("*.schema.json")}
-    for topic in (*CATALOGUE, ASSIGNMENTS):
+    for topic in TOPICS:
         for model in topic.carries:
             file_name = f"{getattr(model, 'TYPE', '') or 'report.raw'}.schema.json"
             assert file_name in names, f"{topic.name} carries {model.__name__}: no {file_name}"
             assert schema_of(file_name)["title"] == model.__name__
 
 
-def test_topics_json_lists_the_catalogue_and_the_assignment_topics() -> None:
+def test_topics_json_lists_the_catalogue_and_the_templated_topics() -> None:
     doc = json.loads((OUT / "topics.json").read_text(encoding="utf-8"))
     by_name = {t["name"]: t for t in doc["topics"]}
-    assert set(by_name) == {t.name for t in CATALOGUE} | {ASSIGNMENT_PREFIX + "<unit_id>"}
-    for topic in CATALOGUE:
+    assert set(by_name) == {t.name for t in (*CATALOGUE, *TEMPLATES)}
+    for topic in TOPICS:
         for file_name in by_name[topic.name]["carries"]:
             assert (OUT / file_name).is_file()
 
