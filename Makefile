@@ -15,15 +15,30 @@ SERVERS_ENV := GRIDFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) \
 	GRIDFLOW_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(KAFKA_SASL_PORT) \
 	GRIDFLOW_DATABASE_URL=postgresql+psycopg2://gridflow:gridflow@127.0.0.1:$(PG_PORT)/gridflow
 
+# The official AsyncAPI 3.0.0 JSON Schema, which tests/unit/schemas/test_asyncapi.py
+# validates schemas/json/asyncapi.json against: from the npm package @asyncapi/specs,
+# pinned by version and by the file's SHA-256, kept in the venv (not in the repository).
+ASYNCAPI_SPECS := 6.11.1
+ASYNCAPI_SHA256 := abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f
+ASYNCAPI_SCHEMA := $(VENV)/share/asyncapi/3.0.0.schema.json
+
 .PHONY: install bench demo test test-unit test-integration lint servers kafka kafka-sasl postgres stop schemas clean
 
-install: $(STAMP)
+install: $(STAMP) $(ASYNCAPI_SCHEMA)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+$(ASYNCAPI_SCHEMA):
+	mkdir -p $(@D)
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent @asyncapi/specs@$(ASYNCAPI_SPECS) >/dev/null) && \
+	  tar -xzf "$$tmp"/asyncapi-specs-$(ASYNCAPI_SPECS).tgz -C "$$tmp" 'package/schemas/3.0.0-without-$$id.json' && \
+	  echo "$(ASYNCAPI_SHA256)  $$tmp/package/schemas/3.0.0-without-\$$id.json" | sha256sum --check --quiet && \
+	  cp "$$tmp/package/schemas/3.0.0-without-\$$id.json" $@
 
 demo: install
 	$(BIN)/gridflow demo
