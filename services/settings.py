@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=500, ge=1, description="Most records processed per batch.")
     poll_timeout_ms: int = Field(default=500, ge=1, description="Longest wait for a batch.")
+    instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="This process's static group membership id (`group.instance.id`): "
+        "stable across its restarts, unique among the live instances of one processor. "
+        "Default: `<namespace>.<processor>-<host name>-<slot>`, the slot being the lowest "
+        "one free on this machine.",
+    )
+    session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        le=300_000,
+        description="How long the broker waits for a silent consumer before it moves the "
+        "consumer's partitions to others; a restart within it resumes without a rebalance.",
+    )
     on_error: ErrorPolicy = Field(
         default=ErrorPolicy.DEADLETTER, description="deadletter, or stop, on a failing message."
     )

@@ -66,6 +66,8 @@ class KafkaSource:
         client_id: str,
         tz: tzinfo,
         names: Names | None = None,
+        instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
     ) -> None:
         self._max = max_records
         self._timeout = poll_timeout_ms
@@ -90,6 +92,16 @@ class KafkaSource:
             max_poll_interval_ms=900_000,
             # co-partitioning: partition p of every case topic goes to the same member
             partition_assignment_strategy=(RangePartitionAssignor,),
+            # Static membership (services.runtime.instance): a member restarted with the
+            # same id within the session timeout gets its partitions back at once. A
+            # static member never leaves the group on close, so the session timeout is
+            # also how long the partitions of an instance that died or was stopped for
+            # good wait before they move (docs/ARCHITECTURE.md, "Recovery").
+            group_instance_id=instance_id,
+            session_timeout_ms=session_timeout_ms,
+            # a fifth of the session: four heartbeats may be lost before it expires, and
+            # a member learns of a rebalance within one
+            heartbeat_interval_ms=session_timeout_ms // 5,
         )
         physical = [self._names.topic(t) for t in topics]
         # Know every topic's partitions before joining the group: a member that joins

@@ -42,7 +42,9 @@ class Loop:
     """One processor's batches: from ``source`` through ``runner``.
 
     ``aside`` takes the records a runtime handles itself (the Kafka worker's clock
-    ticks) out of the batch before it runs; they are committed with it.
+    ticks) out of the batch before it runs. They are not committed with the batch:
+    they wait in :attr:`held` until the runtime has done what they ask (the tick)
+    and calls :meth:`commit_held`, so a crash in between reads them again.
     """
 
     def __init__(
@@ -54,11 +56,26 @@ class Loop:
         self.runner = runner
         self.source = source
         self.aside = aside
+        self.held: list[Record] = []
+        """Records set aside, in poll order, not committed yet."""
 
     def step(self) -> tuple[list[Record], BatchResult]:
-        """Poll, run and commit one batch; the records polled and what they gave."""
+        """Poll, run and commit one batch; the records polled and what they gave.
+
+        Records set aside join :attr:`held` before the batch runs, so they are kept
+        even when it fails.
+        """
         records = self.source.poll()
-        work = records if self.aside is None else [r for r in records if not self.aside(r)]
+        work = records
+        if self.aside is not None:
+            work = [r for r in records if not self.aside(r)]
+            self.held += [r for r in records if self.aside(r)]
         result = self.runner.run_batch(work) if work else BatchResult()
-        self.source.commit(records)
+        self.source.commit(work)
         return records, result
+
+    def commit_held(self) -> None:
+        """Commit the records set aside, once the runtime has handled them."""
+        if self.held:
+            self.source.commit(self.held)
+            self.held = []

@@ -5,8 +5,15 @@
 clock); the worker only runs the shared :class:`~services.runtime.loop.Loop`:
 poll a batch, run it, commit the offsets; between batches, let time pass (the
 escalator's deadline check). A failure of Kafka or the database rewinds the
-batch and retries it after a pause, so nothing is skipped. SIGTERM or SIGINT
-finishes the batch in hand, then stops.
+batch and retries it after a short pause (:data:`RETRY_PAUSE`), so nothing is
+skipped and work resumes within about a second of the server's return. SIGTERM
+or SIGINT finishes the batch in hand, then stops.
+
+With the ticks clock, a ``clock.ticked`` record is committed only once the tick
+it asks for has run: its outputs published and its rounds committed. An
+escalator killed in the middle of a tick reads the record again when it
+restarts, and finishes the tick; the rounds already done are gone from the
+deadline table, and a round redone emits the same ids.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
+from kafka.errors import FencedInstanceIdError
+
 from schemas.catalogue import load_site
 from schemas.clock import ClockTicked
 from schemas.codec import DecodeError, decode
@@ -31,6 +40,7 @@ from services.metrics import Metrics
 from services.processors import Parts, metrics_port, spec
 from services.runtime.batch import BatchRunner, ProcessingFailed
 from services.runtime.clock import Clock, SimulatedClock, SystemClock
+from services.runtime.instance import instance_for
 from services.runtime.kafka import KafkaSink, KafkaSource
 from services.runtime.loop import Loop
 from services.runtime.names import Names
@@ -39,7 +49,11 @@ from services.topics import site_topics
 from storage.db import Transaction, make_engine
 
 log = logging.getLogger(__name__)
-_RETRY_PAUSE = (1.0, 2.0, 5.0, 10.0, 30.0)
+RETRY_PAUSE = (0.1, 0.2, 0.5, 1.0)
+"""Seconds before retrying a batch after its n-th consecutive failure (the last one
+from then on). The cap is low so that work resumes within about a second of Kafka
+or PostgreSQL coming back. A retry costs a poll and a refused connection, and is
+logged, so one a second while a server is down is cheap."""
 
 
 @dataclass
@@ -76,6 +90,8 @@ class Worker:
         self.metrics_port = metrics_port
         self.stopping = False
         self._last_tick = 0.0
+        self._tick_pending = False  # a clock record moved the clock; its tick has not run
+        self._read = 0  # how many of the loop's held clock records were read
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", extra={"processor": self.name, "signal": signum})
@@ -96,8 +112,10 @@ class Worker:
                     failures = 0
                 except ProcessingFailed:
                     raise  # policy "stop": a message failed alone; an operator looks first
+                except FencedInstanceIdError:
+                    raise  # another live process has this instance id: retrying cannot help
                 except Exception:  # Kafka or the database: rewind and retry the batch
-                    pause = _RETRY_PAUSE[min(failures, len(_RETRY_PAUSE) - 1)]
+                    pause = RETRY_PAUSE[min(failures, len(RETRY_PAUSE) - 1)]
                     failures += 1
                     self.metrics.failures.labels(self.name, "retried").inc()
                     log.warning(
@@ -117,22 +135,37 @@ class Worker:
             log.info("stopped", extra={"processor": self.name})
 
     def step(self) -> list[Record]:
-        """One batch, then the tick if one is due; the records polled."""
+        """One batch, then the tick if one is due, then the clock records' commit; the
+        records polled.
+
+        The loop holds the clock records even when the batch fails; they are read
+        after the next batch that succeeds, and the tick they ask for stays due until
+        it has run. So neither a failed batch nor a failed tick loses a tick, and a
+        crash before the commit reads them again on restart.
+        """
         records, _ = self.loop.step()
-        if self.ticking is not None and self._tick_due(records):
+        if self.ticking is not None and self.ticking.ticks is not None:
+            self._read_ticks(self.ticking.ticks)
+        if self.ticking is not None and self._tick_due():
             self.loop.runner.run_tick(self.ticking.clock.now())
             self._last_tick = time.monotonic()
+            self._tick_pending = False
+        self.loop.commit_held()
+        self._read = 0
         return records
 
-    def _tick_due(self, records: Sequence[Record]) -> bool:
+    def _read_ticks(self, ticks: SimulatedClock) -> None:
+        """Move the clock by each clock record held and not read yet."""
+        while self._read < len(self.loop.held):
+            if self._read_tick(self.loop.held[self._read], ticks):
+                self._tick_pending = True
+            self._read += 1
+
+    def _tick_due(self) -> bool:
         assert self.ticking is not None
         if self.ticking.ticks is None:
             return time.monotonic() - self._last_tick >= self.ticking.every
-        advanced = False
-        for record in records:
-            if record.topic == CLOCK.name:
-                advanced = self._read_tick(record, self.ticking.ticks) or advanced
-        return advanced
+        return self._tick_pending
 
     def _read_tick(self, record: Record, ticks: SimulatedClock) -> bool:
         try:
@@ -145,6 +178,9 @@ class Worker:
         return ticks.set(tick.payload.now) > before
 
     def _rewind(self, records: Sequence[Record]) -> None:
+        aside = self.loop.aside
+        if aside is not None:  # the loop holds those (a clock record), to be read again
+            records = [r for r in records if not aside(r)]
         try:
             self.loop.source.rewind(records)
         except Exception:  # the broker is away or the group is rebalancing: re-poll decides
@@ -188,6 +224,8 @@ def build_worker(name: str, settings: Settings) -> Worker:
             topics.append(CLOCK.name)
     names = Names(settings.namespace)
     client_id = f"{names.group(name)}-{socket.gethostname()}-{os.getpid()}"
+    instance = instance_for(names.group(name), settings.instance_id)
+    resources.callback(instance.release)
     batch_size = min(settings.batch_size, processor_spec.batch_size or settings.batch_size)
     source = KafkaSource(
         settings.kafka_bootstrap,
@@ -198,6 +236,12 @@ def build_worker(name: str, settings: Settings) -> Worker:
         client_id,
         site.tz,
         names,
+        instance.id,
+        settings.session_timeout_ms,
+    )
+    log.info(
+        "consumer group member",
+        extra={"processor": name, "group": names.group(name), "instance_id": instance.id},
     )
     resources.callback(source.close)
     sink = KafkaSink(settings.kafka_bootstrap, client_id, names)

@@ -20,7 +20,7 @@ from services.processors import PROCESSORS, cluster_ports, metrics_port
 from services.runtime.batch import BatchResult
 from services.runtime.clock import SimulatedClock, SystemClock
 from services.runtime.loop import Loop
-from services.runtime.worker import Ticking, Worker
+from services.runtime.worker import RETRY_PAUSE, Ticking, Worker
 from services.settings import ClockMode, Settings
 from tests.support.sites import SHANGHAI
 
@@ -32,14 +32,23 @@ class Runner:
         self.log = log
         self.batches: list[list[Record]] = []
         self.ticks: list[datetime] = []
+        self.failing: list[str] = []  # what raises next: "batch" or "tick", once each
+        self.failed: list[Record] = []
 
     def run_batch(self, records: Sequence[Record]) -> BatchResult:
         self.log.append("batch")
+        if "batch" in self.failing:
+            self.failing.remove("batch")
+            self.failed = list(records)
+            raise ConnectionError("database away")
         self.batches.append(list(records))
         return BatchResult(records=len(records))
 
     def run_tick(self, now: datetime) -> BatchResult:
         self.log.append("tick")
+        if "tick" in self.failing:
+            self.failing.remove("tick")
+            raise ConnectionError("database away")
         self.ticks.append(now)
         return BatchResult()
 
@@ -55,8 +64,12 @@ class Source:
         return out
 
     def commit(self, records: Sequence[Record]) -> None:
-        self.log.append("commit")
+        if records:
+            self.log.append("commit")
         self.committed += records
+
+    def rewind(self, records: Sequence[Record]) -> None:
+        self.waiting = list(records) + self.waiting
 
 
 def worker(ticks: bool = True) -> tuple[Worker, Runner, Source, list[str]]:
@@ -81,9 +94,48 @@ def test_ticks_move_the_clock_and_work_goes_to_the_runner_before_the_commit() ->
     records = list(source.waiting)
     assert w.step() == records
     assert runner.batches == [[report]]
-    assert log == ["batch", "commit", "tick"]
+    assert log == ["batch", "commit", "tick", "commit"]  # the clock's after its tick
     assert runner.ticks == [later]  # not back to day 1
-    assert source.committed == records
+    assert source.committed == [report, *records[::2]]
+
+
+def test_a_failed_tick_is_run_again_and_its_clock_record_committed_only_then() -> None:
+    w, runner, source, _ = worker()
+    later = T0 + timedelta(days=3)
+    clock = tick(later, 0)
+    source.waiting = [clock]
+    runner.failing = ["tick"]
+    with pytest.raises(ConnectionError):
+        w.step()
+    assert source.committed == []  # a crash now reads the tick again on restart
+    w.step()  # nothing new polled: the tick is still due
+    assert runner.ticks == [later]
+    assert source.committed == [clock]
+    w.step()
+    assert runner.ticks == [later]  # once done, not again
+
+
+def test_a_tick_polled_with_a_failing_batch_is_kept_and_run_after_the_retry() -> None:
+    w, runner, source, _ = worker()
+    report = Record(topic=REPORTS_RAW.name, value=b"{}", offset=7, timestamp=T0)
+    later = T0 + timedelta(days=3)
+    clock = tick(later, 0)
+    source.waiting = [clock, report]
+    runner.failing = ["batch"]
+    with pytest.raises(ConnectionError):
+        w.step()
+    assert runner.ticks == [] and source.committed == []
+    w._rewind(runner.failed)  # what Worker.run does: the batch again, not the clock record
+    assert source.waiting == [report]
+    w.step()
+    assert runner.batches == [[report]]
+    assert runner.ticks == [later]
+    assert source.committed == [report, clock]
+
+
+def test_retry_pauses_are_short_and_capped() -> None:
+    assert RETRY_PAUSE[0] <= 0.1
+    assert max(RETRY_PAUSE) == RETRY_PAUSE[-1] <= 1.0
 
 
 def test_an_old_tick_does_not_advance_and_no_tick_is_due() -> None:
