@@ -16,6 +16,9 @@ an identity, not a deployment. So prune only touches ACLs on resources named
 ``<namespace>.…``; the sender-group ACLs, shared by every namespace on the
 broker, are left.
 
+Processes find their own password in the same file when
+``GRIDFLOW_KAFKA_CREDENTIALS_FILE`` names it (``services.runtime.security``).
+
 The credentials file is YAML, ``principal: password``, and a secret: it is
 written with mode 0600 and refused when others may read it.
 """
@@ -25,7 +28,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ import yaml
 from schemas.access import Grant, grants
 from schemas.catalogue import Site
 from services.runtime.names import Names
+from services.runtime.security import CredentialsError, load_credentials
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,6 @@ DEFAULT_ADMIN = "gridflow.admin"
 """The super user of the deploy scripts' SASL broker: it provisions, it needs no ACL."""
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 PASSWORD_BYTES = 24  # secrets.token_urlsafe: 32 characters, 192 bits
-
-
-class CredentialsError(ValueError):
-    """A credentials file that cannot be used as it is."""
 
 
 # --- grants -> broker bindings (pure) ------------------------------------------------
@@ -170,28 +169,6 @@ def _foreign_in_namespace(acl: Any, names: Names) -> bool:
 
 
 # --- credentials file ------------------------------------------------------------------
-
-
-def load_credentials(path: Path) -> dict[str, str]:
-    """``principal -> password`` from ``path``; {} when it does not exist yet."""
-    if not path.exists():
-        return {}
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise CredentialsError(
-            f"{path} holds passwords but others may read it (mode {mode:04o}): chmod 600 {path}"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CredentialsError(f"{path} is not YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in data.items()
-    ):
-        raise CredentialsError(f"{path} must map each principal to a password (strings)")
-    return dict(data)
 
 
 def write_credentials(path: Path, credentials: Mapping[str, str]) -> None:

@@ -53,7 +53,6 @@ def test_readme_settings_exist() -> None:
         "GRIDFLOW_KAFKA_ADMIN_PASSWORD_FILE",
         "GRIDFLOW_PG_PORT",
         "GRIDFLOW_OPS_WEBHOOK",
-        "GRIDFLOW_KAFKA_CREDENTIALS_FILE",  # gridflow acl apply --credentials
     }
     named = set(re.findall(r"^\| `(GRIDFLOW_[A-Z_]+)`", README, re.M))
     assert named - fields - deploy == set()

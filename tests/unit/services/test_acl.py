@@ -32,7 +32,7 @@ from services.acl import (
 from services.cli import app
 from services.processors import PROCESSORS
 from services.runtime.names import Names
-from services.runtime.security import KafkaSecurity, sasl_kwargs
+from services.runtime.security import KafkaSecurity, client_security, sasl_kwargs
 
 TEST = Names("t1")
 
@@ -46,6 +46,7 @@ def _no_kafka_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "PASSWORD",
         "PASSWORD_FILE",
         "SSL_CAFILE",
+        "CREDENTIALS_FILE",
     ):
         monkeypatch.delenv(f"GRIDFLOW_KAFKA_{var}", raising=False)
 
@@ -295,7 +296,6 @@ def test_sasl_kwargs_given_outright() -> None:
     "settings",
     [
         {"username": "x", "password": "p"},  # credentials, but PLAINTEXT would ignore them
-        {"security_protocol": "SASL_PLAINTEXT", "password": "p"},  # no username
         {"security_protocol": "SASL_PLAINTEXT", "username": "x"},  # no password
         {"security_protocol": "SASL_SSL", "username": "x", "password": "p", "password_file": "f"},
         {
@@ -309,6 +309,32 @@ def test_sasl_kwargs_given_outright() -> None:
 def test_insecure_or_incomplete_settings_are_refused(settings: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         KafkaSecurity(**settings)
+
+
+def test_without_a_username_the_callers_principal_is_used() -> None:
+    security = KafkaSecurity(security_protocol="SASL_PLAINTEXT", password="p")
+    assert security.kwargs("gridflow.router")["sasl_plain_username"] == "gridflow.router"
+    with pytest.raises(ValueError, match="GRIDFLOW_KAFKA_USERNAME"):
+        security.kwargs()
+    named = KafkaSecurity(security_protocol="SASL_PLAINTEXT", username="zs.urban", password="p")
+    assert named.kwargs("gridflow.router")["sasl_plain_username"] == "zs.urban"
+
+
+def test_the_password_from_the_credentials_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One file for `gridflow up`: each processor finds its own principal's password."""
+    path = tmp_path / "principals.yaml"
+    write_credentials(path, {"gridflow.router": "pw-router", "gridflow.archive": "pw-archive"})
+    monkeypatch.setenv("GRIDFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("GRIDFLOW_KAFKA_CREDENTIALS_FILE", str(path))
+    assert client_security("gridflow.router")["sasl_plain_password"] == "pw-router"
+    assert client_security("gridflow.archive")["sasl_plain_password"] == "pw-archive"
+    with pytest.raises(ValueError, match=r"no password for gridflow\.notifier"):
+        client_security("gridflow.notifier")
+    path.chmod(0o640)
+    with pytest.raises(CredentialsError):
+        client_security("gridflow.router")
 
 
 def test_acl_show_prints_a_principals_acls() -> None:
