@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli_deadletters import deadletters
 from services.processors import PROCESSORS
 from services.settings import Settings
 
@@ -27,6 +28,7 @@ acl_app = typer.Typer(
 app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
 app.add_typer(acl_app, name="acl")
+app.command("deadletters")(deadletters)
 console = Console()
 
 
