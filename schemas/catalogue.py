@@ -28,6 +28,7 @@ from schemas.envelope import Model
 from schemas.reports import Channel, Tier
 from schemas.topics import assignment_topic, command_topic
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BUNDLED_SITES = Path(__file__).parent / "sites"
 DEFAULT_SITE = BUNDLED_SITES / "zhuangshi"
 
@@ -345,7 +346,9 @@ class Site(Model):
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader, when PyYAML has it: a few times faster on the site's files,
+        # which a restarting processor reads before anything else
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except FileNotFoundError as exc:
         raise CatalogueError(f"site file missing: {path}") from exc
     except yaml.YAMLError as exc:
