@@ -93,12 +93,17 @@ def topics_create() -> None:
     """Create the catalogue's topics and one assignment topic per unit (idempotent)."""
     from schemas.catalogue import load_site
     from services.runtime.names import Names
+    from services.runtime.security import client_security
     from services.topics import create_topics, site_topics
 
     settings = _settings()
     topics = site_topics(load_site(settings.site))
     created, existed = create_topics(
-        settings.kafka_bootstrap, topics, settings.topic_replication, Names(settings.namespace)
+        settings.kafka_bootstrap,
+        topics,
+        settings.topic_replication,
+        Names(settings.namespace),
+        client_security(),  # on a SASL broker: as the admin (GRIDFLOW_KAFKA_USERNAME)
     )
     console.print(f"topics: {created} created, {existed} already there")
 
@@ -207,6 +212,7 @@ def tick(
     from schemas.topics import CLOCK
     from services.runtime.clock import SystemClock
     from services.runtime.names import Names
+    from services.runtime.security import client_security
 
     settings = _settings()
     tz = load_site(settings.site).tz
@@ -226,7 +232,9 @@ def tick(
         case_id=None,
         key=(moment.isoformat(),),
     )
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", **client_security()
+    )
     topic = Names(settings.namespace).topic(CLOCK.name)
     producer.send(topic, value=encode(message)).get(timeout=30)
     producer.close()
@@ -242,11 +250,16 @@ def send(
 
     from schemas.topics import REPORTS_RAW
     from services.runtime.names import Names
+    from services.runtime.security import client_security
 
     settings = _settings()
     topic = Names(settings.namespace).topic(REPORTS_RAW.name)
     lines = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        acks="all",
+        **client_security(),  # on a SASL broker: as the channel (GRIDFLOW_KAFKA_USERNAME)
+    )
     count, not_objects = 0, []
     for number, line in enumerate(lines, 1):
         if not line.strip():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from schemas.access import sender_topics
@@ -21,7 +22,11 @@ def site_topics(site: Site) -> list[Topic]:
 
 
 def create_topics(
-    bootstrap: str, topics: list[Topic], replication: int = 1, names: Names | None = None
+    bootstrap: str,
+    topics: list[Topic],
+    replication: int = 1,
+    names: Names | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Create what is missing on the broker; returns (created, already there).
 
@@ -31,7 +36,9 @@ def create_topics(
     names = names or Names()
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="gridflow-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","), client_id="gridflow-admin", **dict(security or {})
+    )
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topics if names.topic(t.name) not in existing]

@@ -11,7 +11,7 @@ A record's time is its broker timestamp (topics are created with
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -68,6 +68,7 @@ class KafkaSource:
         names: Names | None = None,
         instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self._max = max_records
         self._timeout = poll_timeout_ms
@@ -102,6 +103,8 @@ class KafkaSource:
             # a fifth of the session: four heartbeats may be lost before it expires, and
             # a member learns of a rebalance within one
             heartbeat_interval_ms=session_timeout_ms // 5,
+            # who this consumer is on a SASL broker (services.runtime.security)
+            **dict(security or {}),
         )
         physical = [self._names.topic(t) for t in topics]
         # Know every topic's partitions before joining the group: a member that joins
@@ -172,7 +175,13 @@ class KafkaSource:
 class KafkaSink:
     """An idempotent producer; ``flush`` returns once the broker acknowledged all."""
 
-    def __init__(self, bootstrap: str, client_id: str, names: Names | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        names: Names | None = None,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         self._names = names or Names()
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap.split(","),
@@ -183,6 +192,8 @@ class KafkaSink:
             # retry until delivered or two minutes pass: a new broker needs a while to
             # elect leaders for freshly created partitions (NotLeaderForPartition)
             delivery_timeout_ms=120_000,
+            # who this producer is on a SASL broker; _renew keeps it (a config key)
+            **dict(security or {}),
         )
         self._pending: list[Any] = []
         self._messages: list[Outgoing] = []

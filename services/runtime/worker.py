@@ -31,6 +31,7 @@ from types import FrameType
 
 from kafka.errors import FencedInstanceIdError
 
+from schemas.access import processor_principal
 from schemas.catalogue import load_site
 from schemas.clock import ClockTicked
 from schemas.codec import DecodeError, decode
@@ -44,6 +45,7 @@ from services.runtime.instance import instance_for
 from services.runtime.kafka import KafkaSink, KafkaSource
 from services.runtime.loop import Loop
 from services.runtime.names import Names
+from services.runtime.security import client_security
 from services.settings import ClockMode, Settings
 from services.topics import site_topics
 from storage.db import Transaction, make_engine
@@ -227,6 +229,8 @@ def build_worker(name: str, settings: Settings) -> Worker:
     instance = instance_for(names.group(name), settings.instance_id)
     resources.callback(instance.release)
     batch_size = min(settings.batch_size, processor_spec.batch_size or settings.batch_size)
+    # On a SASL broker each processor is its own principal (GRIDFLOW_KAFKA_* settings).
+    security = client_security(processor_principal(name))
     source = KafkaSource(
         settings.kafka_bootstrap,
         names.group(name),
@@ -238,13 +242,14 @@ def build_worker(name: str, settings: Settings) -> Worker:
         names,
         instance.id,
         settings.session_timeout_ms,
+        security,
     )
     log.info(
         "consumer group member",
         extra={"processor": name, "group": names.group(name), "instance_id": instance.id},
     )
     resources.callback(source.close)
-    sink = KafkaSink(settings.kafka_bootstrap, client_id, names)
+    sink = KafkaSink(settings.kafka_bootstrap, client_id, names, security)
     resources.callback(sink.close)
     sink.prepare([t.name for t in site_topics(site) if name in t.writers])
     metrics = Metrics()

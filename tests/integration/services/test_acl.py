@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -33,9 +34,14 @@ from typer.testing import CliRunner
 
 from schemas.access import grants
 from schemas.catalogue import Site
+from schemas.codec import reject
+from schemas.deadletter import RejectionReason
 from schemas.topics import (
     CASE_EVENTS,
+    DEADLETTER,
     TOPIC_CONFIG,
+    Emit,
+    Record,
     Topic,
     assignment_topic,
     command_topic,
@@ -43,9 +49,11 @@ from schemas.topics import (
 from services.acl import admin_client, apply, bindings, ensure_credentials, principals, revoke
 from services.cli import app
 from services.processors import PROCESSORS
+from services.runtime.kafka import KafkaSink, KafkaSource
 from services.runtime.names import Names
 from services.runtime.security import sasl_kwargs
 from tests.infra import SaslKafka
+from tests.support.sites import SHANGHAI
 
 pytestmark = pytest.mark.kafka
 
@@ -109,7 +117,7 @@ def deployment(kafka_sasl: SaslKafka, site: Site) -> Iterator[Deployment]:
         credentials, principals(grants(site, PROCESSORS)), generate=False
     )
     topics = [assignment_topic(UNIT_A), assignment_topic(UNIT_B)]
-    topics += [command_topic(UNIT_A), command_topic(UNIT_B), CASE_EVENTS]
+    topics += [command_topic(UNIT_A), command_topic(UNIT_B), CASE_EVENTS, DEADLETTER]
     admin = admin_client(kafka_sasl.bootstrap, kafka_sasl.admin(), client_id="gridflow-acl-test")
     physical = [names.topic(t.name) for t in topics]
     try:
@@ -278,3 +286,51 @@ def test_a_wrong_password_is_refused(deployment: Deployment) -> None:
     connect(deployment.passwords[UNIT_A])
     with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
         connect("not-" + deployment.passwords[UNIT_A])
+
+
+def test_the_runtime_runs_each_processor_as_its_principal(deployment: Deployment) -> None:
+    """The worker's Kafka source and sink, given a processor's security: the router's
+    sink writes dead letters, the archive's source reads them in the archive's group."""
+    d = deployment
+    now = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
+    case_ids = [f"KT-{uuid.uuid4().hex[:8].upper()}-{i}" for i in range(3)]
+    letters = [
+        Emit(
+            DEADLETTER.name,
+            c,
+            reject(
+                Record(topic="gridflow.test.input", value=b"<x>", timestamp=now),
+                processor="acl-test",
+                reason=RejectionReason.NOT_JSON,
+                message="test letter",
+                now=now,
+                case_id=c,
+            ),
+        )
+        for c in case_ids
+    ]
+    sink = KafkaSink(d.broker.bootstrap, "acl-test-sink", d.names, d.security("gridflow.router"))
+    try:
+        sink.send(letters)
+        sink.flush()
+    finally:
+        sink.close()
+    source = KafkaSource(
+        d.broker.bootstrap,
+        d.names.group("archive"),
+        [DEADLETTER.name],
+        max_records=100,
+        poll_timeout_ms=300,
+        client_id="acl-test-source",
+        tz=SHANGHAI,
+        names=d.names,
+        security=d.security("gridflow.archive"),
+    )
+    try:
+        seen: set[bytes] = set()
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline and len(seen) < len(case_ids):
+            seen |= {r.key or b"" for r in source.poll()}
+        assert {c.encode() for c in case_ids} <= seen
+    finally:
+        source.close()
