@@ -38,6 +38,7 @@ from schemas.topics import (
     CATALOGUE,
     CLOCK,
     COMMAND_PREFIX,
+    DEADLETTER,
     REPLY_PREFIX,
     REPORTS_RAW,
     TEMPLATES,
@@ -145,6 +146,10 @@ class Grant:
     pattern: Pattern = "literal"
 
 
+OPERATIONS_PRINCIPAL = PROCESSOR_PRINCIPAL_PREFIX + "operations"
+"""The operations team's principal: reads ``gridflow.deadletter``, ticks the simulated clock."""
+
+
 def processor_principal(processor: str) -> str:
     """A processor's Kafka principal: ``gridflow.router``."""
     return PROCESSOR_PRINCIPAL_PREFIX + processor
@@ -157,7 +162,8 @@ def grants(site: Site, processors: Iterable[str]) -> list[Grant]:
       writers name it (the catalogue, templated topics by prefix), and reads its
       consumer group.
     - Each sender writes its own command topic and reads its own view topic; it
-      may use consumer groups named with its id as prefix.
+      may use consumer groups named ``gridflow.<its id>.…`` (in the namespace).
+    - The operations principal reads the dead letters and may write the clock.
     - Channel senders also write the raw reports.
     """
     out: set[Grant] = set()
@@ -180,10 +186,15 @@ def grants(site: Site, processors: Iterable[str]) -> list[Grant]:
                 out.add(Grant(who, "write", "topic", prefix, "prefixed"))
             if name in t.readers:
                 out.add(Grant(who, "read", "topic", prefix, "prefixed"))
+    ops = OPERATIONS_PRINCIPAL
+    out.add(Grant(ops, "read", "topic", DEADLETTER.name))  # what was refused, verbatim
+    out.add(Grant(ops, "write", "topic", CLOCK.name))  # `gridflow tick`, in simulations
+    out.add(Grant(ops, "read", "group", ops + ".", "prefixed"))
     for s in site.all_senders():
         out.add(Grant(s.id, "write", "topic", command_topic(s.id).name))
         out.add(Grant(s.id, "read", "topic", view_topic(s).name))
-        out.add(Grant(s.id, "read", "group", s.id + ".", "prefixed"))
+        # its own consumer groups, in the deployment's namespace: gridflow.<id>.<any>
+        out.add(Grant(s.id, "read", "group", f"{PROCESSOR_PRINCIPAL_PREFIX}{s.id}.", "prefixed"))
         if s.role is SenderRole.CHANNEL:
             out.add(Grant(s.id, "write", "topic", REPORTS_RAW.name))
     return sorted(out)

@@ -9,12 +9,10 @@ ACLs of the namespace that the grants no longer name, so the broker holds
 exactly what the registry says.
 
 Translation into the namespace follows :class:`~services.runtime.names.Names`:
-a topic or group name spelled ``gridflow.…`` becomes ``<namespace>.…``. Names
-outside the catalogue spelling (a sender's own consumer groups, ``zs.urban.``)
-and the principals themselves are the same in every namespace: a principal is
-an identity, not a deployment. So prune only touches ACLs on resources named
-``<namespace>.…``; the sender-group ACLs, shared by every namespace on the
-broker, are left.
+a topic or group name spelled ``gridflow.…`` becomes ``<namespace>.…``, a
+sender's own consumer groups (``gridflow.zs.urban.…``) included. The principals
+themselves are the same in every namespace: a principal is an identity, not a
+deployment. Prune only touches ACLs on resources named ``<namespace>.…``.
 
 Processes find their own password in the same file when
 ``GRIDFLOW_KAFKA_CREDENTIALS_FILE`` names it (``services.runtime.security``).

@@ -187,8 +187,8 @@ def _read(
 
 
 def _group(d: Deployment, principal: str) -> str:
-    """A consumer group the principal may use: one named with its id as prefix."""
-    return f"{principal}.{d.names.namespace}-{uuid.uuid4().hex[:6]}"
+    """A consumer group the principal may use: ``<namespace>.<its id>.<any>``."""
+    return d.names.group(f"{principal}.{uuid.uuid4().hex[:6]}")
 
 
 def test_apply_again_changes_nothing(deployment: Deployment, site: Site) -> None:

@@ -12,7 +12,7 @@ import pytest
 from kafka.admin import ACL, ACLPermissionType, ScramMechanism
 from typer.testing import CliRunner
 
-from schemas.access import Grant, grants
+from schemas.access import OPERATIONS_PRINCIPAL, Grant, grants
 from schemas.catalogue import Site
 from services.acl import (
     Binding,
@@ -90,20 +90,19 @@ def test_the_default_namespace_keeps_the_catalogue_names(site: Site) -> None:
     }
 
 
-def test_every_acl_but_the_sender_groups_is_in_the_namespace(site: Site) -> None:
-    outside = [b for b in bindings(grants(site, PROCESSORS), TEST) if not in_namespace(b, TEST)]
-    assert outside
-    assert all(
-        b.resource == "group" and b.pattern == "prefixed" and b.name == b.principal[5:] + "."
-        for b in outside
-    )
+def test_every_acl_is_in_the_namespace_sender_groups_included(site: Site) -> None:
+    found = bindings(grants(site, PROCESSORS), TEST)
+    assert all(in_namespace(b, TEST) for b in found)
+    unit = next(b for b in found if b.principal == "User:zs.urban" and b.resource == "group")
+    assert (unit.name, unit.pattern) == (f"{TEST.namespace}.zs.urban.", "prefixed")
 
 
 def test_principals_are_the_processors_and_every_sender(site: Site) -> None:
     names = principals(grants(site, PROCESSORS))
     assert {f"gridflow.{p}" for p in PROCESSORS} <= set(names)
     assert {s.id for s in site.all_senders()} <= set(names)
-    assert len(names) == len(PROCESSORS) + len(site.all_senders())
+    assert OPERATIONS_PRINCIPAL in names
+    assert len(names) == len(PROCESSORS) + len(site.all_senders()) + 1
 
 
 def test_kafka_acls_round_trip(site: Site) -> None:
