@@ -7,7 +7,8 @@ against it, the router routes by it, the escalator reads its deadline policies.
 Files in a site directory: ``site.yaml`` (id, name, timezone, routing,
 deadlines), ``jurisdictions.yaml``, ``units.yaml``, ``categories.yaml``, and
 ``senders.yaml``: who sends commands besides the units (verifiers, supervisors,
-the residents' channels), see :mod:`schemas.access`.
+the residents' channels), see :mod:`schemas.access`; optionally ``calendar.yaml``,
+holiday notices published since the release (:mod:`schemas.calendar`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from schemas.calendar import SITE_CALENDAR_FILE, CalendarError, Schedule, load_schedule
 from schemas.edges import CategoryCode, Name, PlaceId
 from schemas.envelope import Model
 from schemas.reports import Channel, Tier
@@ -129,14 +131,13 @@ class Deadlines(Model):
     tiers: dict[Tier, TierDeadlines]
     holidays: list[date] = Field(
         default_factory=list,
-        description="Local days off added to the official calendar (chinese_calendar): a "
-        "local holiday, or the holidays of a year the package does not cover yet. Publish "
-        "the State Council's schedule here until the package ships it.",
+        description="Local days off added to the official calendar: a local holiday. A "
+        "State Council notice goes in calendar.yaml instead, which makes its year official.",
     )
     workdays: list[date] = Field(
         default_factory=list,
-        description="Local working days added to the official calendar: make-up working "
-        "days (调休) of a year the package does not cover yet, or local ones.",
+        description="Local working days added to the official calendar. A notice's make-up "
+        "working days (调休) go in calendar.yaml instead.",
     )
 
     @model_validator(mode="after")
@@ -173,6 +174,11 @@ class Site(Model):
     units: list[Unit]
     categories: list[Category]
     senders: list[Sender] = Field(default_factory=list)
+    calendar: Schedule | None = Field(
+        default=None,
+        description="The site's calendar.yaml: State Council notices published since the "
+        "release, whose years replace the bundled ones (schemas/calendar.py).",
+    )
 
     model_config = Model.model_config | {"ignored_types": (cached_property,)}
 
@@ -365,6 +371,11 @@ def load_site(directory: Path | str | None = None) -> Site:
         data[part] = _read_yaml(root / f"{part}.yaml")
     if (root / "senders.yaml").exists():
         data["senders"] = _read_yaml(root / "senders.yaml") or []
+    if (root / SITE_CALENDAR_FILE).exists():
+        try:
+            data["calendar"] = load_schedule(root / SITE_CALENDAR_FILE)
+        except CalendarError as exc:
+            raise CatalogueError(str(exc)) from exc
     try:
         return Site.model_validate(data)
     except ValidationError as exc:
