@@ -28,7 +28,9 @@ from datetime import datetime
 
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for
+from escalator.metrics import PROVISIONAL_DEADLINES
 from escalator.ports import Deadline, DeadlineStore
+from escalator.reschedule import Rescheduler
 from schemas.cases import (
     CaseAccepted,
     CaseAssigned,
@@ -80,6 +82,8 @@ class Escalator:
         self._store = store
         self._tz = site.tz
         self._batch = batch  # most lapses (and, apart, warnings) one tick works through
+        # provisional deadlines counted again from the first ticks on (escalator.reschedule)
+        self._rescheduler = Rescheduler(site, calendar, batch)
 
     # --- the case story arms and disarms ------------------------------------------
 
@@ -108,6 +112,9 @@ class Escalator:
         added = [d for slot, d in sorted(after.items()) if before.get(slot) != d]
         if removed or added:
             self._store.write(removed, added)
+        for d in added:
+            if d.provisional:
+                PROVISIONAL_DEADLINES.labels("armed", d.kind.value).inc()
         return out
 
     def _apply(self, message: Model, armed: Armed) -> None:
@@ -153,6 +160,8 @@ class Escalator:
                 warn_at=clock.warn_at,
                 working_days=clock.working_days,
                 correlation_id=message.correlation_id,
+                provisional=clock.provisional,
+                started_at=a.assigned_at,
             )
 
     @staticmethod
@@ -186,13 +195,15 @@ class Escalator:
 
         ``now`` only selects what is due; what is emitted is a function of the
         deadlines taken, in the order read: warnings by (warn_at, case, kind), then
-        lapses by (due_at, case, kind).
+        lapses by (due_at, case, kind). Before them, from its first ticks on, the
+        process counts its provisional deadlines again (:mod:`escalator.reschedule`).
         """
+        rescheduled = self._rescheduler.step(self._store, now)
         warned = self._take(self._store.warnings_due(now, self._batch), self._store.mark_warned)
         lapsed = self._take(self._store.due(now, self._batch), self._store.remove)
         for d in lapsed:
             log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
-        out: list[Emit] = []
+        out: list[Emit] = list(rescheduled)
         for d in warned:
             out += self._emit(DeadlineWarning, d, d.warn_at or d.due_at)
         for d in lapsed:
@@ -230,6 +241,7 @@ class Escalator:
             seq=d.seq,
             due_at=d.due_at.astimezone(self._tz),
             working_days=d.working_days,
+            provisional=d.provisional,
         )
         message = kind.derive(
             payload,

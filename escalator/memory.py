@@ -60,6 +60,22 @@ class MemoryDeadlineStore(DeadlineStore):
                 out.append(d)
         return out
 
+    def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
+        hits = [d for d in self.rows() if d.provisional]
+        if after is not None:
+            hits = [d for d in hits if (d.case_id, d.kind) > after]
+        return hits[:limit]
+
+    def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        out = []
+        for old, new in pairs:
+            if (old.case_id, old.kind) != (new.case_id, new.kind):
+                raise ValueError("a deadline is rescheduled in its own (case, kind) slot")
+            if self._exactly(old) is not None:
+                self._rows[(new.case_id, new.kind)] = new
+                out.append(new)
+        return out
+
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         out = []
         for d in deadlines:

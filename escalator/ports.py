@@ -30,6 +30,8 @@ class Deadline:
     working_days: int
     correlation_id: str
     warned: bool = False
+    provisional: bool = False  # counted on a year no official schedule covered yet
+    started_at: datetime | None = None  # when its clock began: to count it again
 
     @property
     def exact(self) -> tuple[str, DeadlineKind, int, datetime]:
@@ -78,6 +80,18 @@ class DeadlineStore(abc.ABC):
 
         One gone or re-armed meanwhile (by another transaction, or another escalator
         instance's tick) is left alone and not returned."""
+
+    @abc.abstractmethod
+    def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
+        """Up to ``limit`` provisional deadlines by (case_id, kind), from after the
+        (case_id, kind) ``after`` (None: from the start): a page of those to count again."""
+
+    @abc.abstractmethod
+    def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        """Replace each ``old`` of ``(old, new)`` by ``new`` in its slot, but only while
+        exactly ``old`` is armed there (matched as in :meth:`remove`); the ``new`` ones
+        it wrote, in their given order. One gone (lapsed, disarmed) or re-armed meanwhile
+        is left alone: a lapsed deadline must not come back."""
 
     @abc.abstractmethod
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:

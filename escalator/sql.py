@@ -25,6 +25,7 @@ from sqlalchemy import (
     false,
     insert,
     select,
+    text,
     true,
     tuple_,
     update,
@@ -50,8 +51,20 @@ deadlines = Table(
     Column("working_days", Integer, nullable=False),
     Column("correlation_id", String(64), nullable=False),
     Column("warned", Boolean, nullable=False, default=False),
+    # counted on a year no official schedule covered (escalator.calendar), and when its
+    # clock began, so that it can be counted again once the schedule is known
+    Column("provisional", Boolean, nullable=False, default=False, server_default=false()),
+    Column("started_at", UtcDateTime, nullable=True),
     Index(None, "due_at"),
     Index(None, "warned", "warn_at"),  # warnings_due: unwarned rows by warn_at
+    # provisional(): the few provisional rows by slot, without walking the others
+    Index(
+        "ix_escalator_deadlines_provisional",
+        "case_id",
+        "kind",
+        postgresql_where=text("provisional"),
+        sqlite_where=text("provisional = 1"),
+    ),
 )
 
 T = TypeVar("T")
@@ -70,6 +83,8 @@ def _row(d: Deadline) -> dict[str, Any]:
         "working_days": d.working_days,
         "correlation_id": d.correlation_id,
         "warned": d.warned,
+        "provisional": d.provisional,
+        "started_at": d.started_at,
     }
 
 
@@ -85,6 +100,8 @@ def _deadline(r: Row[Any]) -> Deadline:
         working_days=r.working_days,
         correlation_id=r.correlation_id,
         warned=bool(r.warned),
+        provisional=bool(r.provisional),
+        started_at=r.started_at,
     )
 
 
@@ -152,6 +169,40 @@ _WARNINGS = (
     .limit(bindparam("limit"))
 )
 
+_PROVISIONAL = (
+    select(deadlines)
+    .where(_c.provisional == true())
+    .order_by(_c.case_id, _c.kind)
+    .limit(bindparam("limit"))
+)
+_PROVISIONAL_AFTER = (
+    select(deadlines)
+    .where(
+        _c.provisional == true(),
+        tuple_(_c.case_id, _c.kind) > tuple_(bindparam("a_case"), bindparam("a_kind")),
+    )
+    .order_by(_c.case_id, _c.kind)
+    .limit(bindparam("limit"))
+)
+# One row, exactly as read (seq, due_at), takes its new times: a rescheduling is rare
+# (once per provisional deadline, when a schedule arrives), so one statement a row.
+_RESCHEDULE = (
+    update(deadlines)
+    .where(
+        _c.case_id == bindparam("o_case"),
+        _c.kind == bindparam("o_kind"),
+        _c.seq == bindparam("o_seq"),
+        _c.due_at == bindparam("o_due", type_=UtcDateTime),
+    )
+    .values(
+        due_at=bindparam("n_due", type_=UtcDateTime),
+        warn_at=bindparam("n_warn", type_=UtcDateTime),
+        warned=bindparam("n_warned"),
+        provisional=bindparam("n_provisional"),
+    )
+    .returning(_c.case_id)
+)
+
 
 class SqlDeadlineStore(DeadlineStore):
     def __init__(self, tx: Transaction) -> None:
@@ -191,6 +242,33 @@ class SqlDeadlineStore(DeadlineStore):
 
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self._taking(_MARK, deadlines)
+
+    def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
+        if after is None:
+            rows = self._tx.conn.execute(_PROVISIONAL, {"limit": limit})
+        else:
+            params = {"a_case": after[0], "a_kind": after[1].value, "limit": limit}
+            rows = self._tx.conn.execute(_PROVISIONAL_AFTER, params)
+        return [_deadline(r) for r in rows]
+
+    def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        out = []
+        for old, new in pairs:
+            if (old.case_id, old.kind) != (new.case_id, new.kind):
+                raise ValueError("a deadline is rescheduled in its own (case, kind) slot")
+            params = {
+                "o_case": old.case_id,
+                "o_kind": old.kind.value,
+                "o_seq": old.seq,
+                "o_due": old.due_at,
+                "n_due": new.due_at,
+                "n_warn": new.warn_at,
+                "n_warned": new.warned,
+                "n_provisional": new.provisional,
+            }
+            if self._tx.conn.execute(_RESCHEDULE, params).first() is not None:
+                out.append(new)
+        return out
 
     def _taking(self, stmt: Any, wanted: Sequence[Deadline]) -> list[Deadline]:
         """Run ``stmt`` on exactly ``wanted``; the ones its RETURNING reported, in order."""

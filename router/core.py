@@ -185,7 +185,13 @@ class Router:
     def _due(self, assignment: Assignment) -> list[Due]:
         """The clocks ``assignment`` starts, as the escalator will arm them."""
         return [
-            Due(kind=c.kind, working_days=c.working_days, due_at=c.due_at, warn_at=c.warn_at)
+            Due(
+                kind=c.kind,
+                working_days=c.working_days,
+                due_at=c.due_at,
+                warn_at=c.warn_at,
+                provisional=c.provisional,
+            )
             for c in clocks_for(self._site, self._calendar, assignment)
         ]
 

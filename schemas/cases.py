@@ -78,6 +78,12 @@ class Due(Model):
     working_days: Count
     due_at: Time
     warn_at: Time | None = Field(default=None, description="When the unit is warned, if at all.")
+    provisional: Flag = Field(
+        default=False,
+        description="Counted on a day of a year whose official holiday schedule was not "
+        "known yet (the statutory holidays alone): it may move when the schedule comes, "
+        "and a deadline.rescheduled then says so.",
+    )
 
 
 class CaseDispatchedPayload(Model):

@@ -28,7 +28,7 @@ from schemas.cases import (
 from schemas.clock import ClockTicked
 from schemas.commands import COMMANDS
 from schemas.deadletter import MessageRejected
-from schemas.deadlines import DeadlineLapsed, DeadlineWarning
+from schemas.deadlines import DeadlineLapsed, DeadlineRescheduled, DeadlineWarning
 from schemas.edges import UNIT_ID_PATTERN
 from schemas.envelope import Model
 from schemas.notifications import NotificationRecorded
@@ -105,7 +105,7 @@ CASE_UPDATES = Topic(
     key="case_id",
     carries=COMMANDS,
     writers=("intake",),
-    readers=("router",),
+    readers=("router", "archive"),
     description="Commands about a case, each stamped by intake with the sender its command "
     "topic proves, keyed by case_id with gridflow's own partitioner.",
 )
@@ -163,7 +163,9 @@ CLOCK = Topic(
 ASSIGNMENT_PREFIX = "gridflow.assignments."
 ASSIGNMENT_DESCRIPTION = (
     "One topic per unit, its whole view, keyed by case_id: the cases dispatched to it, whole, "
-    "with each clock's due time (case.dispatched); their deadline warnings and lapses; the "
+    "with each clock's due time (case.dispatched); their deadline warnings and lapses, and "
+    "the new due time of a provisional deadline once its year's schedule is known "
+    "(deadline.rescheduled); the "
     "escalation that takes a case from it, and supervision (case.escalated, case.supervised); "
     "the answer to each of its own commands (command.acknowledged, command.refused). A "
     "department subscribes to its own topic and sees its own work alone."
@@ -196,6 +198,7 @@ ASSIGNMENTS = Topic(
         CaseSupervised,
         DeadlineWarning,
         DeadlineLapsed,
+        DeadlineRescheduled,
         CommandAcknowledged,
         CommandRefused,
     ),

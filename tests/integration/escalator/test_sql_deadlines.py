@@ -236,6 +236,12 @@ class Interleaved(DeadlineStore):
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self.inner.mark_warned(deadlines)
 
+    def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
+        return self.inner.provisional(after, limit)
+
+    def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        return self.inner.reschedule(pairs)
+
 
 def test_a_batch_does_not_resurrect_what_a_tick_took_after_its_load(
     store: DeadlineStore,
@@ -361,3 +367,40 @@ def test_a_batch_racing_a_tick_committed_by_another_transaction(pg_engine: Engin
         got = store.load(["c1"])["c1"]
     assert [e.message.type for e in theirs] == ["deadline.lapsed"]
     assert [d.kind for d in got] == [RESOLVE]
+
+
+# --- provisional deadlines (escalator.reschedule) ------------------------------------
+
+
+def test_provisional_rows_round_trip_and_page_by_slot(store: DeadlineStore) -> None:
+    started = T0 - timedelta(hours=1)
+    rows = [
+        dl("c2", RESOLVE, provisional=True, started_at=started),
+        dl("c1", provisional=True, started_at=started),
+        dl("c1", RESOLVE, provisional=True, started_at=started),
+        dl("c0"),  # official: never in a page
+    ]
+    store.write([], rows)
+    assert store.load(["c1"])["c1"][0].started_at == started
+    page = store.provisional(None, 2)
+    assert [(d.case_id, d.kind) for d in page] == [("c1", ACCEPT), ("c1", RESOLVE)]
+    assert page[0] == rows[1]
+    assert [(d.case_id, d.kind) for d in store.provisional(("c1", RESOLVE), 2)] == [("c2", RESOLVE)]
+    assert store.provisional(("c2", RESOLVE), 2) == []
+
+
+def test_reschedule_replaces_exactly_and_never_brings_back(store: DeadlineStore) -> None:
+    old, gone = dl("c1", provisional=True), dl("c2", provisional=True)
+    store.write([], [old, gone, dl("c3", provisional=True, seq=2)])
+    store.remove([gone])  # lapsed meanwhile
+    new = replace(old, due_at=T0 + timedelta(hours=40), warn_at=None, provisional=False)
+    stale = dl("c3", provisional=True)  # seq 1: re-armed since it was read
+    moved = [
+        (old, new),
+        (gone, replace(gone, provisional=False)),
+        (stale, replace(stale, provisional=False)),
+    ]
+    assert store.reschedule(moved) == [new]
+    assert store.load(["c1", "c2"]) == {"c1": [new], "c2": []}
+    assert store.load(["c3"])["c3"][0].provisional
+    assert [d.case_id for d in store.provisional(None, 10)] == ["c3"]
