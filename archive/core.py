@@ -1,7 +1,11 @@
 """The archive processor: keeps every event and dead letter, and folds cases into rows.
 
 It is the history owner: it reads every topic that tells a case's story and writes
-nothing back. A batch at a time: the rows of the cases the batch concerns are
+nothing back. That includes the commands as their senders wrote them, stamped with
+the sender (``gridflow.cases.updates``): the notes and comments in them are the
+case's free text, which the shared story does not carry.
+
+A batch at a time: the rows of the cases the batch concerns are
 loaded with one query, the batch's events are folded into them in order
 (:func:`archive.projection.project`), and the events, the dead letters and the
 changed rows are written with one statement each. The runtime's inbox has
@@ -20,7 +24,15 @@ from archive.projection import CaseRow, project, projects
 from schemas.deadletter import MessageRejected, Rejected, RejectionReason
 from schemas.envelope import Envelope
 from schemas.processing import Inbound, Outcome
-from schemas.topics import CASE_EVENTS, CASES_RECEIVED, DEADLETTER, DEADLINES, NOTIFICATIONS, Emit
+from schemas.topics import (
+    CASE_EVENTS,
+    CASE_UPDATES,
+    CASES_RECEIVED,
+    DEADLETTER,
+    DEADLINES,
+    NOTIFICATIONS,
+    Emit,
+)
 
 
 class Archive:
@@ -28,7 +40,8 @@ class Archive:
 
     name = "archive"
     topics = tuple(
-        t.name for t in (CASES_RECEIVED, CASE_EVENTS, DEADLINES, NOTIFICATIONS, DEADLETTER)
+        t.name
+        for t in (CASES_RECEIVED, CASE_UPDATES, CASE_EVENTS, DEADLINES, NOTIFICATIONS, DEADLETTER)
     )
 
     def __init__(self, store: ArchiveStore) -> None:

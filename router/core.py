@@ -32,7 +32,7 @@ from escalator.clocks import clocks_for, site_calendar
 from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore
 from router.routing import category_of, initial_placement, place
-from router.story import PRODUCER, assigned, event, reply
+from router.story import PRODUCER, assigned, event, reply, untold
 from schemas.access import refusal, view_topic
 from schemas.cases import (
     Assignment,
@@ -247,14 +247,14 @@ class Router:
     def _accept(self, command: AcceptCase, now: datetime, files: CaseFiles) -> list[Emit]:
         file = holding(case_file(files, command), command, (Stage.ASSIGNED,))
         files.put(replace(file, stage=Stage.ACCEPTED))
-        return [event(CaseAccepted, command.payload, file, command, now)]
+        return [event(CaseAccepted, untold(command.payload), file, command, now)]
 
     def _report_handled(
         self, command: ReportHandled, now: datetime, files: CaseFiles
     ) -> list[Emit]:
         file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
         files.put(replace(file, stage=Stage.HANDLED))
-        handled = event(CaseHandled, command.payload, file, command, now)
+        handled = event(CaseHandled, untold(command.payload), file, command, now)
         verifier = self._site.verifier_for(file.case.grid_id)
         asks = [_to(handled, view_topic(verifier).name)] if verifier else []
         return [handled, *asks]  # the nearest verifier is asked to check it (核查)
@@ -263,7 +263,7 @@ class Router:
         """Passed: on to the rating. Failed: back to the same unit, which has
         accepted it already, under a new assignment (rework)."""
         file = holding(case_file(files, command), command, (Stage.HANDLED,))
-        verified = event(CaseVerified, command.payload, file, command, now)
+        verified = event(CaseVerified, untold(command.payload), file, command, now)
         if command.payload.passed:
             files.put(replace(file, stage=Stage.VERIFIED))
             channel = self._site.channel_sender(file.case.channel)
@@ -291,7 +291,7 @@ class Router:
         )
         files.put(replace(file, stage=Stage.CLOSED, rating=rating))
         return [
-            event(CaseRated, command.payload, file, command, now),
+            event(CaseRated, untold(command.payload), file, command, now),
             event(CaseClosed, closed, file, command, now),
         ]
 
@@ -314,8 +314,9 @@ class Router:
             unit_id=held.unit_id,
             seq=held.seq,
         )
-        supervised = event(CaseSupervised, payload, file, command, now)
-        return [supervised, _to_unit(supervised, held.unit_id)]
+        supervised = event(CaseSupervised, untold(payload), file, command, now)
+        pressed = event(CaseSupervised, payload, file, command, now, "holder")  # with the note
+        return [supervised, _to_unit(pressed, held.unit_id)]
 
     # --- deadlines -------------------------------------------------------------------
 

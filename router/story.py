@@ -29,12 +29,18 @@ PRODUCER = "router"
 
 
 def event(
-    kind: type[Envelope], payload: Model, file: CaseFile, cause: Envelope, now: datetime
+    kind: type[Envelope],
+    payload: Model,
+    file: CaseFile,
+    cause: Envelope,
+    now: datetime,
+    *part: str,
 ) -> Emit:
     """One case event on ``gridflow.cases.events``.
 
     The key holds the assignment seq the event belongs to; the event type (part of
-    every derived id) keeps the kinds one cause yields apart.
+    every derived id) keeps the kinds one cause yields apart, and ``part`` an event
+    of one kind that goes elsewhere with other content (the holder's own copy).
     """
     message = kind.derive(
         payload,
@@ -42,10 +48,23 @@ def event(
         now=now,
         case_id=file.case_id,
         cause=cause,
-        key=(kind.TYPE, file.assignment.seq),
+        key=(kind.TYPE, file.assignment.seq, *part),
         correlation_id=file.case_id,
     )
     return Emit(topic=CASE_EVENTS.name, key=file.case_id, message=message)
+
+
+def untold(payload: Model) -> Model:
+    """``payload`` without its free text (a note, a comment), for the shared story.
+
+    Free text is written by people and may quote the resident (已联系王女士); the story
+    is read by every processor and by webhooks' builders, so it carries none. The text
+    stays in the command, which the archive keeps, and reaches who needs it on their
+    own topic.
+    """
+    fields = type(payload).model_fields
+    blank = {name: None for name in ("note", "comment") if name in fields}
+    return payload.model_copy(update=blank) if blank else payload
 
 
 def assigned(

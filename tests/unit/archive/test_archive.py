@@ -13,7 +13,14 @@ from schemas.deadletter import Rejected, RejectionReason
 from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.reports import Tier
-from schemas.topics import CASE_EVENTS, CASES_RECEIVED, DEADLETTER, DEADLINES, NOTIFICATIONS
+from schemas.topics import (
+    CASE_EVENTS,
+    CASE_UPDATES,
+    CASES_RECEIVED,
+    DEADLETTER,
+    DEADLINES,
+    NOTIFICATIONS,
+)
 from tests.support.processing import handle_one
 from tests.unit.archive.story import ADDRESS, NAME, PHONE, T0, Story, dead_letter
 
@@ -35,7 +42,8 @@ def test_reads_the_story_topics_and_emits_nothing(store: MemoryArchiveStore) -> 
     archive = Archive(store)
     assert archive.name == "archive"
     assert set(archive.topics) == {
-        t.name for t in (CASES_RECEIVED, CASE_EVENTS, DEADLINES, NOTIFICATIONS, DEADLETTER)
+        t.name
+        for t in (CASES_RECEIVED, CASE_UPDATES, CASE_EVENTS, DEADLINES, NOTIFICATIONS, DEADLETTER)
     }
     s = Story(1)
     archive_all(
