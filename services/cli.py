@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli_calendar import calendar_app
 from services.cli_deadletters import deadletters
 from services.processors import PROCESSORS
 from services.settings import Settings
@@ -29,6 +30,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
 app.add_typer(acl_app, name="acl")
 app.command("deadletters")(deadletters)
+app.add_typer(calendar_app, name="calendar")
 console = Console()
 
 

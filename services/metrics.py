@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from escalator.metrics import PROVISIONAL_DEADLINES
 from schemas.topics import ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX
 
 _FOLDED = (ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX)
@@ -28,6 +29,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        r.register(PROVISIONAL_DEADLINES)  # counted where the escalator arms its clocks
         self.consumed = Counter(
             "gridflow_records_consumed", "Records read.", ["processor", "topic"], registry=r
         )
