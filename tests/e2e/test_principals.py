@@ -5,7 +5,8 @@ A hotline channel reports; the holding unit reads its case, with its clocks' due
 times, from its own topic and works it through its own command topic; the street's
 verifier checks it from its reply topic; the unit tries to rate its own work and is
 refused, on its own topic; the hotline rates it, and the case closes. Every message
-any of them reads fits its published JSON Schema.
+any of them reads, and every message the run wrote on any topic, fits its published
+JSON Schema.
 """
 
 from __future__ import annotations
@@ -103,6 +104,34 @@ class View:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def _every_message_fits_its_schema(broker: SaslKafka, names: Names) -> None:
+    """Every record the run wrote, on every topic of its namespace, read as the admin:
+    each fits its published JSON Schema (a raw report the report's, the rest their
+    type's)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=broker.bootstrap,
+        group_id=f"{names.namespace}.schema-check",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=4000,
+        metadata_max_age_ms=1000,
+        **broker.admin(),
+    )
+    consumer.subscribe(pattern=f"^{names.namespace}[.].*")
+    kinds: set[str] = set()
+    try:
+        for record in consumer:  # until 4 s pass with nothing new: bounded by the run
+            doc = json.loads(record.value)
+            kind = "report.raw" if record.topic == names.topic(REPORTS_RAW.name) else doc["type"]
+            problems = list(VALIDATORS[kind].iter_errors(doc))
+            assert not problems, f"{kind} on {record.topic} breaks its schema: {problems[0]}"
+            kinds.add(kind)
+    finally:
+        consumer.close()
+    assert {"report.raw", "case.received", "case.accept", "case.dispatched"} <= kinds
+    assert {"case.closed", "command.acknowledged", "command.refused"} <= kinds
 
 
 class Pipeline(LocalCluster):
@@ -304,6 +333,7 @@ def test_the_loop_closes_with_every_actor_authenticated_and_a_self_rating_refuse
 
         wait_for("the case closed in the archive, rated 4", closed, timeout=120)
         engine.dispose()
+        _every_message_fits_its_schema(kafka_sasl, names)
         # Nothing of the resident's reached the verifier's or the channel's view.
         for other in (verifier, channel):
             assert "王女士" not in json.dumps(other.seen, ensure_ascii=False)
