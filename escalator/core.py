@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for
@@ -209,6 +209,17 @@ class Escalator:
         for d in lapsed:
             out += self._emit(DeadlineLapsed, d, d.due_at)
         return out
+
+    def next_due(self) -> datetime | None:
+        """When a tick next has work: the store's earliest due or warning time (in the
+        past when work waits), at once while the provisional pass has pages left, None
+        when nothing is armed. Read inside a transaction, as :meth:`tick` is.
+
+        The runner sleeps until then rather than tick on a fixed period
+        (:mod:`services.runtime.worker`); a tick at any ``now`` before it finds nothing."""
+        if not self._rescheduler.done:
+            return datetime.min.replace(tzinfo=UTC)
+        return self._store.next_due()
 
     @staticmethod
     def _take(

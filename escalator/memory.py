@@ -48,6 +48,11 @@ class MemoryDeadlineStore(DeadlineStore):
         ]
         return sorted(hits, key=lambda d: (d.warn_at, d.case_id, d.kind))[:limit]
 
+    def next_due(self) -> datetime | None:
+        times = [d.due_at for d in self._rows.values()]
+        times += [d.warn_at for d in self._rows.values() if not d.warned and d.warn_at]
+        return min(times, default=None)
+
     def _exactly(self, deadline: Deadline) -> Deadline | None:
         row = self._rows.get((deadline.case_id, deadline.kind))
         return row if row is not None and row.exact == deadline.exact else None

@@ -94,6 +94,15 @@ class DeadlineStore(abc.ABC):
         is left alone: a lapsed deadline must not come back."""
 
     @abc.abstractmethod
+    def next_due(self) -> datetime | None:
+        """The earliest moment a tick will find work: the least ``due_at`` of every
+        armed deadline and ``warn_at`` of every unwarned one; None when none is armed.
+
+        The escalator's runner sleeps until then (:mod:`services.runtime.worker`)
+        instead of polling the table, so it must cost one indexed lookup whatever the
+        table's size. It may be in the past: work is waiting."""
+
+    @abc.abstractmethod
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         """Record that the warnings for exactly ``deadlines`` went out (matched as in
         :meth:`remove`); the ones it marked, in their given order. One gone, re-armed

@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     false,
+    func,
     insert,
     select,
     text,
@@ -169,6 +170,15 @@ _WARNINGS = (
     .limit(bindparam("limit"))
 )
 
+# The next moment a tick has work, in one statement of two index lookups: the least
+# due_at (its index), and the least warn_at of the unwarned rows (the (warned, warn_at)
+# index, as warnings_due reads it). Two scalars, compared in Python: SQLite has no
+# LEAST, and its two-argument min() is NULL when either side is.
+_NEXT_DUE = select(
+    select(func.min(_c.due_at)).scalar_subquery().label("due"),
+    select(func.min(_c.warn_at)).where(_c.warned == false()).scalar_subquery().label("warn"),
+)
+
 _PROVISIONAL = (
     select(deadlines)
     .where(_c.provisional == true())
@@ -239,6 +249,10 @@ class SqlDeadlineStore(DeadlineStore):
 
     def remove(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self._taking(_REMOVE, deadlines)
+
+    def next_due(self) -> datetime | None:
+        row = self._tx.conn.execute(_NEXT_DUE).one()
+        return min((t for t in (row.due, row.warn) if t is not None), default=None)
 
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self._taking(_MARK, deadlines)

@@ -48,7 +48,11 @@ class Settings(BaseSettings):
     )
     clock: ClockMode = Field(default=ClockMode.SYSTEM, description="system, or ticks.")
     tick_seconds: float = Field(
-        default=30.0, gt=0, description="How often the escalator checks deadlines (system clock)."
+        default=5.0,
+        gt=0,
+        description="The longest the escalator sleeps between two deadline checks (system "
+        "clock): it wakes for the next due time sooner, and this bound catches deadlines "
+        "another instance armed.",
     )
     metrics_port: int | None = Field(
         default=None,

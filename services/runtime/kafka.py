@@ -116,8 +116,10 @@ class KafkaSource:
             )
         self.consumer.subscribe(physical)
 
-    def poll(self) -> list[Record]:
-        batches = self.consumer.poll(timeout_ms=self._timeout, max_records=self._max)
+    def poll(self, timeout_ms: int | None = None) -> list[Record]:
+        # a caller with a timer to keep (the escalator's next due time) waits less
+        wait = self._timeout if timeout_ms is None else max(0, min(timeout_ms, self._timeout))
+        batches = self.consumer.poll(timeout_ms=wait, max_records=self._max)
         records = [self._record(m) for batch in batches.values() for m in batch]
         records.sort(key=lambda r: (r.topic, r.partition, r.offset))
         return records

@@ -19,8 +19,11 @@ from services.runtime.batch import BatchResult, BatchRunner
 
 
 class Source(Protocol):
-    def poll(self) -> list[Record]:
-        """The next batch, in offset order per partition; [] when nothing is waiting."""
+    def poll(self, timeout_ms: int | None = None) -> list[Record]:
+        """The next batch, in offset order per partition; [] when nothing is waiting.
+
+        It waits for records at most ``timeout_ms``, or its own poll timeout when that
+        is shorter (None: its own): the escalator's runner wakes for its next due time."""
         ...
 
     def commit(self, records: Sequence[Record]) -> None:
@@ -59,13 +62,14 @@ class Loop:
         self.held: list[Record] = []
         """Records set aside, in poll order, not committed yet."""
 
-    def step(self) -> tuple[list[Record], BatchResult]:
+    def step(self, timeout_ms: int | None = None) -> tuple[list[Record], BatchResult]:
         """Poll, run and commit one batch; the records polled and what they gave.
 
-        Records set aside join :attr:`held` before the batch runs, so they are kept
-        even when it fails.
+        The poll waits at most ``timeout_ms`` (see :meth:`Source.poll`). Records set
+        aside join :attr:`held` before the batch runs, so they are kept even when it
+        fails.
         """
-        records = self.source.poll()
+        records = self.source.poll() if timeout_ms is None else self.source.poll(timeout_ms)
         work = records
         if self.aside is not None:
             work = [r for r in records if not self.aside(r)]

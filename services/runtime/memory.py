@@ -77,7 +77,8 @@ class MemorySource:
         self._topics = tuple(topics)
         self._max = max_records
 
-    def poll(self) -> list[Record]:
+    def poll(self, timeout_ms: int | None = None) -> list[Record]:
+        """What is waiting, at once: the in-memory broker never makes a poll wait."""
         batch: list[Record] = []
         for topic in self._topics:
             start = self._broker.committed(self._group, topic)

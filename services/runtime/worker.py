@@ -9,6 +9,16 @@ batch and retries it after a short pause (:data:`RETRY_PAUSE`), so nothing is
 skipped and work resumes within about a second of the server's return. SIGTERM
 or SIGINT finishes the batch in hand, then stops.
 
+On the system clock the escalator's timer is exact: the worker keeps the earliest
+time its tick has work (:meth:`escalator.core.Escalator.next_due`, one indexed
+query), read again after each batch it handled and after each tick, and lets the
+poll wait no longer than until then. It ticks as soon as the clock reads that time
+or later, never before, so a lapse fires within the time of a poll round-trip and
+the batch in hand of its due time. A backlog (after downtime) is worked through at
+once, :data:`TICK_ROUNDS` rounds a step with polls in between, until nothing is
+due. ``GRIDFLOW_TICK_SECONDS`` bounds the sleep: another instance, or a row armed
+while the query ran, is caught up with within it.
+
 With the ticks clock, a ``clock.ticked`` record is committed only once the tick
 it asks for has run: its outputs published and its rounds committed. An
 escalator killed in the middle of a tick reads the record again when it
@@ -19,14 +29,15 @@ deadline table, and a round redone emits the same ids.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 
 from kafka.errors import FencedInstanceIdError
@@ -56,13 +67,23 @@ RETRY_PAUSE = (0.1, 0.2, 0.5, 1.0)
 from then on). The cap is low so that work resumes within about a second of Kafka
 or PostgreSQL coming back. A retry costs a poll and a refused connection, and is
 logged, so one a second while a server is down is cheap."""
+TICK_ROUNDS = 50
+"""Most rounds (of up to 1000 deadlines of each kind) one tick runs on the system clock
+before the worker polls again: a backlog of a million keeps the consumer polling, and
+the next step ticks again at once while work is due."""
+IDLE_GAP = 0.05
+"""Seconds between two ticks when the last one found nothing although the store said
+work was due (a row armed meanwhile, or a store that cannot take a row): a floor, so
+that such a row costs 20 queries a second rather than a busy loop."""
 
 
 @dataclass
 class Ticking:
     """When a ticking processor lets time pass.
 
-    On the system clock: every ``every`` seconds. With ``ticks`` set, time is the
+    On the system clock: when ``next_due`` (the processor's earliest due time, read
+    in a transaction of its own) says so, and at least every ``every`` seconds;
+    without ``next_due``, every ``every`` seconds. With ``ticks`` set, time is the
     latest ``clock.ticked`` read from ``gridflow.clock``, and a tick runs when it
     moves forward.
     """
@@ -70,6 +91,7 @@ class Ticking:
     clock: Clock
     every: float
     ticks: SimulatedClock | None = None
+    next_due: Callable[[], datetime | None] | None = None
 
 
 class Worker:
@@ -91,7 +113,9 @@ class Worker:
         self.ticking = ticking
         self.metrics_port = metrics_port
         self.stopping = False
-        self._last_tick = 0.0
+        self._last_tick = -math.inf  # monotonic; the first tick is due at once
+        self._due: datetime | None = None  # the timer: when the next tick has work
+        self._hold = -math.inf  # monotonic; no tick before (IDLE_GAP)
         self._tick_pending = False  # a clock record moved the clock; its tick has not run
         self._read = 0  # how many of the loop's held clock records were read
 
@@ -145,13 +169,24 @@ class Worker:
         it has run. So neither a failed batch nor a failed tick loses a tick, and a
         crash before the commit reads them again on restart.
         """
-        records, _ = self.loop.step()
+        records, _ = self.loop.step(self._poll_timeout())
         if self.ticking is not None and self.ticking.ticks is not None:
             self._read_ticks(self.ticking.ticks)
+        timer = self.ticking is not None and self._timed()
+        if timer and records:  # the batch may have armed something earlier
+            self._refresh()
         if self.ticking is not None and self._tick_due():
-            self.loop.runner.run_tick(self.ticking.clock.now())
+            now = self.ticking.clock.now()
+            if timer:
+                done = self.loop.runner.run_tick(now, max_rounds=TICK_ROUNDS)
+            else:
+                done = self.loop.runner.run_tick(now)
             self._last_tick = time.monotonic()
             self._tick_pending = False
+            if timer:
+                self._refresh()
+                if not done.emitted and self._due is not None and self._due <= now:
+                    self._hold = self._last_tick + IDLE_GAP
         self.loop.commit_held()
         self._read = 0
         return records
@@ -163,11 +198,48 @@ class Worker:
                 self._tick_pending = True
             self._read += 1
 
+    def _timed(self) -> bool:
+        """Whether the tick follows the processor's next due time (system clock)."""
+        return (
+            self.ticking is not None
+            and self.ticking.ticks is None
+            and self.ticking.next_due is not None
+        )
+
     def _tick_due(self) -> bool:
         assert self.ticking is not None
-        if self.ticking.ticks is None:
-            return time.monotonic() - self._last_tick >= self.ticking.every
-        return self._tick_pending
+        if self.ticking.ticks is not None:
+            return self._tick_pending
+        mono = time.monotonic()
+        if mono - self._last_tick >= self.ticking.every:
+            return True  # the bound
+        if not self._timed() or self._due is None or mono < self._hold:
+            return False
+        # never early: the tick's own now, read after this, is at least this one
+        return self.ticking.clock.now() >= self._due
+
+    def _poll_timeout(self) -> int | None:
+        """Milliseconds the poll may wait before a tick is due; None: the source's own
+        timeout (no timer, or the ticks clock, whose ticks come as records)."""
+        if self.ticking is None or not self._timed():
+            return None
+        mono = time.monotonic()
+        wait = self.ticking.every - (mono - self._last_tick)
+        if self._due is not None:
+            wait = min(wait, (self._due - self.ticking.clock.now()) / timedelta(seconds=1))
+        wait = max(wait, self._hold - mono, 0.0)
+        return math.ceil(wait * 1000)  # rounded up: a poll that returns early is no harm
+
+    def _refresh(self) -> None:
+        """Read the next due time again. A database that fails here only delays it:
+        the next tick comes within a second, on the bound, and retries as ticks do."""
+        assert self.ticking is not None and self.ticking.next_due is not None
+        try:
+            self._due = self.ticking.next_due()
+        except Exception:
+            log.warning("next due time not read", extra={"processor": self.name} | error_fields())
+            self._due = None
+            self._last_tick = min(self._last_tick, time.monotonic() - self.ticking.every + 1.0)
 
     def _read_tick(self, record: Record, ticks: SimulatedClock) -> bool:
         try:
@@ -219,6 +291,9 @@ def build_worker(name: str, settings: Settings) -> Worker:
     ticking = None
     if processor_spec.ticks:
         ticking = Ticking(SystemClock(site.tz), settings.tick_seconds)
+        next_due = getattr(processor, "next_due", None)
+        if next_due is not None and tx is not None and settings.clock is ClockMode.SYSTEM:
+            ticking.next_due = _in_transaction(tx, next_due)
         if settings.clock is ClockMode.TICKS:
             # the latest tick read from gridflow.clock; the epoch until the first arrives
             ticking.ticks = SimulatedClock(datetime(1970, 1, 1, tzinfo=site.tz))
@@ -258,6 +333,18 @@ def build_worker(name: str, settings: Settings) -> Worker:
     return Worker(
         name, loop, metrics, resources, ticking, metrics_port(name, settings.metrics_port)
     )
+
+
+def _in_transaction(
+    tx: Transaction, read: Callable[[], datetime | None]
+) -> Callable[[], datetime | None]:
+    """``read`` in a transaction of its own: the store's reads need one."""
+
+    def inner() -> datetime | None:
+        with tx.begin():
+            return read()
+
+    return inner
 
 
 def run(name: str, settings: Settings) -> None:

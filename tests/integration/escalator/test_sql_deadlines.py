@@ -155,6 +155,23 @@ def test_a_deadline_rearmed_with_seq_2_survives_removing_the_seq_1_one_that_was_
     assert store.remove([rearmed]) == [rearmed] and store.load(["c1"])["c1"] == []
 
 
+def test_next_due_is_the_earliest_due_or_unwarned_warning_time(store: DeadlineStore) -> None:
+    assert store.next_due() is None  # nothing armed: no timer
+    late, soon = dl("c1", hours=30), dl("c2", RESOLVE, hours=20, warn_at=None)
+    store.write([], [late, soon])
+    assert store.next_due() == soon.due_at  # no warning: its due time
+    early = dl("c3", hours=40, warn_at=T0 + timedelta(hours=1, microseconds=7))
+    store.write([], [early])
+    assert store.next_due() == early.warn_at  # exact to the microsecond, as stored
+    store.mark_warned([early])
+    assert store.next_due() == soon.due_at  # a warning given is no longer a time
+    store.remove([soon])
+    assert store.next_due() == late.warn_at
+    overdue = dl("c4", hours=-100)
+    store.write([], [overdue])
+    assert store.next_due() == overdue.warn_at  # in the past: work is waiting
+
+
 def test_remove_and_mark_match_the_due_time_too(store: DeadlineStore) -> None:
     read = dl("c1", hours=1)
     store.write([], [read])
@@ -241,6 +258,9 @@ class Interleaved(DeadlineStore):
 
     def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
         return self.inner.reschedule(pairs)
+
+    def next_due(self) -> datetime | None:
+        return self.inner.next_due()
 
 
 def test_a_batch_does_not_resurrect_what_a_tick_took_after_its_load(

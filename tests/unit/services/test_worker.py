@@ -20,7 +20,7 @@ from services.processors import PROCESSORS, cluster_ports, metrics_port
 from services.runtime.batch import BatchResult
 from services.runtime.clock import SimulatedClock, SystemClock
 from services.runtime.loop import Loop
-from services.runtime.worker import RETRY_PAUSE, Ticking, Worker
+from services.runtime.worker import IDLE_GAP, RETRY_PAUSE, TICK_ROUNDS, Ticking, Worker
 from services.settings import ClockMode, Settings
 from tests.support.sites import SHANGHAI
 
@@ -32,6 +32,8 @@ class Runner:
         self.log = log
         self.batches: list[list[Record]] = []
         self.ticks: list[datetime] = []
+        self.rounds: list[int] = []
+        self.emitting = 0  # what each tick reports it emitted
         self.failing: list[str] = []  # what raises next: "batch" or "tick", once each
         self.failed: list[Record] = []
 
@@ -44,13 +46,14 @@ class Runner:
         self.batches.append(list(records))
         return BatchResult(records=len(records))
 
-    def run_tick(self, now: datetime) -> BatchResult:
+    def run_tick(self, now: datetime, max_rounds: int = 10_000) -> BatchResult:
         self.log.append("tick")
         if "tick" in self.failing:
             self.failing.remove("tick")
             raise ConnectionError("database away")
         self.ticks.append(now)
-        return BatchResult()
+        self.rounds.append(max_rounds)
+        return BatchResult(emitted=self.emitting)
 
 
 class Source:
@@ -58,8 +61,10 @@ class Source:
         self.log = log
         self.waiting: list[Record] = []
         self.committed: list[Record] = []
+        self.timeouts: list[int | None] = []
 
-    def poll(self) -> list[Record]:
+    def poll(self, timeout_ms: int | None = None) -> list[Record]:
+        self.timeouts.append(timeout_ms)
         out, self.waiting = self.waiting, []
         return out
 
@@ -191,3 +196,105 @@ def test_a_simulated_clock_never_goes_back() -> None:
     with pytest.raises(ValueError):
         SimulatedClock(datetime(2026, 3, 2))
     assert SystemClock(SHANGHAI).now().tzinfo is SHANGHAI
+
+
+# --- the timer: the system clock, with the processor's next due time ---------------------
+
+
+class Store:
+    """The next due time a timed worker reads, and how often it read it."""
+
+    def __init__(self) -> None:
+        self.due: datetime | None = None
+        self.reads = 0
+        self.failing = False
+
+    def next_due(self) -> datetime | None:
+        self.reads += 1
+        if self.failing:
+            raise ConnectionError("database away")
+        return self.due
+
+
+def timed() -> tuple[Worker, Runner, Source, SimulatedClock, Store]:
+    """A worker on a clock the test moves, ticking when ``Store.due`` says so."""
+    log: list[str] = []
+    runner, source, store = Runner(log), Source(log), Store()
+    loop = Loop(runner, source)  # type: ignore[arg-type]
+    clock = SimulatedClock(T0)
+    ticking = Ticking(clock, 30, None, next_due=store.next_due)
+    return Worker("escalator", loop, Metrics(), ExitStack(), ticking), runner, source, clock, store
+
+
+def test_the_timer_ticks_at_the_due_time_never_before_and_polls_no_longer() -> None:
+    w, runner, source, clock, store = timed()
+    store.due = T0 + timedelta(seconds=10)
+    w.step()  # the first tick is due at once: after a restart, overdue work goes first
+    assert runner.ticks == [T0] and store.reads == 1
+    w.step()
+    assert len(runner.ticks) == 1
+    assert source.timeouts[-1] == 10_000  # the poll waits until the due time, no longer
+    clock.advance(timedelta(seconds=10) - timedelta(microseconds=1))
+    w.step()
+    assert len(runner.ticks) == 1  # a microsecond early: not yet
+    assert source.timeouts[-1] == 1  # rounded up to the next millisecond
+    clock.advance(timedelta(microseconds=1))
+    w.step()
+    assert runner.ticks == [T0, store.due]  # at the due time exactly, and not before
+    assert runner.rounds[-1] == TICK_ROUNDS
+
+
+def test_a_batch_that_arms_an_earlier_deadline_brings_the_timer_forward() -> None:
+    w, runner, source, clock, store = timed()
+    store.due = T0 + timedelta(hours=1)
+    w.step()
+    reads = store.reads
+    w.step()  # nothing polled: the due time is not read again
+    assert store.reads == reads
+    store.due = T0 + timedelta(seconds=2)  # what the batch armed
+    source.waiting = [Record(topic=REPORTS_RAW.name, value=b"{}", offset=1, timestamp=T0)]
+    w.step()
+    assert store.reads == reads + 1
+    w.step()
+    assert source.timeouts[-1] == 2_000
+    clock.advance(timedelta(seconds=2))
+    w.step()
+    assert runner.ticks[-1] == T0 + timedelta(seconds=2)
+
+
+def test_a_backlog_is_ticked_through_at_once_in_bounded_steps() -> None:
+    w, runner, source, _clock, store = timed()
+    store.due = T0 - timedelta(days=2)  # overdue: the escalator was down
+    runner.emitting = 2 * 1000 * TICK_ROUNDS  # each tick stops at its round bound
+    for _ in range(3):
+        w.step()
+    assert len(runner.ticks) == 3  # one a step, polling in between
+    assert source.timeouts[1:] == [0, 0]
+    runner.emitting = 0
+    store.due = None  # all done
+    w.step()
+    w.step()
+    assert len(runner.ticks) == 4
+    assert source.timeouts[-1] == 30_000  # nothing armed: the bound
+
+
+def test_a_tick_that_finds_nothing_due_is_not_repeated_in_a_busy_loop() -> None:
+    w, runner, source, _clock, store = timed()
+    store.due = T0 - timedelta(seconds=1)  # the store says due, the tick takes nothing
+    w.step()
+    w.step()
+    assert len(runner.ticks) == 1  # held for IDLE_GAP
+    assert 0 < source.timeouts[-1] <= IDLE_GAP * 1000
+    w._hold = time.monotonic() - 1
+    w.step()
+    assert len(runner.ticks) == 2
+
+
+def test_a_next_due_that_fails_falls_back_to_the_bound_within_a_second() -> None:
+    w, runner, source, _clock, store = timed()
+    store.failing = True
+    w.step()  # the tick ran; the read after it failed, and is not fatal
+    assert len(runner.ticks) == 1 and w._due is None
+    assert source.timeouts == [0]
+    w.step()
+    assert 0 < (source.timeouts[-1] or 0) <= 1_000
