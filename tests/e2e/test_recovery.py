@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -287,17 +289,26 @@ class PrivatePostgres:
 
 
 @pytest.fixture
-def private_postgres(tmp_path: Path) -> Iterator[PrivatePostgres]:
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A cluster under a directory of its own in /tmp, not under pytest's tmp_path: the
+    postgres user must traverse every ancestor, and any pytest session that starts
+    meanwhile resets ``/tmp/pytest-of-<user>`` to mode 0700."""
     [port] = free_ports(1)
-    pg = PrivatePostgres(tmp_path / "pgrun", port)
+    root = Path(tempfile.mkdtemp(prefix="gridflow-pg-"))
+    root.chmod(0o755)
+    pg = PrivatePostgres(root / "pgrun", port)
     done = pg._script("start.sh")
     if done.returncode != 0:
         pg.stop("--wipe")
+        shutil.rmtree(root, ignore_errors=True)
         _missing(
             f"a private PostgreSQL cluster did not start: {(done.stdout + done.stderr)[-2000:]}"
         )
-    yield pg
-    pg.stop("--wipe")
+    try:
+        yield pg
+    finally:
+        pg.stop("--wipe")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_intake_goes_on_without_its_database_and_the_router_resumes_when_it_returns(
