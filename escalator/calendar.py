@@ -38,6 +38,7 @@ import chinese_calendar
 
 from escalator.statutory import is_provisional_workday, statutory_holidays
 from schemas.calendar import CalendarError, Schedule, bundled_schedule
+from schemas.cases import LimitUnit  # the contract's: a limit on the wire names its unit
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,6 @@ class Source(StrEnum):
     NOTICE = "notice"  # a notice in the schedule data
     PACKAGE = "package"  # chinese_calendar
     PROVISIONAL = "provisional"  # the statutory rule: no notice known yet
-
-
-class LimitUnit(StrEnum):
-    WORKING_DAYS = "working_days"
-    CALENDAR_DAYS = "calendar_days"
-    HOURS = "hours"
 
 
 @dataclass(frozen=True)

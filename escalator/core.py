@@ -24,24 +24,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from escalator.calendar import WorkingCalendar
-from escalator.clocks import clocks_for
+from escalator.clocks import clocks_for, next_reminder, next_warning
 from escalator.metrics import PROVISIONAL_DEADLINES
 from escalator.ports import Deadline, DeadlineStore
 from escalator.reschedule import Rescheduler
 from schemas.cases import (
+    AssignmentReason,
     CaseAccepted,
     CaseAssigned,
     CaseClosed,
     CaseEscalated,
     CaseHandled,
     DeadlineKind,
+    LimitUnit,
 )
 from schemas.catalogue import Site
 from schemas.deadletter import Rejected, RejectionReason
-from schemas.deadlines import DeadlineLapsed, DeadlinePayload, DeadlineWarning
+from schemas.deadlines import (
+    DeadlineLapsed,
+    DeadlinePayload,
+    DeadlineReminder,
+    DeadlineWarning,
+    ReminderPayload,
+)
 from schemas.envelope import Model
 from schemas.processing import Inbound, Outcome
 from schemas.topics import CASE_EVENTS, DEADLINES, Emit, assignment_topic
@@ -137,6 +146,8 @@ class Escalator:
             self._disarm(kinds, message.payload.seq, _HANDLING)
         elif isinstance(message, CaseEscalated):
             self._drop_held_by(kinds, message.payload.from_unit_id)
+            if message.payload.to_unit_id is None:
+                self._remind(message, kinds)
         elif isinstance(message, CaseClosed):
             kinds.clear()
 
@@ -149,7 +160,7 @@ class Escalator:
             log.warning("stale assignment ignored", extra={"case_id": case_id, "seq": a.seq})
             return
         kinds.clear()
-        for clock in clocks_for(self._site, self._calendar, a):
+        for clock in clocks_for(self._site, self._calendar, a, message.payload.case):
             kinds[clock.kind] = Deadline(
                 case_id=case_id,
                 kind=clock.kind,
@@ -158,11 +169,40 @@ class Escalator:
                 tier=a.tier,
                 due_at=clock.due_at,
                 warn_at=clock.warn_at,
-                working_days=clock.working_days,
+                working_days=clock.limit.amount,
                 correlation_id=message.correlation_id,
+                warned=clock.warn_at is None,
                 provisional=clock.provisional,
                 started_at=a.assigned_at,
+                unit=clock.limit.unit,
+                policy=clock.policy,
             )
+
+    def _remind(self, message: CaseEscalated, kinds: dict[DeadlineKind, Deadline]) -> None:
+        """Supervised at the top (no unit above took it): the holder keeps the case,
+        and a reminder clock is armed, one period after the lapse, for the tick to
+        repeat until the case closes (a close clears it; a new assignment replaces
+        it with fresh clocks). Only a lapse's supervision: the case has then been
+        overdue since the lapsed clock's due time."""
+        p, every = message.payload, self._site.deadlines.reminder_every
+        lapsed_at = p.due_at or message.occurred_at
+        due = next_reminder(self._site, self._calendar, lapsed_at)
+        if due is None or every is None or p.reason is not AssignmentReason.ESCALATED:
+            return
+        kinds[DeadlineKind.REMIND] = Deadline(
+            case_id=message.case_id,
+            kind=DeadlineKind.REMIND,
+            seq=p.seq or 1,
+            unit_id=p.from_unit_id,
+            tier=p.from_tier,
+            due_at=due,
+            warn_at=None,
+            working_days=every.amount,  # its limit is the period
+            correlation_id=message.correlation_id,
+            warned=True,
+            started_at=lapsed_at,
+            unit=every.unit,
+        )
 
     @staticmethod
     def _disarm(
@@ -199,16 +239,58 @@ class Escalator:
         process counts its provisional deadlines again (:mod:`escalator.reschedule`).
         """
         rescheduled = self._rescheduler.step(self._store, now)
-        warned = self._take(self._store.warnings_due(now, self._batch), self._store.mark_warned)
-        lapsed = self._take(self._store.due(now, self._batch), self._store.remove)
+        read = self._store.warnings_due(now, self._batch)
+        warned = self._take(read, self._advance_warnings)
+        due = self._store.due(now, self._batch)
+        lapsed = self._take(
+            [d for d in due if d.kind is not DeadlineKind.REMIND], self._store.remove
+        )
+        reminded = self._take([d for d in due if d.kind is DeadlineKind.REMIND], self._repeat)
         for d in lapsed:
             log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
         out: list[Emit] = list(rescheduled)
         for d in warned:
             out += self._emit(DeadlineWarning, d, d.warn_at or d.due_at)
-        for d in lapsed:
-            out += self._emit(DeadlineLapsed, d, d.due_at)
+        for d in sorted([*lapsed, *reminded], key=lambda d: (d.due_at, d.case_id, d.kind)):
+            if d.kind is DeadlineKind.REMIND:
+                out += self._emit(DeadlineReminder, d, d.due_at)
+            else:
+                out += self._emit(DeadlineLapsed, d, d.due_at)
         return out
+
+    def _advance_warnings(self, read: Sequence[Deadline]) -> list[Deadline]:
+        """Each deadline read warned of at its ``warn_at``: its row moves on to the next
+        warning moment, or is marked warned once none is left. So each moment of the
+        policy is sent once, in order, and one missed during downtime is sent late
+        (a tick apart), never skipped."""
+        pairs = []
+        for d in read:
+            assert d.warn_at is not None  # warnings_due reads only rows with a moment
+            after = (  # a row armed before starts were kept had its one warning
+                next_warning(self._site, d.started_at, d.due_at, d.warn_at)
+                if d.started_at is not None
+                else None
+            )
+            # none left: the row keeps its last moment, marked warned
+            pairs.append((d, replace(d, warn_at=after or d.warn_at, warned=after is None)))
+        return self._store.advance_warnings(pairs)
+
+    def _repeat(self, read: Sequence[Deadline]) -> list[Deadline]:
+        """Each reminder read is sent, and its row moves one period on, until the case
+        closes (the story clears it). The next moment follows from this one alone, so a
+        reminder missed during downtime is sent late, a tick apart, never skipped."""
+        pairs = []
+        for d in read:
+            due = next_reminder(self._site, self._calendar, d.due_at)
+            if due is None:  # the site stopped sending reminders: this is the last
+                pairs.append((d, None))
+            else:
+                pairs.append((d, replace(d, due_at=due)))
+        again = [(d, n) for d, n in pairs if n is not None]
+        written = {(n.case_id, n.kind, n.seq) for n in self._store.reschedule(again)}
+        stopped = self._store.remove([d for d, n in pairs if n is None])
+        stop = {s.exact for s in stopped}
+        return [d for d in read if (d.case_id, d.kind, d.seq) in written or d.exact in stop]
 
     def next_due(self) -> datetime | None:
         """When a tick next has work: the store's earliest due or warning time (in the
@@ -240,26 +322,44 @@ class Escalator:
         return got
 
     def _emit(
-        self, kind: type[DeadlineWarning | DeadlineLapsed], d: Deadline, happened: datetime
+        self,
+        kind: type[DeadlineWarning | DeadlineLapsed | DeadlineReminder],
+        d: Deadline,
+        happened: datetime,
     ) -> list[Emit]:
         """The message for ``d``, on the deadlines topic and on the holding unit's own:
         its times in the site's timezone, whatever the store read them back in, so
         every store gives the same bytes."""
-        payload = DeadlinePayload(
-            kind=d.kind,
-            unit_id=d.unit_id,
-            tier=d.tier,
-            seq=d.seq,
-            due_at=d.due_at.astimezone(self._tz),
-            working_days=d.working_days,
-            provisional=d.provisional,
-        )
+        tz = self._tz
+        fields = {
+            "kind": d.kind,
+            "unit_id": d.unit_id,
+            "tier": d.tier,
+            "seq": d.seq,
+            "due_at": d.due_at.astimezone(tz),
+            "working_days": d.working_days if d.unit is LimitUnit.WORKING_DAYS else None,
+            "limit": d.limit,
+            "policy": d.policy,
+            "started_at": d.started_at.astimezone(tz) if d.started_at is not None else None,
+            "provisional": d.provisional,
+        }
+        key: tuple[object, ...] = (d.case_id, d.kind.value, d.seq)
+        payload: DeadlinePayload
+        if kind is DeadlineReminder:
+            lapsed_at = d.started_at or d.due_at
+            late = int((d.due_at - lapsed_at).total_seconds())
+            payload = ReminderPayload(**fields, late_by_seconds=late)  # limit: the period
+            key = (*key, d.due_at.astimezone(tz).isoformat())  # one a period
+        else:
+            payload = DeadlinePayload(**fields)
+            if kind is DeadlineWarning and d.warn_at is not None:
+                key = (*key, d.warn_at.astimezone(tz).isoformat())  # one a warning moment
         message = kind.derive(
             payload,
             producer=NAME,
-            now=happened.astimezone(self._tz),
+            now=happened.astimezone(tz),
             case_id=d.case_id,
-            key=(d.case_id, d.kind.value, d.seq),
+            key=key,
             correlation_id=d.correlation_id,
         )
         return [

@@ -81,6 +81,17 @@ class MemoryDeadlineStore(DeadlineStore):
                 out.append(new)
         return out
 
+    def advance_warnings(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        out = []
+        for old, new in pairs:
+            row = self._exactly(old)
+            if row is not None and not row.warned and row.warn_at == old.warn_at:
+                self._rows[(old.case_id, old.kind)] = replace(
+                    row, warn_at=new.warn_at, warned=new.warned
+                )
+                out.append(old)
+        return out
+
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         out = []
         for d in deadlines:

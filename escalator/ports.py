@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.cases import DeadlineKind
+from schemas.cases import DeadlineKind, Limit, LimitUnit
 from schemas.reports import Tier
 
 
@@ -26,12 +26,18 @@ class Deadline:
     unit_id: str
     tier: Tier
     due_at: datetime
-    warn_at: datetime | None  # None when the warning moment is not after the start
-    working_days: int
+    warn_at: datetime | None  # the next warning moment; None when there is none
+    working_days: int  # the limit's amount, in ``unit`` (working days unless it says)
     correlation_id: str
-    warned: bool = False
+    warned: bool = False  # every warning moment is sent (or there is none left)
     provisional: bool = False  # counted on a year no official schedule covered yet
-    started_at: datetime | None = None  # when its clock began: to count it again
+    started_at: datetime | None = None  # when its clock began (a reminder: the lapse)
+    unit: LimitUnit = LimitUnit.WORKING_DAYS
+    policy: str | None = None  # the site override that set the limit; None: the tier's
+
+    @property
+    def limit(self) -> Limit:
+        return Limit(amount=self.working_days, unit=self.unit)
 
     @property
     def exact(self) -> tuple[str, DeadlineKind, int, datetime]:
@@ -101,6 +107,15 @@ class DeadlineStore(abc.ABC):
         The escalator's runner sleeps until then (:mod:`services.runtime.worker`)
         instead of polling the table, so it must cost one indexed lookup whatever the
         table's size. It may be in the past: work is waiting."""
+
+    @abc.abstractmethod
+    def advance_warnings(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        """For each ``(old, new)``: a warning of ``old`` went out, so its row takes
+        ``new``'s ``warn_at`` (the next moment) and ``warned`` (none left: the row then
+        keeps the moment it had, so a store may mark it as :meth:`mark_warned` does), but only
+        while exactly ``old`` is armed there (matched as in :meth:`remove`) with the
+        same ``warn_at`` and not ``warned``; the ``old`` ones it advanced, in their
+        given order. So each warning moment is sent once, whichever instance ticks."""
 
     @abc.abstractmethod
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:

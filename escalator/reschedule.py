@@ -31,7 +31,7 @@ from escalator.calendar import WorkingCalendar
 from escalator.clocks import reckoned_again
 from escalator.metrics import PROVISIONAL_DEADLINES
 from escalator.ports import Deadline, DeadlineStore
-from schemas.cases import DeadlineKind
+from schemas.cases import DeadlineKind, LimitUnit
 from schemas.catalogue import Site
 from schemas.deadlines import DeadlineRescheduled, RescheduledPayload
 from schemas.topics import Emit, assignment_topic
@@ -85,10 +85,17 @@ class Rescheduler:
         (or when it has no start to count from: armed before starts were kept)."""
         if d.started_at is None:
             return None
-        clock = reckoned_again(self._site, self._calendar, d.started_at, d.kind, d.working_days)
+        clock = reckoned_again(self._site, self._calendar, d.started_at, d.kind, d.limit)
         if clock is None:
             return None
-        return replace(d, due_at=clock.due_at, warn_at=clock.warn_at, provisional=False)
+        # the warnings already sent are those before the row's next one: the new clock's
+        # moments from there on are still to come (all of them, if it had none left)
+        sent_before = d.warn_at if not d.warned else clock.due_at
+        left = [m for m in clock.warnings if sent_before is None or m >= sent_before]
+        warn_at = left[0] if left else None
+        return replace(
+            d, due_at=clock.due_at, warn_at=warn_at, warned=warn_at is None, provisional=False
+        )
 
     def announce(self, old: Deadline, new: Deadline, now: datetime) -> Emit:
         """``deadline.rescheduled`` for ``new``, on the holding unit's topic.
@@ -102,7 +109,10 @@ class Rescheduler:
             tier=new.tier,
             seq=new.seq,
             due_at=new.due_at.astimezone(tz),
-            working_days=new.working_days,
+            working_days=new.working_days if new.unit is LimitUnit.WORKING_DAYS else None,
+            limit=new.limit,
+            policy=new.policy,
+            started_at=new.started_at.astimezone(tz) if new.started_at is not None else None,
             provisional=False,
             previous_due_at=old.due_at.astimezone(tz),
             warn_at=new.warn_at.astimezone(tz) if new.warn_at is not None else None,

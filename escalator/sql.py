@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 
 from escalator.ports import Deadline, DeadlineStore
-from schemas.cases import DeadlineKind
+from schemas.cases import DeadlineKind, LimitUnit
 from schemas.reports import Tier
 from storage.db import MAX_ROWS, Transaction, metadata
 from storage.types import UtcDateTime
@@ -56,6 +56,12 @@ deadlines = Table(
     # clock began, so that it can be counted again once the schedule is known
     Column("provisional", Boolean, nullable=False, default=False, server_default=false()),
     Column("started_at", UtcDateTime, nullable=True),
+    # the limit's unit (working_days holds its amount) and the site override that set
+    # it, so a lapse names its clock and a provisional one can be counted again
+    Column(
+        "unit", String(16), nullable=False, default="working_days", server_default="working_days"
+    ),
+    Column("policy", String(64), nullable=True),
     Index(None, "due_at"),
     Index(None, "warned", "warn_at"),  # warnings_due: unwarned rows by warn_at
     # provisional(): the few provisional rows by slot, without walking the others
@@ -86,6 +92,8 @@ def _row(d: Deadline) -> dict[str, Any]:
         "warned": d.warned,
         "provisional": d.provisional,
         "started_at": d.started_at,
+        "unit": d.unit.value,
+        "policy": d.policy,
     }
 
 
@@ -103,6 +111,8 @@ def _deadline(r: Row[Any]) -> Deadline:
         warned=bool(r.warned),
         provisional=bool(r.provisional),
         started_at=r.started_at,
+        unit=LimitUnit(r.unit),
+        policy=r.policy,
     )
 
 
@@ -214,6 +224,24 @@ _RESCHEDULE = (
 )
 
 
+# One row's warning sent: exactly as read (seq, due_at, warn_at, not yet warned), it
+# takes its next warning moment, or is warned once none is left. One statement a row,
+# as each row's next moment is its own.
+_ADVANCE = (
+    update(deadlines)
+    .where(
+        _c.case_id == bindparam("o_case"),
+        _c.kind == bindparam("o_kind"),
+        _c.seq == bindparam("o_seq"),
+        _c.due_at == bindparam("o_due", type_=UtcDateTime),
+        _c.warn_at == bindparam("o_warn", type_=UtcDateTime),
+        _c.warned.is_not(true()),
+    )
+    .values(warn_at=bindparam("n_warn", type_=UtcDateTime), warned=bindparam("n_warned"))
+    .returning(_c.case_id)
+)
+
+
 class SqlDeadlineStore(DeadlineStore):
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
@@ -253,6 +281,31 @@ class SqlDeadlineStore(DeadlineStore):
     def next_due(self) -> datetime | None:
         row = self._tx.conn.execute(_NEXT_DUE).one()
         return min((t for t in (row.due, row.warn) if t is not None), default=None)
+
+    def advance_warnings(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        # The last warning of each row (the only one, on a site warning once) is one
+        # UPDATE for them all, as before; a row with a next moment of its own, one each.
+        last = [old for old, new in pairs if new.warned]
+        ending = {d.exact for d in last}
+        marked = {d.exact for d in self._taking(_MARK, last)} if last else set()
+        moved = {d.exact for d in self._moving([p for p in pairs if p[0].exact not in ending])}
+        return [old for old, _ in pairs if old.exact in marked | moved]
+
+    def _moving(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        out = []
+        for old, new in pairs:
+            params = {
+                "o_case": old.case_id,
+                "o_kind": old.kind.value,
+                "o_seq": old.seq,
+                "o_due": old.due_at,
+                "o_warn": old.warn_at,
+                "n_warn": new.warn_at,
+                "n_warned": new.warned,
+            }
+            if self._tx.conn.execute(_ADVANCE, params).first() is not None:
+                out.append(old)
+        return out
 
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self._taking(_MARK, deadlines)

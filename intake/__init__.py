@@ -31,6 +31,9 @@ Fields:
 - ``description``: 1-4000 characters. ``title`` (optional, up to 200): when
   missing, the description's first 30 characters.
 - ``urgency``: ``normal`` (default) or ``urgent``.
+- ``request_type``: optional, what the resident asks for (诉求类型): ``enquiry``
+  (咨询), ``help`` (求助), ``complaint`` (投诉), ``report`` (举报) or ``suggestion``
+  (建议). A site may give each its own deadline (``deadlines.overrides``).
 - ``location``: optional; ``address`` is personal data.
 - ``reporter``: optional; name and phone are personal data and are never logged.
   ``anonymous: true`` drops both. The phone may have spaces, dashes,

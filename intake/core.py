@@ -147,6 +147,7 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
         "title": normalise.one_line(raw.title) or normalise.default_title(description),
         "description": description,
         "urgency": raw.urgency,
+        "request_type": raw.request_type,
         "location": _location(raw.location),
         "reporter": reporter,
         "attachments": attachments,

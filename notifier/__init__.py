@@ -9,7 +9,9 @@ retries over a longer period is future work).
 
 Templates: ``assignment`` (case.assigned), ``escalation`` and ``supervision``
 (case.escalated, the latter when no tier is left above: 督办),
-``deadline_warning`` (deadline.warning), ``closure`` (case.closed).
+``deadline_warning`` (deadline.warning), ``supervision_reminder`` (deadline.reminder:
+a case lapsed at the top tier, still open, its holder pressed again), ``closure``
+(case.closed).
 
 Who hears what is configured in a subscriptions file
 (:mod:`notifier.subscriptions`, example ``notifier/subscriptions.yaml``).

@@ -15,7 +15,7 @@ from typing import Any
 
 from schemas.cases import CaseAssigned, CaseClosed, CaseEscalated
 from schemas.catalogue import Site
-from schemas.deadlines import DeadlineWarning
+from schemas.deadlines import DeadlineReminder, DeadlineWarning
 from schemas.envelope import Envelope
 from schemas.reports import Tier
 
@@ -23,6 +23,7 @@ NOTIFIABLE_EVENTS: tuple[type[Envelope], ...] = (
     CaseAssigned,
     CaseEscalated,
     DeadlineWarning,
+    DeadlineReminder,
     CaseClosed,
 )
 """The events a subscriber may ask for: each has a subject and a body below."""
@@ -49,6 +50,8 @@ def subject_of(event: Envelope) -> Subject | None:
             template = "escalation" if p.to_unit_id else "supervision"  # 督办: no tier above
         case DeadlineWarning(payload=p):
             units, tiers, template = {p.unit_id}, {p.tier}, "deadline_warning"
+        case DeadlineReminder(payload=p):  # 督办 at the top: the holder is pressed again
+            units, tiers, template = {p.unit_id}, {p.tier}, "supervision_reminder"
         case CaseClosed(payload=p):
             units, tiers, template = {p.unit_id}, {p.tier}, "closure"
         case _:
@@ -111,6 +114,16 @@ def _details(event: Envelope, site: Site) -> dict[str, Any]:
                 "seq": p.seq,
                 "due_at": _time(p.due_at),
                 "working_days": p.working_days,
+                "limit": p.limit.model_dump(mode="json") if p.limit else None,
+                "policy": p.policy,
+            }
+        case DeadlineReminder(payload=p):
+            return {
+                "unit": _unit(site, p.unit_id, p.tier),
+                "seq": p.seq,
+                "overdue_since": _time(p.started_at),
+                "reminded_at": _time(p.due_at),
+                "late_by_seconds": p.late_by_seconds,
             }
         case CaseClosed(payload=p):
             return {

@@ -63,7 +63,7 @@ from schemas.commands import (
     VerifyCase,
 )
 from schemas.deadletter import Rejected, RejectionReason
-from schemas.deadlines import DeadlineLapsed, DeadlineWarning
+from schemas.deadlines import DeadlineLapsed, DeadlineReminder, DeadlineWarning
 from schemas.envelope import Envelope, Model
 from schemas.processing import Inbound, Outcome
 from schemas.replies import (
@@ -72,6 +72,7 @@ from schemas.replies import (
     CommandRefused,
     RefusedPayload,
 )
+from schemas.reports import CaseFacts
 from schemas.topics import (
     CASE_EVENTS,
     CASE_UPDATES,
@@ -111,6 +112,7 @@ class Router:
             SuperviseCase: self._supervise,
             DeadlineLapsed: self._lapsed,
             DeadlineWarning: self._warned,
+            DeadlineReminder: self._reminded,
         }
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
@@ -182,17 +184,20 @@ class Router:
     def tick(self, now: datetime) -> list[Emit]:
         return []
 
-    def _due(self, assignment: Assignment) -> list[Due]:
-        """The clocks ``assignment`` starts, as the escalator will arm them."""
+    def _due(self, assignment: Assignment, case: CaseFacts) -> list[Due]:
+        """The clocks ``assignment`` of ``case`` starts, as the escalator will arm them."""
         return [
             Due(
                 kind=c.kind,
                 working_days=c.working_days,
+                limit=c.limit,
+                policy=c.policy,
                 due_at=c.due_at,
                 warn_at=c.warn_at,
+                warnings=list(c.warnings),
                 provisional=c.provisional,
             )
-            for c in clocks_for(self._site, self._calendar, assignment)
+            for c in clocks_for(self._site, self._calendar, assignment, case)
         ]
 
     # --- dispatch (调度分流 / 派遣) ------------------------------------------------
@@ -214,7 +219,7 @@ class Router:
             assigned_at=now,
         )
         files.put(CaseFile.opened(case, assignment))
-        return assigned(case, assignment, message, now, case, self._due(assignment))
+        return assigned(case, assignment, message, now, case, self._due(assignment, case))
 
     def _resent(self, message: CaseReceived, file: CaseFile) -> list[Emit]:
         """A ``case.received`` for a case opened already: nothing, or a conflict.
@@ -275,7 +280,8 @@ class Router:
         )
         files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
         whole = file.whole_case()
-        return [verified, *assigned(file.case, rework, command, now, whole, self._due(rework))]
+        due = self._due(rework, file.case)
+        return [verified, *assigned(file.case, rework, command, now, whole, due)]
 
     def _rate(self, command: RateCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """The resident's rating closes the case (评价 -> 结案)."""
@@ -336,6 +342,12 @@ class Router:
     def _warned(self, message: DeadlineWarning, now: datetime, files: CaseFiles) -> list[Emit]:
         return []  # the notifier reminds the unit; the case does not move
 
+    def _reminded(self, message: DeadlineReminder, now: datetime, files: CaseFiles) -> list[Emit]:
+        """Supervision, not escalation: the case lapsed at the top and stays there. The
+        reminder itself reaches the holder on its own topic and the supervisors through
+        the notifier; the case does not move, and no second escalation is counted."""
+        return []
+
     # --- escalation (升级) -------------------------------------------------------------
 
     def _escalate(
@@ -365,6 +377,7 @@ class Router:
             reason=reason,
             deadline_kind=kind,
             due_at=due_at,
+            seq=held.seq,
         )
         escalated = event(CaseEscalated, payload, file, cause, now)
         notice = _to_unit(escalated, held.unit_id)  # taken from it, or it is supervised
@@ -388,7 +401,7 @@ class Router:
         return [
             escalated,
             notice,
-            *assigned(case, assignment, cause, now, whole, self._due(assignment)),
+            *assigned(case, assignment, cause, now, whole, self._due(assignment, case)),
         ]
 
 

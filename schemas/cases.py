@@ -37,6 +37,25 @@ class DeadlineKind(StrEnum):
     ACCEPT = "accept"  # accept the same working day (当天受理)
     RESOLVE = "resolve"  # handle within the tier's working days
     REFER = "refer"  # beyond this tier: report up within N working days
+    REMIND = "remind"  # lapsed at the top tier: the holder is reminded on a period (督办)
+
+
+class LimitUnit(StrEnum):
+    """What a limit counts (the counting rules: :mod:`escalator.calendar`)."""
+
+    WORKING_DAYS = "working_days"
+    CALENDAR_DAYS = "calendar_days"
+    HOURS = "hours"
+
+
+class Limit(Model):
+    """How long a clock runs: an amount of a unit. 0 working days is the same working day."""
+
+    amount: Count
+    unit: LimitUnit = LimitUnit.WORKING_DAYS
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.value}"
 
 
 class Assignment(Model):
@@ -71,13 +90,31 @@ class CaseAssigned(Envelope):
     payload: CaseAssignedPayload
 
 
+LIMIT_DESCRIPTION = "The clock's limit, in its unit (working days, calendar days or hours)."
+POLICY_DESCRIPTION = (
+    "The name of the site's override (deadlines.overrides) that set the limit; none when it "
+    "is the holding tier's own."
+)
+
+
 class Due(Model):
     """One clock the assignment starts, and when it runs out (the escalator's own)."""
 
     kind: DeadlineKind
-    working_days: Count
+    working_days: Count | None = Field(
+        default=None, description="The limit when it is counted in working days, else none."
+    )
+    limit: Limit | None = Field(default=None, description=LIMIT_DESCRIPTION)
+    policy: str | None = Field(default=None, max_length=64, description=POLICY_DESCRIPTION)
     due_at: Time
-    warn_at: Time | None = Field(default=None, description="When the unit is warned, if at all.")
+    warn_at: Time | None = Field(
+        default=None, description="When the unit is first warned, if at all."
+    )
+    warnings: list[Time] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Every moment the unit is warned, in order (the site's warning policy).",
+    )
     provisional: Flag = Field(
         default=False,
         description="Counted on a day of a year whose official holiday schedule was not "
@@ -168,6 +205,9 @@ class EscalatedPayload(Model):
     reason: AssignmentReason
     deadline_kind: DeadlineKind | None = None
     due_at: Time | None = None
+    seq: Seq | None = Field(
+        default=None, description="The assignment it was taken from (or, at the top, pressed)."
+    )
 
 
 class CaseEscalated(Envelope):

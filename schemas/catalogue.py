@@ -22,12 +22,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from schemas.calendar import SITE_CALENDAR_FILE, CalendarError, Schedule, load_schedule
+from schemas.cases import DeadlineKind, Limit, LimitUnit
 from schemas.edges import CategoryCode, Name, PlaceId
 from schemas.envelope import Model
-from schemas.reports import Channel, Tier
+from schemas.reports import CaseFacts, Channel, RequestType, Tier, Urgency
 from schemas.topics import assignment_topic, command_topic
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -122,13 +123,164 @@ class TierDeadlines(Model):
     resolve: int = Field(ge=0, description="Working days to handle (办结).")
     refer: int = Field(ge=0, description="Working days to report a matter beyond this tier up.")
 
+    def limit(self, kind: DeadlineKind) -> Limit:
+        return Limit(amount=getattr(self, kind.value), unit=LimitUnit.WORKING_DAYS)
+
+
+def _limit(value: Any) -> Any:
+    """A limit as site.yaml writes it: ``{hours: 2}``, ``{working_days: 3}``,
+    ``{calendar_days: 7}`` (exactly one unit), or a bare number of working days."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"amount": value, "unit": LimitUnit.WORKING_DAYS.value}
+    if isinstance(value, dict) and len(value) == 1:
+        ((unit, amount),) = value.items()
+        if unit in {u.value for u in LimitUnit}:
+            return {"amount": amount, "unit": unit}
+    if isinstance(value, dict) and set(value) <= {"amount", "unit"}:
+        return value
+    raise ValueError(
+        "a limit is one of {working_days: N}, {calendar_days: N}, {hours: N} or a number "
+        "of working days"
+    )
+
+
+class Precedence(StrEnum):
+    """What an override matches on, most specific first: the one that decides a limit.
+
+    For each clock, the override of the first level here that matches the case and
+    sets that clock's limit wins; within a level, the one whose jurisdiction is
+    nearest the case's grid. No override: the holding tier's own limit.
+    """
+
+    URGENCY = "urgency"  # urgent matters: the tightest regime, whatever the matter
+    JURISDICTION_CATEGORY = "jurisdiction+category"
+    CATEGORY = "category"
+    JURISDICTION_REQUEST_TYPE = "jurisdiction+request_type"
+    REQUEST_TYPE = "request_type"
+    JURISDICTION = "jurisdiction"
+
+    @property
+    def rank(self) -> int:
+        return list(Precedence).index(self)
+
+
+class Override(Model):
+    """Limits that replace the holding tier's own for the cases an override matches.
+
+    It matches on urgency alone, or on categories, a request type and a jurisdiction
+    (a case matches when its grid lies within it), in the combinations of
+    :class:`Precedence`; it sets any of the accept, resolve and refer limits, each
+    in its own unit. A clock it does not set is decided by the next override down,
+    or the tier.
+    """
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        max_length=64,
+        description="Named in every clock it sets (Due.policy, the deadline messages).",
+    )
+    urgency: Urgency | None = None
+    categories: list[CategoryCode] = Field(default_factory=list)
+    request_type: RequestType | None = None
+    jurisdiction: PlaceId | None = None
+    accept: Limit | None = None
+    resolve: Limit | None = None
+    refer: Limit | None = None
+
+    @field_validator("accept", "resolve", "refer", mode="before")
+    @classmethod
+    def _a_limit(cls, value: Any) -> Any:
+        return value if value is None else _limit(value)
+
+    @model_validator(mode="after")
+    def _one_level(self) -> Override:
+        _ = self.precedence  # raises for a combination with no level
+        if all(self.limit(k) is None for k in _OVERRIDDEN):
+            raise ValueError(f"override {self.name}: sets no limit (accept, resolve, refer)")
+        return self
+
+    @property
+    def precedence(self) -> Precedence:
+        has = (bool(self.categories), self.request_type is not None, self.jurisdiction is not None)
+        if self.urgency is not None:
+            if any(has):
+                raise ValueError(f"override {self.name}: urgency is matched alone")
+            return Precedence.URGENCY
+        levels = {
+            (True, False, True): Precedence.JURISDICTION_CATEGORY,
+            (True, False, False): Precedence.CATEGORY,
+            (False, True, True): Precedence.JURISDICTION_REQUEST_TYPE,
+            (False, True, False): Precedence.REQUEST_TYPE,
+            (False, False, True): Precedence.JURISDICTION,
+        }
+        if has not in levels:
+            raise ValueError(
+                f"override {self.name}: matches on urgency, categories, request_type or "
+                f"jurisdiction, in one of the combinations {[p.value for p in Precedence]}"
+            )
+        return levels[has]
+
+    def limit(self, kind: DeadlineKind) -> Limit | None:
+        return getattr(self, kind.value) if kind in _OVERRIDDEN else None
+
+
+_OVERRIDDEN = (DeadlineKind.ACCEPT, DeadlineKind.RESOLVE, DeadlineKind.REFER)
+
+
+class Warnings(Model):
+    """When the holder is warned that a clock runs out: each moment once, in order.
+
+    A moment at or before the clock's start, or at or after its end, is left out
+    (an hour clock has no last day to speak of when it ends the day it began).
+    """
+
+    shares: list[float] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Shares of the limit's elapsed time (0 < share < 1): 0.5 is halfway.",
+    )
+    last_day: bool = Field(
+        default=False, description="At 00:00 of the day the clock runs out (the site's zone)."
+    )
+    before_hours: float | None = Field(
+        default=None, ge=0, description="That many hours before the due time."
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Warnings:
+        if any(not 0 < x < 1 for x in self.shares):
+            raise ValueError(f"warning shares must lie between 0 and 1: {self.shares}")
+        if sorted(set(self.shares)) != self.shares:
+            raise ValueError(f"warning shares must increase: {self.shares}")
+        return self
+
+
+LEGACY_WARN_BEFORE_HOURS = 4.0
+"""The one warning of a site that says nothing about warnings: 4 hours before (as before)."""
+
 
 class Deadlines(Model):
     business_hours_end: time | None = Field(
         default=None, description="A day ends here instead of at 24:00 (Civil Code art. 203)."
     )
-    warn_before_hours: float = Field(default=4, ge=0)
+    warn_before_hours: float | None = Field(
+        default=None,
+        ge=0,
+        description="The older form of warnings.before_hours: one warning that many hours "
+        "before the due time. Not with warnings. Neither: 4 hours.",
+    )
+    warnings: Warnings | None = None
     tiers: dict[Tier, TierDeadlines]
+    overrides: list[Override] = Field(
+        default_factory=list,
+        description="Limits per urgency, category, request type and jurisdiction, over the "
+        "tiers' (precedence: Precedence).",
+    )
+    reminder_every: Limit | None = Field(
+        default=None,
+        description="After a lapse at the top tier, the holder is reminded on this period "
+        "until the case closes (deadline.reminder). None: no reminders.",
+    )
     holidays: list[date] = Field(
         default_factory=list,
         description="Local days off added to the official calendar: a local holiday. A "
@@ -139,6 +291,11 @@ class Deadlines(Model):
         description="Local working days added to the official calendar. A notice's make-up "
         "working days (调休) go in calendar.yaml instead.",
     )
+
+    @field_validator("reminder_every", mode="before")
+    @classmethod
+    def _a_limit(cls, value: Any) -> Any:
+        return value if value is None else _limit(value)
 
     @model_validator(mode="after")
     def _every_tier(self) -> Deadlines:
@@ -154,6 +311,27 @@ class Deadlines(Model):
             days = [d.isoformat() for d in both]
             raise ValueError(f"dates both holidays and workdays: {days}")
         return self
+
+    @model_validator(mode="after")
+    def _policies_consistent(self) -> Deadlines:
+        if self.warnings is not None and self.warn_before_hours is not None:
+            raise ValueError("warn_before_hours is the older form of warnings: give one")
+        every = self.reminder_every
+        if every is not None and every.amount == 0 and every.unit is LimitUnit.HOURS:
+            raise ValueError("reminder_every must be a period: 0 hours is none")
+        names = [o.name for o in self.overrides]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate override names: {dupes}")
+        return self
+
+    @property
+    def warning(self) -> Warnings:
+        """The warning policy, the older ``warn_before_hours`` read as its one moment."""
+        if self.warnings is not None:
+            return self.warnings
+        hours = self.warn_before_hours
+        return Warnings(before_hours=LEGACY_WARN_BEFORE_HOURS if hours is None else hours)
 
 
 class Routing(Model):
@@ -221,6 +399,7 @@ class Site(Model):
             if count != 1:
                 problems.append(f"jurisdiction {j.id} needs exactly one default unit, has {count}")
         problems.extend(self._senders_consistent(places))
+        problems.extend(self._overrides_consistent(places))
         types = {t for u in self.units for t in u.unit_types}
         for c in self.categories:
             if c.unit_type not in types:
@@ -254,6 +433,35 @@ class Site(Model):
                 problems.append(f"sender {s.id} ({s.role}): has no jurisdiction to act in")
             if (s.role is SenderRole.CHANNEL) != (s.channel is not None):
                 problems.append(f"sender {s.id}: a channel sender, and only it, names a channel")
+        return problems
+
+    def _overrides_consistent(self, places: Mapping[str, Jurisdiction]) -> list[str]:
+        """Every override names known categories and places, and no two could decide
+        the same clock of one case at the same level of precedence."""
+        problems: list[str] = []
+        codes = {c.code for c in self.categories}
+        overrides = self.deadlines.overrides
+        for o in overrides:
+            unknown = [c for c in o.categories if c not in codes]
+            if unknown:
+                problems.append(f"override {o.name}: unknown categories {unknown}")
+            if o.jurisdiction is not None and o.jurisdiction not in places:
+                problems.append(f"override {o.name}: unknown jurisdiction {o.jurisdiction}")
+        for i, a in enumerate(overrides):
+            for b in overrides[i + 1 :]:
+                same = (
+                    a.precedence is b.precedence
+                    and a.urgency == b.urgency
+                    and a.request_type == b.request_type
+                    and a.jurisdiction == b.jurisdiction
+                    and (not a.categories or bool(set(a.categories) & set(b.categories)))
+                )
+                both = [k.value for k in _OVERRIDDEN if a.limit(k) and b.limit(k)]
+                if same and both:
+                    problems.append(
+                        f"overrides {a.name} and {b.name} both set {both} for the same "
+                        f"cases at one level ({a.precedence.value}): which one holds?"
+                    )
         return problems
 
     # --- look-ups -------------------------------------------------------------------
@@ -348,6 +556,70 @@ class Site(Model):
 
     def deadlines_for(self, tier: Tier) -> TierDeadlines:
         return self.deadlines.tiers[tier]
+
+    def limit_for(
+        self, kind: DeadlineKind, tier: Tier, case: CaseFacts
+    ) -> tuple[Limit, Override | None]:
+        """The limit of clock ``kind`` for ``case`` held at ``tier``, and the override
+        that set it (None: the tier's own). :class:`Precedence` decides between
+        overrides: the first level that matches and sets ``kind`` wins, and within
+        it the jurisdiction nearest the case's grid."""
+        best: tuple[tuple[int, int], Override] | None = None
+        for o in self.deadlines.overrides:
+            if o.limit(kind) is None or not self._matches(o, case):
+                continue
+            place = self._places.get(o.jurisdiction) if o.jurisdiction else None
+            rank = (o.precedence.rank, place.tier.rank if place else 0)
+            if best is None or rank < best[0]:
+                best = (rank, o)
+        if best is None:
+            return self.deadlines_for(tier).limit(kind), None
+        limit = best[1].limit(kind)
+        assert limit is not None  # only overrides that set it were ranked
+        return limit, best[1]
+
+    def _matches(self, o: Override, case: CaseFacts) -> bool:
+        return (
+            (o.urgency is None or o.urgency is case.urgency)
+            and (not o.categories or case.category in o.categories)
+            and (o.request_type is None or o.request_type is case.request_type)
+            and (o.jurisdiction is None or self.within(case.grid_id, o.jurisdiction))
+        )
+
+
+def _nested_grid(place: Jurisdiction, places: Mapping[str, Jurisdiction]) -> bool:
+    parent = places.get(place.parent or "")
+    return place.tier is Tier.GRID and parent is not None and parent.tier is Tier.GRID
+
+
+def _tree_problems(places: Mapping[str, Jurisdiction]) -> list[str]:
+    """Each place's parent is known and one tier up (a grid's: a community or a grid),
+    and no chain of grids loops back on itself."""
+    problems: list[str] = []
+    for j in places.values():
+        parent = places.get(j.parent) if j.parent else None
+        if j.parent is None:
+            if j.tier is not Tier.CITY:
+                problems.append(f"jurisdiction {j.id} ({j.tier}) has no parent")
+        elif parent is None:
+            problems.append(f"jurisdiction {j.id}: unknown parent {j.parent}")
+        elif parent.tier.rank != j.tier.rank + 1 and not _nested_grid(j, places):
+            problems.append(f"jurisdiction {j.id} ({j.tier}): parent {j.parent} is not one up")
+        elif j.kind is not None and j.tier is not Tier.GRID:
+            problems.append(f"jurisdiction {j.id} ({j.tier}): only grids have a kind")
+    rooted: set[str] = set()  # grids whose chain of grid parents reaches a community
+    for j in places.values():
+        chain: list[str] = []
+        place: Jurisdiction | None = j
+        while place is not None and _nested_grid(place, places) and place.id not in rooted:
+            if place.id in chain:
+                problems.append(f"jurisdiction {j.id}: its grids' parents loop ({place.id})")
+                break
+            chain.append(place.id)
+            place = places.get(place.parent or "")
+        else:
+            rooted.update(chain)
+    return problems
 
 
 def _read_yaml(path: Path) -> Any:

@@ -55,6 +55,28 @@ class Urgency(StrEnum):
     URGENT = "urgent"
 
 
+class RequestType(StrEnum):
+    """What the resident asks for (诉求类型), as the 12345 hotline classifies a work order.
+
+    It is orthogonal to the category (what the matter is about): a complaint about
+    garbage and an enquiry about garbage share a category. Sites may give each its own
+    limit (``deadlines.overrides`` in ``site.yaml``). A channel that does not classify
+    leaves it out, and no request-type limit applies.
+    """
+
+    ENQUIRY = "enquiry"  # 咨询
+    HELP = "help"  # 求助
+    COMPLAINT = "complaint"  # 投诉
+    REPORT = "report"  # 举报
+    SUGGESTION = "suggestion"  # 建议
+
+
+REQUEST_TYPE_DESCRIPTION = (
+    "What the resident asks for (诉求类型): enquiry 咨询, help 求助, complaint 投诉, report "
+    "举报, suggestion 建议. None when the channel does not classify it."
+)
+
+
 class Tier(StrEnum):
     """The jurisdiction ladder, lowest first (网格 < 社区 < 街道 < 区 < 市)."""
 
@@ -123,6 +145,7 @@ class RawReport(Model):
     description: RawDescription
     title: RawTitle | None = None
     urgency: Urgency = Urgency.NORMAL
+    request_type: RequestType | None = Field(default=None, description=REQUEST_TYPE_DESCRIPTION)
     location: RawLocation | None = None
     reporter: RawReporter | None = None
     attachments: list[RawUrl] = Field(default_factory=list, max_length=20)
@@ -143,6 +166,7 @@ class CaseFacts(Model):
     category: CategoryCode
     grid_id: PlaceId
     urgency: Urgency
+    request_type: RequestType | None = Field(default=None, description=REQUEST_TYPE_DESCRIPTION)
 
     @classmethod
     def of(cls, case: CaseFacts) -> CaseFacts:

@@ -28,7 +28,12 @@ from schemas.cases import (
 from schemas.clock import ClockTicked
 from schemas.commands import COMMANDS
 from schemas.deadletter import MessageRejected
-from schemas.deadlines import DeadlineLapsed, DeadlineRescheduled, DeadlineWarning
+from schemas.deadlines import (
+    DeadlineLapsed,
+    DeadlineReminder,
+    DeadlineRescheduled,
+    DeadlineWarning,
+)
 from schemas.edges import UNIT_ID_PATTERN
 from schemas.envelope import Model
 from schemas.notifications import NotificationRecorded
@@ -129,10 +134,11 @@ CASE_EVENTS = Topic(
 DEADLINES = Topic(
     name="gridflow.deadlines",
     key="case_id",
-    carries=(DeadlineWarning, DeadlineLapsed),
+    carries=(DeadlineWarning, DeadlineLapsed, DeadlineReminder),
     writers=("escalator",),
     readers=("router", "notifier", "archive"),
-    description="Deadlines that are near or have lapsed.",
+    description="Deadlines that are near or have lapsed, and reminders of cases that "
+    "lapsed at the top tier.",
 )
 NOTIFICATIONS = Topic(
     name="gridflow.notifications",
@@ -163,7 +169,8 @@ CLOCK = Topic(
 ASSIGNMENT_PREFIX = "gridflow.assignments."
 ASSIGNMENT_DESCRIPTION = (
     "One topic per unit, its whole view, keyed by case_id: the cases dispatched to it, whole, "
-    "with each clock's due time (case.dispatched); their deadline warnings and lapses, and "
+    "with each clock's due time (case.dispatched); their deadline warnings and lapses, the "
+    "reminders of a case lapsed at the top tier (deadline.reminder), and "
     "the new due time of a provisional deadline once its year's schedule is known "
     "(deadline.rescheduled); the "
     "escalation that takes a case from it, and supervision (case.escalated, case.supervised); "
@@ -198,6 +205,7 @@ ASSIGNMENTS = Topic(
         CaseSupervised,
         DeadlineWarning,
         DeadlineLapsed,
+        DeadlineReminder,
         DeadlineRescheduled,
         CommandAcknowledged,
         CommandRefused,

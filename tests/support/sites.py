@@ -15,6 +15,7 @@ A), supervisor d.supervise (the district), and the channels grid-app, hotline an
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.catalogue import (
@@ -81,11 +82,14 @@ def tiny_site(
     *,
     mode: RoutingMode = RoutingMode.STEPWISE,
     tiers: Mapping[Tier, Mapping[str, int]] | None = None,
-    warn_before_hours: float = 4,
+    warn_before_hours: float | None = 4,
     unit_webhooks: Mapping[str, str] | None = None,
+    **policy: Any,
 ) -> Site:
     """The tiny site; ``tiers`` replaces the working-day limits (the same at every tier
-    by default) and ``unit_webhooks`` gives units by id a webhook URL."""
+    by default) and ``unit_webhooks`` gives units by id a webhook URL. ``policy`` adds
+    deadline policies (``warnings``, ``overrides``, ``reminder_every``) as site.yaml
+    writes them; ``warnings`` replaces the older ``warn_before_hours``."""
     hooks = unit_webhooks or {}
     units = [
         Unit(
@@ -110,9 +114,12 @@ def tiny_site(
         id="tiny",
         name="Tiny",
         routing=Routing(mode=mode, entry_tier=Tier.STREET),
-        deadlines=Deadlines(
-            warn_before_hours=warn_before_hours,
-            tiers={t: TierDeadlines(**days) for t, days in limits.items()},
+        deadlines=Deadlines.model_validate(
+            {
+                "warn_before_hours": None if "warnings" in policy else warn_before_hours,
+                "tiers": {t: TierDeadlines(**days) for t, days in limits.items()},
+                **policy,
+            }
         ),
         jurisdictions=[
             Jurisdiction(id=pid, name=name, tier=tier, parent=parent)

@@ -16,7 +16,7 @@ from escalator.core import Escalator
 from escalator.memory import MemoryDeadlineStore
 from escalator.ports import Deadline, DeadlineStore
 from escalator.sql import SqlDeadlineStore
-from schemas.cases import CaseAccepted, DeadlineKind
+from schemas.cases import CaseAccepted, DeadlineKind, Limit, LimitUnit
 from schemas.codec import encode
 from schemas.reports import Tier
 from schemas.topics import Emit
@@ -253,6 +253,9 @@ class Interleaved(DeadlineStore):
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self.inner.mark_warned(deadlines)
 
+    def advance_warnings(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
+        return self.inner.advance_warnings(pairs)
+
     def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
         return self.inner.provisional(after, limit)
 
@@ -424,3 +427,30 @@ def test_reschedule_replaces_exactly_and_never_brings_back(store: DeadlineStore)
     assert store.load(["c1", "c2"]) == {"c1": [new], "c2": []}
     assert store.load(["c3"])["c3"][0].provisional
     assert [d.case_id for d in store.provisional(None, 10)] == ["c3"]
+
+
+def test_limits_in_other_units_and_their_policy_round_trip(store: DeadlineStore) -> None:
+    d = dl("c1", RESOLVE, working_days=2, unit=LimitUnit.HOURS, policy="urgent", started_at=T0)
+    store.write([], [d])
+    assert store.load(["c1"])["c1"] == [d]
+    assert store.due(d.due_at, 10)[0].limit == Limit(amount=2, unit=LimitUnit.HOURS)
+
+
+def test_advancing_a_warning_sends_each_moment_once(store: DeadlineStore) -> None:
+    first, second = T0 + timedelta(hours=2), T0 + timedelta(hours=6)
+    d = dl("c1", warn_at=first, started_at=T0)
+    store.write([], [d])
+    nxt = replace(d, warn_at=second)
+    assert store.advance_warnings([(d, nxt)]) == [d]
+    assert store.advance_warnings([(d, nxt)]) == []  # another instance sent it already
+    (row,) = store.warnings_due(second, 10)
+    assert row.warn_at == second and not row.warned
+    assert store.advance_warnings([(row, replace(row, warned=True))]) == [row]  # the last
+    assert store.warnings_due(d.due_at - timedelta(seconds=1), 10) == []
+    (last,) = store.load(["c1"])["c1"]
+    assert (last.warn_at, last.warned) == (second, True)
+    # one re-armed meanwhile (another seq) is not advanced
+    again = dl("c2", warn_at=first, started_at=T0)
+    store.write([], [again])
+    store.write([again], [replace(again, seq=2)])
+    assert store.advance_warnings([(again, replace(again, warn_at=second))]) == []

@@ -88,7 +88,10 @@ def test_bundled_example_is_off_until_its_variable_is_set(site: Site) -> None:
     assert off.subscribers == () and off.skipped == ("operations",)
     on = load_subscriptions(site=site, env={"GRIDFLOW_OPS_WEBHOOK": "https://ops.test/x"})
     [ops] = on.subscribers
-    assert (ops.url, ops.events) == ("https://ops.test/x", frozenset({"case.escalated"}))
+    assert (ops.url, ops.events) == (
+        "https://ops.test/x",
+        frozenset({"case.escalated", "deadline.reminder"}),
+    )
 
 
 @pytest.mark.parametrize(

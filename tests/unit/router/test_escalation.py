@@ -67,6 +67,7 @@ def test_referring_a_district_matter_up_from_the_street(
         "reason": AssignmentReason.REFERRED,
         "deadline_kind": None,
         "due_at": None,
+        "seq": 1,  # the assignment it was taken from
     }
     a = assigned.payload.assignment
     assert (a.unit_id, a.tier, a.owner_tier, a.jurisdiction_id, a.seq, a.reason) == (

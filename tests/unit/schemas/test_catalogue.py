@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.catalogue import DEFAULT_SITE, CatalogueError, Site, load_site
+from schemas.catalogue import DEFAULT_SITE, CatalogueError, Site, Warnings, load_site
 from schemas.reports import Tier
 from schemas.topics import assignment_topic
 
@@ -46,7 +46,8 @@ def test_deadlines_follow_seed_000(bundled: Site) -> None:
     community, street = bundled.deadlines_for(Tier.COMMUNITY), bundled.deadlines_for(Tier.STREET)
     assert (community.accept, community.resolve) == (0, 3)
     assert (street.accept, street.resolve, street.refer) == (0, 5, 1)
-    assert bundled.deadlines.warn_before_hours == 4
+    assert bundled.deadlines.warn_before_hours is None  # migrated to warnings:
+    assert bundled.deadlines.warning == Warnings(shares=[0.5, 0.8], last_day=True)
 
 
 def test_seven_major_classes(bundled: Site) -> None:
@@ -187,7 +188,7 @@ def test_unit_id_that_cannot_name_a_topic(copy: Path) -> None:
 
 # --- local additions to the official calendar ---------------------------------------
 
-_CALENDAR_ANCHOR = "  warn_before_hours: 4  # assumption\n"
+_CALENDAR_ANCHOR = "  reminder_every: {hours: 24}\n"
 
 
 def _add_calendar(copy: Path, lines: str) -> None:
