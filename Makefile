@@ -43,10 +43,12 @@ $(ASYNCAPI_SCHEMA):
 demo: install
 	$(BIN)/gridflow demo
 
-# Throughput and latency on the real servers; writes bench/results/<date>.json and .png.
+# Throughput and latency on the real servers; writes bench/results/<date>.json and .png,
+# then the deadline store at 10 million rows and the timer (bench/results/<date>-deadlines.json).
 bench: install servers
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(SERVERS_ENV) $(BIN)/python bench/run.py
+	$(SERVERS_ENV) $(BIN)/python bench/deadlines.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,8 +11,9 @@ The native JSON report
 ----------------------
 
 A complete example is ``docs/examples/report.json`` (every field; only
-``channel``, ``external_id``, ``reported_at``, ``category``, ``grid_id`` and
-``description`` are required; a test keeps it accepted by the bundled site).
+``channel``, ``external_id``, ``reported_at``, ``category``, ``description`` and
+``grid_id`` or a point in ``location`` are required; a test keeps it accepted by the
+bundled site).
 
 Fields:
 
@@ -27,14 +28,20 @@ Fields:
   Asia/Shanghai).
 - ``category``: a category code of the site's catalogue (case and surrounding
   spaces are ignored).
-- ``grid_id``: the grid (网格) the problem is in, from the site's catalogue.
+- ``grid_id``: the grid (网格) the problem is in, from the site's catalogue. It may
+  be left out when ``location`` gives ``lat`` and ``lon``: intake then places the
+  point in its grid from the site's ``boundaries.geojson`` (a point on a boundary
+  shared by several grids goes to the smallest id, and ``placement`` on the case
+  says so; a point on no grid is refused as ``unroutable``). Given both, the grid
+  is taken as named.
 - ``description``: 1-4000 characters. ``title`` (optional, up to 200): when
   missing, the description's first 30 characters.
 - ``urgency``: ``normal`` (default) or ``urgent``.
 - ``request_type``: optional, what the resident asks for (诉求类型): ``enquiry``
   (咨询), ``help`` (求助), ``complaint`` (投诉), ``report`` (举报) or ``suggestion``
   (建议). A site may give each its own deadline (``deadlines.overrides``).
-- ``location``: optional; ``address`` is personal data.
+- ``location``: optional; ``address`` and the point (``lat``, ``lon``, WGS 84) are
+  personal data.
 - ``reporter``: optional; name and phone are personal data and are never logged.
   ``anonymous: true`` drops both. The phone may have spaces, dashes,
   parentheses and a ``+86``/``0086`` prefix; it must then be 3-20 digits.

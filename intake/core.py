@@ -114,10 +114,7 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
     if site.category(category) is None:
         msg = f"no category {category!r} in site {site.id}"
         problems.add("category", msg, "unknown_category", reference=True)
-    grid_id = normalise.code(raw.grid_id)
-    if not site.is_grid(grid_id):
-        msg = f"no grid {grid_id!r} in site {site.id}"
-        problems.add("grid_id", msg, "unknown_grid", reference=True)
+    grid_id, placement = _grid(raw, site, problems)
     description = normalise.paragraphs(raw.description)
     if description is None:
         problems.add("description", "must not be blank", "blank")
@@ -151,6 +148,7 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
         "location": _location(raw.location),
         "reporter": reporter,
         "attachments": attachments,
+        "placement": placement,
     }
     case = None
     try:
@@ -158,13 +156,52 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
     except ValidationError as exc:
         # field_errors leaves the input values out: a name or address stays out of the text.
         # A field refused above already has its reason: the case's own check of it adds none.
-        named = {e.loc for e in problems.errors}
+        named = {e.loc for e in problems.errors} | ({"grid_id"} if grid_id == "" else set())
         for error in field_errors(exc):
             if error.loc not in named:
                 problems.add(error.loc, f"{error.msg} once normalised", error.type)
+    if grid_id == "" and not problems.errors:  # a point on no grid, and nothing else wrong
+        raise Rejected(
+            RejectionReason.UNROUTABLE, _OFF_MAP_WHY.format(site=site.id), [_off_map(site)]
+        )
+    if grid_id == "":
+        problems.errors.append(_off_map(site))
     problems.raise_if_any()
     assert case is not None  # for the type checker: a failed validation raised above
     return case
+
+
+_OFF_MAP_WHY = (
+    "the report gives a point and no grid_id, and the point lies in no grid of site "
+    "{site}: it needs a dispatcher to place it (人工分拨)"
+)
+
+
+def _off_map(site: Site) -> FieldError:
+    # the message never quotes the coordinates: they are the resident's (personal data)
+    return FieldError(loc="location", msg=f"lies in no grid of site {site.id}", type="no_grid")
+
+
+def _grid(raw: RawReport, site: Site, problems: _Problems) -> tuple[str, dict[str, Any] | None]:
+    """The case's grid and, for a report that gave only a point, how it was placed.
+
+    A named grid is taken as named (and must be one of the site's). A point is placed
+    through the site's spatial index (:meth:`schemas.catalogue.Site.locate`): on a
+    boundary between grids the smallest id wins and the placement says so. A point
+    on no grid gives ``""``, which :func:`to_case` refuses as unroutable.
+    """
+    if raw.grid_id is not None:
+        grid_id = normalise.code(raw.grid_id)
+        if not site.is_grid(grid_id):
+            msg = f"no grid {grid_id!r} in site {site.id}"
+            problems.add("grid_id", msg, "unknown_grid", reference=True)
+        return grid_id, None
+    point = raw.location
+    assert point is not None and point.lat is not None and point.lon is not None  # RawReport
+    found = site.locate(point.lat, point.lon)
+    if found is None:
+        return "", None
+    return found.grid_id, {"grids": list(found.grids), "on_boundary": found.on_boundary}
 
 
 def _reporter(reporter: Reporter | None, problems: _Problems) -> dict[str, Any] | None:

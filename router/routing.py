@@ -56,8 +56,9 @@ def holder_tier(site: Site, category: Category) -> Tier:
 
 def place(site: Site, case: Case, category: Category, tier: Tier) -> Placement:
     """The unit of the category's type serving the case's grid at ``tier`` (else the
-    jurisdiction's default unit); a rejection when there is none."""
-    where = site.ancestor(case.grid_id, tier)
+    jurisdiction's default unit); a rejection when there is none. At the grid tier
+    that is the innermost grid with units around the case's (nested grids)."""
+    where = site.serving(case.grid_id, tier)
     unit = site.unit_for(where.id, category.unit_type) if where is not None else None
     if where is None or unit is None:
         raise Rejected(

@@ -8,11 +8,19 @@ Files in a site directory: ``site.yaml`` (id, name, timezone, routing,
 deadlines), ``jurisdictions.yaml``, ``units.yaml``, ``categories.yaml``, and
 ``senders.yaml``: who sends commands besides the units (verifiers, supervisors,
 the residents' channels), see :mod:`schemas.access`; optionally ``calendar.yaml``,
-holiday notices published since the release (:mod:`schemas.calendar`).
+holiday notices published since the release (:mod:`schemas.calendar`), and
+``boundaries.geojson``, the polygons that place a report given as a point
+(:mod:`schemas.geo`).
+
+Grids may nest (seed 001's street has three levels of them): a grid's parent is a
+community, or another grid. A nested grid with no unit of its own is served by the
+nearest grid above it that has one (:meth:`Site.serving`); the router's ladder
+still climbs by tier, so a grid-tier case escalates to the community.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import date, time
 from enum import StrEnum
@@ -22,12 +30,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from schemas.calendar import SITE_CALENDAR_FILE, CalendarError, Schedule, load_schedule
 from schemas.cases import DeadlineKind, Limit, LimitUnit
 from schemas.edges import CategoryCode, Name, PlaceId
 from schemas.envelope import Model
+from schemas.geo import BOUNDARIES_FILE, GeoError, GridMap, Located, read_geojson
+from schemas.geo import build as build_map
 from schemas.reports import CaseFacts, Channel, RequestType, Tier, Urgency
 from schemas.topics import assignment_topic, command_topic
 
@@ -44,13 +54,24 @@ class CatalogueError(ValueError):
     """A site catalogue that cannot be loaded, with every reason found."""
 
 
+class GridKind(StrEnum):
+    """What a grid covers (seed 004 counts both): households, or one big place."""
+
+    GENERAL = "general"  # 一般网格: streets and housing, by households
+    DEDICATED = "dedicated"  # 专属网格: one school, hospital, market, park or enterprise zone
+
+
 class Jurisdiction(Model):
-    """A place at one tier: a grid, community, street, district or city."""
+    """A place at one tier: a grid, community, street, district or city.
+
+    Its parent is the place one tier up; a grid's may also be a grid (nested grids).
+    """
 
     id: PlaceId  # the wire's jurisdiction_id and grid_id: the catalogue holds what they can
     name: Name
     tier: Tier
     parent: str | None = None
+    kind: GridKind | None = Field(default=None, description="Grids only: general or dedicated.")
 
 
 class Unit(Model):
@@ -359,6 +380,7 @@ class Site(Model):
     )
 
     model_config = Model.model_config | {"ignored_types": (cached_property,)}
+    _map: GridMap | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Site:
@@ -372,18 +394,11 @@ class Site(Model):
             ("unit", [u.id for u in self.units]),
             ("category", [c.code for c in self.categories]),
         ):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            dupes = sorted(i for i, n in Counter(ids).items() if n > 1)  # linear: 3,000+ grids
             if dupes:
                 problems.append(f"duplicate {kind} ids: {dupes[:10]}")
         places = {j.id: j for j in self.jurisdictions}
-        for j in self.jurisdictions:
-            if j.parent is None:
-                if j.tier is not Tier.CITY:
-                    problems.append(f"jurisdiction {j.id} ({j.tier}) has no parent")
-            elif j.parent not in places:
-                problems.append(f"jurisdiction {j.id}: unknown parent {j.parent}")
-            elif places[j.parent].tier.rank != j.tier.rank + 1:
-                problems.append(f"jurisdiction {j.id} ({j.tier}): parent {j.parent} is not one up")
+        problems.extend(_tree_problems(places))
         defaults: dict[str, int] = {}
         for u in self.units:
             if u.jurisdiction not in places:
@@ -394,8 +409,11 @@ class Site(Model):
                 problems.append(str(exc))
             if u.default:
                 defaults[u.jurisdiction] = defaults.get(u.jurisdiction, 0) + 1
+        staffed = {u.jurisdiction for u in self.units}
         for j in self.jurisdictions:
             count = defaults.get(j.id, 0)
+            if count == 0 and j.id not in staffed and _nested_grid(j, places):
+                continue  # served by the grid above it (Site.serving)
             if count != 1:
                 problems.append(f"jurisdiction {j.id} needs exactly one default unit, has {count}")
         problems.extend(self._senders_consistent(places))
@@ -528,9 +546,19 @@ class Site(Model):
         return next((s for s in self.senders if s.channel is channel), None)
 
     def within(self, place_id: str, jurisdiction_id: str) -> bool:
-        """Whether ``place_id`` is ``jurisdiction_id`` or lies inside it."""
-        area = self._places.get(jurisdiction_id)
-        return area is not None and self.ancestor(place_id, area.tier) == area
+        """Whether ``place_id`` is ``jurisdiction_id`` or lies inside it.
+
+        It walks the parents, since nested grids share a tier: an ancestor at the
+        area's tier need not be the area.
+        """
+        place = self._places.get(place_id)
+        for _ in range(len(self._places)):
+            if place is None:
+                return False
+            if place.id == jurisdiction_id:
+                return True
+            place = self._places.get(place.parent) if place.parent else None
+        return False
 
     def category(self, code: str) -> Category | None:
         return self._categories.get(code)
@@ -545,6 +573,39 @@ class Site(Model):
         while place is not None and place.tier.rank < tier.rank:
             place = self._places.get(place.parent) if place.parent else None
         return place if place is not None and place.tier is tier else None
+
+    def serving(self, jurisdiction_id: str, tier: Tier) -> Jurisdiction | None:
+        """The jurisdiction at ``tier`` whose units serve ``jurisdiction_id``.
+
+        Its ancestor at that tier; at the grid tier, the innermost grid around it
+        that has units, since a nested grid (seed 001's third level: a building or
+        a shop) may have none and is worked by the grid it lies in.
+        """
+        place = self.ancestor(jurisdiction_id, tier)
+        if tier is not Tier.GRID:
+            return place
+        while place is not None and place.tier is Tier.GRID:
+            if place.id in self._units_by_place:
+                return place
+            place = self._places.get(place.parent) if place.parent else None
+        return None
+
+    @property
+    def grid_map(self) -> GridMap | None:
+        """The site's boundaries (``boundaries.geojson``), when it has them."""
+        return self._map
+
+    def locate(self, lat: float, lon: float) -> Located | None:
+        """The grid a point lies in (:meth:`schemas.geo.GridMap.locate`); None when it
+        lies in no mapped grid, or the site has no map."""
+        return self._map.locate(lat, lon) if self._map is not None else None
+
+    def with_map(self, doc: Any) -> Site:
+        """This site with the boundaries of GeoJSON ``doc``, validated (GeoError)."""
+        parents = {j.id: j.parent for j in self.jurisdictions}
+        mapped = self.model_copy()
+        mapped._map = build_map(doc, parents, self.is_grid)
+        return mapped
 
     def unit_for(self, jurisdiction_id: str, unit_type: str) -> Unit | None:
         """The unit of ``unit_type`` serving the jurisdiction, else its default unit."""
@@ -649,6 +710,12 @@ def load_site(directory: Path | str | None = None) -> Site:
         except CalendarError as exc:
             raise CatalogueError(str(exc)) from exc
     try:
-        return Site.model_validate(data)
+        site = Site.model_validate(data)
     except ValidationError as exc:
         raise CatalogueError(f"site catalogue {root} is invalid:\n{exc}") from exc
+    if (root / BOUNDARIES_FILE).exists():
+        try:
+            site = site.with_map(read_geojson(root / BOUNDARIES_FILE))
+        except GeoError as exc:
+            raise CatalogueError(f"site catalogue {root}: {exc}") from exc
+    return site

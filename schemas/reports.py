@@ -9,8 +9,10 @@ channels written in any language can validate before they send.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.edges import (
     Address,
@@ -127,12 +129,30 @@ class RawReporter(Reporter):
     phone: RawPhone | None = None  # type: ignore[assignment]
 
 
+def _grid_or_point(schema: dict[str, Any]) -> None:
+    """The JSON Schema says what :meth:`RawReport._placed` checks: a grid id, or a
+    location with both coordinates (each branch bounded as the fields are)."""
+    lat = {"type": "number", "minimum": -90, "maximum": 90}
+    lon = {"type": "number", "minimum": -180, "maximum": 180}
+    point = {"type": "object", "required": ["lat", "lon"], "properties": {"lat": lat, "lon": lon}}
+    schema["anyOf"] = [
+        {"required": ["grid_id"], "properties": {"grid_id": {"type": "string"}}},
+        {"required": ["location"], "properties": {"location": point}},
+    ]
+
+
 class RawReport(Model):
     """A report as a channel sends it (the native gridflow JSON format).
 
     Its text may hold control characters: intake removes them from free text and
     refuses ids and URLs that hold one, naming the field (see :mod:`intake`).
+
+    It names its grid, or gives a point (``location.lat`` and ``location.lon``) that
+    intake places in a grid from the site's boundaries; with both, the grid is taken
+    as named. Its JSON Schema states the same rule (``anyOf``).
     """
+
+    model_config = Model.model_config | {"json_schema_extra": _grid_or_point}
 
     channel: Channel
     external_id: RawExternalId = Field(
@@ -141,7 +161,11 @@ class RawReport(Model):
     )
     reported_at: Time = Field(description="When the resident or worker reported it.")
     category: RawCode = Field(description="A category code from the site's catalogue.")
-    grid_id: RawCode = Field(description="The grid (网格) the problem is in.")
+    grid_id: RawCode | None = Field(
+        default=None,
+        description="The grid (网格) the problem is in. It may be left out when location "
+        "gives lat and lon: intake then places the point in its grid.",
+    )
     description: RawDescription
     title: RawTitle | None = None
     urgency: Urgency = Urgency.NORMAL
@@ -149,6 +173,31 @@ class RawReport(Model):
     location: RawLocation | None = None
     reporter: RawReporter | None = None
     attachments: list[RawUrl] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _placed(self) -> RawReport:
+        """A grid id, or a point; refused as ``grid_id`` missing, as it was when it was
+        always required (checked once the fields themselves are valid)."""
+        point = self.location is not None and None not in (self.location.lat, self.location.lon)
+        if self.grid_id is None and not point:
+            missing = PydanticCustomError(
+                "missing", "grid_id is required unless location gives both lat and lon"
+            )
+            error = InitErrorDetails(type=missing, loc=("grid_id",), input=None)
+            raise ValidationError.from_exception_data(type(self).__name__, [error])
+        return self
+
+
+class PointPlacement(Model):
+    """How intake placed a report that gave a point and no grid (``Case.placement``).
+
+    Every grid whose closed polygon contains the point, smallest id first; the case's
+    grid is the first. More than one: the point was on a boundary they share, and
+    the smallest id won by rule, not by what the resident meant.
+    """
+
+    grids: list[PlaceId] = Field(min_length=1, max_length=16)
+    on_boundary: Flag = Field(description="The point lies on a boundary between grids.")
 
 
 class CaseFacts(Model):
@@ -188,3 +237,8 @@ class Case(CaseFacts):
     location: Location | None = None
     reporter: Reporter | None = None
     attachments: list[Url] = Field(default_factory=list, max_length=20)
+    placement: PointPlacement | None = Field(
+        default=None,
+        description="Set when intake placed the case from its point; None when the "
+        "channel named the grid.",
+    )

@@ -27,6 +27,11 @@ def strategy(
     if "$ref" in schema:
         name = schema["$ref"].removeprefix("#/$defs/")
         return strategy(root["$defs"][name], root, times)
+    if "anyOf" in schema and schema.get("type") == "object":
+        # an object that must also fit one of some branches (a raw report: a grid id, or
+        # a point): each branch's required fields and properties replace the object's
+        branches = [_within(schema, branch) for branch in schema["anyOf"]]
+        return st.one_of([_object(b, root, times) for b in branches])
     if "anyOf" in schema:
         return st.one_of([strategy(s, root, times) for s in schema["anyOf"]])
     if "const" in schema:
@@ -73,6 +78,26 @@ def _object(
         max_size=3,
     )
     return st.builds(lambda a, b: {**b, **a}, fixed, more)
+
+
+def _within(schema: dict[str, Any], branch: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` narrowed to one of its ``anyOf`` branches (which only require fields
+    and constrain properties); every value of the result fits both."""
+    if set(branch) - {"required", "properties"}:
+        raise AssertionError(f"no strategy for the branch {branch}")
+    merged = {k: v for k, v in schema.items() if k != "anyOf"}
+    merged["required"] = sorted({*schema.get("required", ()), *branch.get("required", ())})
+    props = dict(schema.get("properties", {}))
+    for name, narrower in branch.get("properties", {}).items():
+        wider = props.get(name, {})
+        if set(narrower) == {"type"} and "anyOf" in wider:  # e.g. a string, not null
+            props[name] = {
+                "anyOf": [s for s in wider["anyOf"] if s.get("type") == narrower["type"]]
+            }
+        else:
+            props[name] = narrower
+    merged["properties"] = props
+    return merged
 
 
 def _string(schema: dict[str, Any], times: st.SearchStrategy[str]) -> st.SearchStrategy[str]:

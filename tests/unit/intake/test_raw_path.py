@@ -61,8 +61,20 @@ def test_missing_fields_are_each_named() -> None:
     error = decode_error(b'{"channel": "web"}')
     assert error.reason is RejectionReason.INVALID
     locs = {e.loc for e in error.errors}
-    assert locs == {"external_id", "reported_at", "category", "grid_id", "description"}
+    # grid_id may be left out for a point (location.lat and .lon), checked once the
+    # fields are valid: see test_a_missing_grid_id_is_named_once_the_rest_is_valid
+    assert locs == {"external_id", "reported_at", "category", "description"}
     assert all(e.type == "missing" for e in error.errors)
+
+
+def test_a_missing_grid_id_is_named_once_the_rest_is_valid() -> None:
+    example = documented_example()
+    del example["grid_id"]
+    example.pop("location", None)
+    error = decode_error(json.dumps(example).encode())
+    assert error.reason is RejectionReason.INVALID
+    assert [(e.loc, e.type) for e in error.errors] == [("grid_id", "missing")]
+    assert "location" in error.errors[0].msg
 
 
 def test_bad_enum_naive_time_and_unknown_field() -> None:
