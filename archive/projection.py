@@ -8,9 +8,10 @@ paces). :func:`project` therefore accepts any event first and follows these rule
 - Any case event, ``case.received`` or deadline event creates the row when there
   is none; later events fill in what earlier ones did not carry.
 - Stage. ``closed`` is final. ``case.received`` sets ``received`` only while no stage
-  is known. Any other stage-bearing event (assigned, accepted, handled, verified
-  with ``passed``, closed) sets the stage when its ``occurred_at`` is at or after
-  ``stage_at``, the time of the event that set the current stage; an older event
+  is known. Any other stage-bearing event (assigned, accepted, suspended, resumed
+  (back to ``accepted``), handled, verified with ``passed``, closed) sets the stage
+  when its ``occurred_at`` is at or after ``stage_at``, the time of the event that
+  set the current stage; an older event
   that arrives late fills in its own timestamp but leaves the stage alone. Ties go
   to the later arrival: the router writes a case's events in order on one
   partition. The stage may move back (an escalation or a rework makes it
@@ -43,6 +44,8 @@ from schemas.cases import (
     CaseHandled,
     CaseRated,
     CaseReceived,
+    CaseResumed,
+    CaseSuspended,
     CaseVerified,
     Stage,
 )
@@ -162,6 +165,14 @@ def _closed(row: CaseRow, e: CaseClosed) -> CaseRow:
     return _staged(row, Stage.CLOSED, e.occurred_at)
 
 
+def _suspended(row: CaseRow, e: CaseSuspended) -> CaseRow:
+    return _staged(row, Stage.SUSPENDED, e.occurred_at)
+
+
+def _resumed(row: CaseRow, e: CaseResumed) -> CaseRow:
+    return _staged(row, Stage.ACCEPTED, e.occurred_at)
+
+
 def _escalated(row: CaseRow, e: CaseEscalated) -> CaseRow:
     return replace(row, escalations=row.escalations + 1)
 
@@ -184,6 +195,8 @@ FOLDS: dict[type[Envelope], Callable[[CaseRow, Any], CaseRow]] = {
     CaseRated: _rated,
     CaseClosed: _closed,
     CaseEscalated: _escalated,
+    CaseSuspended: _suspended,
+    CaseResumed: _resumed,
     DeadlineLapsed: _lapsed,
     DeadlineWarning: _warned,
 }

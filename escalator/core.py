@@ -32,13 +32,17 @@ from escalator.clocks import clocks_for, next_reminder, next_warning
 from escalator.metrics import PROVISIONAL_DEADLINES
 from escalator.ports import Deadline, DeadlineStore
 from escalator.reschedule import Rescheduler
+from escalator.suspension import Counting, extended, paused, resumed, whole_second
 from schemas.cases import (
     AssignmentReason,
     CaseAccepted,
     CaseAssigned,
     CaseClosed,
     CaseEscalated,
+    CaseExtended,
     CaseHandled,
+    CaseResumed,
+    CaseSuspended,
     DeadlineKind,
     LimitUnit,
 )
@@ -53,6 +57,14 @@ from schemas.deadlines import (
 )
 from schemas.envelope import Model
 from schemas.processing import Inbound, Outcome
+from schemas.suspension import (
+    DeadlineExtended,
+    DeadlinePaused,
+    DeadlineResumed,
+    ExtendedPayload,
+    PausedPayload,
+    ResumedPayload,
+)
 from schemas.topics import CASE_EVENTS, DEADLINES, Emit, assignment_topic
 
 __all__ = ["Deadline", "Escalator"]
@@ -61,8 +73,18 @@ log = logging.getLogger(__name__)
 NAME = "escalator"
 # Handled settles the holder's deadlines; an accept still open then is moot, so it goes too.
 _HANDLING = (DeadlineKind.RESOLVE, DeadlineKind.REFER, DeadlineKind.ACCEPT)
-# The steps that disarm, and need to know whose deadlines: the envelope's case_id.
-_STEPS = (CaseAccepted, CaseHandled, CaseEscalated, CaseClosed)
+# The steps that disarm or move clocks, and need to know whose: the envelope's case_id.
+_STEPS = (
+    CaseAccepted,
+    CaseHandled,
+    CaseEscalated,
+    CaseClosed,
+    CaseSuspended,
+    CaseResumed,
+    CaseExtended,
+)
+# An extension moves the clocks of the work itself, not the same-day accept or a reminder.
+_EXTENDED = (DeadlineKind.RESOLVE, DeadlineKind.REFER)
 
 Armed = dict[str, dict[DeadlineKind, Deadline]]
 """A batch's working state: each case's armed deadlines by kind."""
@@ -93,11 +115,14 @@ class Escalator:
         self._batch = batch  # most lapses (and, apart, warnings) one tick works through
         # provisional deadlines counted again from the first ticks on (escalator.reschedule)
         self._rescheduler = Rescheduler(site, calendar, batch)
+        # suspension and extension: working time left, counted on the same calendar
+        self._counting = Counting(site, calendar)
 
     # --- the case story arms and disarms ------------------------------------------
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
-        """Arm or disarm the deadlines of the batch's cases; never emits.
+        """Arm or disarm the deadlines of the batch's cases. It emits only when a
+        suspension, a resume or an extension moves a clock: the unit's announcement.
 
         One load of every case the batch touches, its steps applied in order, then
         one write of the difference: the rows removed or changed go, exactly as they
@@ -110,11 +135,9 @@ class Escalator:
         out: list[Outcome] = []
         for item in batch:
             try:
-                self._apply(item.message, armed)
+                out.append(self._apply(item.message, armed))
             except Rejected as refused:
                 out.append(refused)
-            else:
-                out.append([])
         before = {(d.case_id, d.kind): d for ds in loaded.values() for d in ds}
         after = {(d.case_id, d.kind): d for kinds in armed.values() for d in kinds.values()}
         removed = [d for slot, d in sorted(before.items()) if after.get(slot) != d]
@@ -126,9 +149,10 @@ class Escalator:
                 PROVISIONAL_DEADLINES.labels("armed", d.kind.value).inc()
         return out
 
-    def _apply(self, message: Model, armed: Armed) -> None:
+    def _apply(self, message: Model, armed: Armed) -> list[Emit]:
         """One step of the story on ``armed``; Rejected (with ``armed`` untouched) for
-        a step that does not say whose deadlines it settles."""
+        a step that does not say whose deadlines it settles. What it emits: the unit's
+        announcements of the clocks a suspension, a resume or an extension moved."""
         case_id = _case_of(message)
         if case_id is None:
             if isinstance(message, _STEPS):
@@ -136,8 +160,10 @@ class Escalator:
                     RejectionReason.INVALID,
                     f"{message.type} without a case_id: no case's deadlines can be disarmed",
                 )
-            return  # verified, rated: no deadline of theirs
+            return []  # verified, rated: no deadline of theirs
         kinds = armed.setdefault(case_id, {})
+        if isinstance(message, (CaseSuspended, CaseResumed, CaseExtended)):
+            return self._move(message, kinds)
         if isinstance(message, CaseAssigned):
             self._arm(message, kinds)
         elif isinstance(message, CaseAccepted):
@@ -150,6 +176,95 @@ class Escalator:
                 self._remind(message, kinds)
         elif isinstance(message, CaseClosed):
             kinds.clear()
+        return []
+
+    def _move(
+        self,
+        message: CaseSuspended | CaseResumed | CaseExtended,
+        kinds: dict[DeadlineKind, Deadline],
+    ) -> list[Emit]:
+        """Stop, restart or extend the clocks of the assignment the decision names
+        (:mod:`escalator.suspension`), and tell the unit of each on its own topic.
+
+        The moment is the case event's: when the router applied the decision. A clock
+        of another assignment is left alone, as is one already due when a suspension
+        comes (it lapsed: the tick reports it). Applied twice, nothing moves again:
+        a paused clock is not paused anew, a running one not resumed."""
+        p, at = message.payload, message.occurred_at
+        out: list[Emit] = []
+        for kind, d in sorted(kinds.items()):
+            if d.seq != p.seq or d.unit_id != p.unit_id:
+                continue
+            moved: Deadline | None
+            if isinstance(message, CaseSuspended):
+                moved = paused(self._counting, d, at)
+            elif isinstance(message, CaseResumed):
+                moved = resumed(self._counting, d, at)
+            elif kind in _EXTENDED:
+                moved = extended(self._counting, d, message.payload.working_days, at)
+            else:
+                moved = None
+            if moved is not None:
+                kinds[kind] = moved
+                out += self._announce(message, d, moved)
+        return out
+
+    def _announce(
+        self, cause: CaseSuspended | CaseResumed | CaseExtended, old: Deadline, new: Deadline
+    ) -> list[Emit]:
+        """What became of one clock, on the holding unit's topic; derived from the
+        decision and the clock, so a replay repeats its bytes."""
+        tz, p = self._tz, cause.payload
+        common = {
+            "kind": new.kind,
+            "unit_id": new.unit_id,
+            "tier": new.tier,
+            "seq": new.seq,
+            "request_id": p.request_id,
+            "provisional": new.provisional,
+        }
+        message: DeadlinePaused | DeadlineResumed | DeadlineExtended
+        key = (new.case_id, new.kind.value, new.seq)
+        if isinstance(cause, CaseSuspended):
+            assert new.paused_at is not None and new.remaining_seconds is not None
+            payload: Model = PausedPayload(
+                **common,
+                due_at=old.due_at.astimezone(tz),
+                paused_at=new.paused_at.astimezone(tz),
+                remaining_seconds=new.remaining_seconds,
+            )
+            kind: type[DeadlinePaused | DeadlineResumed | DeadlineExtended] = DeadlinePaused
+        elif isinstance(cause, CaseResumed):
+            assert old.paused_at is not None and old.remaining_seconds is not None
+            payload = ResumedPayload(
+                **common,
+                due_at=new.due_at.astimezone(tz),
+                previous_due_at=old.due_at.astimezone(tz),
+                warn_at=new.warn_at.astimezone(tz) if new.warn_at else None,
+                paused_at=old.paused_at.astimezone(tz),
+                resumed_at=whole_second(cause.occurred_at).astimezone(tz),
+                remaining_seconds=old.remaining_seconds,
+            )
+            kind = DeadlineResumed
+        else:
+            payload = ExtendedPayload(
+                **common,
+                due_at=new.due_at.astimezone(tz),
+                previous_due_at=old.due_at.astimezone(tz),
+                warn_at=new.warn_at.astimezone(tz) if new.warn_at else None,
+                working_days=cause.payload.working_days,
+            )
+            kind = DeadlineExtended
+        message = kind.derive(
+            payload,
+            producer=NAME,
+            now=cause.occurred_at.astimezone(tz),
+            case_id=new.case_id,
+            cause=cause,
+            key=key,
+            correlation_id=new.correlation_id,
+        )
+        return [Emit(topic=assignment_topic(new.unit_id).name, key=new.case_id, message=message)]
 
     def _arm(self, message: CaseAssigned, kinds: dict[DeadlineKind, Deadline]) -> None:
         """The new holder's deadlines replace all of the case's, unless a later

@@ -13,28 +13,37 @@ from schemas.cases import DeadlineKind
 class MemoryDeadlineStore(DeadlineStore):
     def __init__(self) -> None:
         self._rows: dict[tuple[str, DeadlineKind], Deadline] = {}
+        self._paused: dict[tuple[str, DeadlineKind], Deadline] = {}  # apart, as in SQL
 
     def rows(self) -> list[Deadline]:
         """Every armed deadline, by (case_id, kind): for tests to look at."""
         return sorted(self._rows.values(), key=lambda d: (d.case_id, d.kind))
 
+    def paused(self) -> list[Deadline]:
+        """Every paused deadline, by (case_id, kind): for tests to look at."""
+        return sorted(self._paused.values(), key=lambda d: (d.case_id, d.kind))
+
     def load(self, case_ids: Collection[str]) -> dict[str, list[Deadline]]:
         out: dict[str, list[Deadline]] = {c: [] for c in case_ids}
-        for d in self.rows():
+        for d in sorted([*self.rows(), *self.paused()], key=lambda d: (d.case_id, d.kind)):
             if d.case_id in out:
                 out[d.case_id].append(d)
         return out
 
+    def _table(self, d: Deadline) -> dict[tuple[str, DeadlineKind], Deadline]:
+        return self._paused if d.paused_at is not None else self._rows
+
     def write(self, removed: Sequence[Deadline], added: Sequence[Deadline]) -> None:
         # all or nothing, as the SQL store's transaction would be
-        gone = {(d.case_id, d.kind) for d in removed if self._exactly(d) is not None}
+        gone = [d for d in removed if self._in(self._table(d), d) is not None]
         slots = [(d.case_id, d.kind) for d in added]
-        if len(set(slots)) < len(slots) or any(s in self._rows and s not in gone for s in slots):
+        left = {*self._rows, *self._paused} - {(d.case_id, d.kind) for d in gone}
+        if len(set(slots)) < len(slots) or any(s in left for s in slots):
             raise ValueError("a deadline is already armed in that (case, kind) slot")
-        for slot in gone:
-            del self._rows[slot]
+        for d in gone:
+            del self._table(d)[(d.case_id, d.kind)]
         for slot, d in zip(slots, added, strict=True):
-            self._rows[slot] = d
+            self._table(d)[slot] = d
 
     def due(self, now: datetime, limit: int) -> list[Deadline]:
         hits = [d for d in self._rows.values() if d.due_at <= now]
@@ -54,7 +63,11 @@ class MemoryDeadlineStore(DeadlineStore):
         return min(times, default=None)
 
     def _exactly(self, deadline: Deadline) -> Deadline | None:
-        row = self._rows.get((deadline.case_id, deadline.kind))
+        return self._in(self._rows, deadline)
+
+    @staticmethod
+    def _in(table: dict[tuple[str, DeadlineKind], Deadline], deadline: Deadline) -> Deadline | None:
+        row = table.get((deadline.case_id, deadline.kind))
         return row if row is not None and row.exact == deadline.exact else None
 
     def remove(self, deadlines: Sequence[Deadline]) -> list[Deadline]:

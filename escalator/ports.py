@@ -34,6 +34,10 @@ class Deadline:
     started_at: datetime | None = None  # when its clock began (a reminder: the lapse)
     unit: LimitUnit = LimitUnit.WORKING_DAYS
     policy: str | None = None  # the site override that set the limit; None: the tier's
+    # while a suspension stops it (escalator.suspension): since when, and the time it
+    # had left; such a deadline is kept apart, out of every due and warning scan
+    paused_at: datetime | None = None
+    remaining_seconds: int | None = None
 
     @property
     def limit(self) -> Limit:
@@ -59,7 +63,11 @@ class DeadlineStore(abc.ABC):
     @abc.abstractmethod
     def load(self, case_ids: Collection[str]) -> dict[str, list[Deadline]]:
         """Every case of ``case_ids`` with its armed deadlines, ordered by kind
-        (``[]`` for a case with none)."""
+        (``[]`` for a case with none), the paused ones (``paused_at`` set) included.
+
+        A paused deadline is kept apart from the running ones: no due, warning,
+        provisional or next-due look-up ever sees it, and :meth:`write` moves it
+        back among them when it is resumed (removed paused, added running)."""
 
     @abc.abstractmethod
     def write(self, removed: Sequence[Deadline], added: Sequence[Deadline]) -> None:

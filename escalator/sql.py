@@ -1,8 +1,10 @@
 """SQL DeadlineStore: the ``escalator_deadlines`` table, on SQLite or PostgreSQL.
 
-A batch of the case story costs one SELECT of its cases' rows, then at most one
-DELETE of exactly the rows it removed or changed and one multi-row INSERT of the
-new ones (each chunked at :data:`storage.db.MAX_ROWS` rows). A tick's removals and
+A batch of the case story costs one SELECT of its cases' rows (with their paused
+ones, from the small ``escalator_paused`` table: a UNION ALL), then at most one DELETE of
+exactly the rows it removed or changed and one multi-row INSERT of the new ones
+(each chunked at :data:`storage.db.MAX_ROWS` rows; a suspension or a resume adds
+the same pair on the paused table). A tick's removals and
 warning marks are one DELETE and one UPDATE, each with RETURNING (PostgreSQL, and
 SQLite since 3.35), so it learns which rows it really took.
 """
@@ -10,6 +12,7 @@ SQLite since 3.35), so it learns which rows it really took.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,10 +28,12 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    null,
     select,
     text,
     true,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Row
@@ -74,6 +79,18 @@ deadlines = Table(
     ),
 )
 
+# Deadlines a suspension stopped (escalator.suspension), kept apart: a tick's look-ups
+# (due, warnings, provisional, next due) read escalator_deadlines alone and never
+# meet them, whatever their due_at. The same columns, with when it stopped and the
+# time it had left; a case's batch loads both tables, and a resume moves the row back.
+paused = Table(
+    "escalator_paused",
+    metadata,
+    *(c._copy() for c in deadlines.columns),
+    Column("paused_at", UtcDateTime, nullable=False),
+    Column("remaining_seconds", Integer, nullable=False),
+)
+
 T = TypeVar("T")
 _Exact = tuple[str, str, int, datetime]
 
@@ -116,6 +133,14 @@ def _deadline(r: Row[Any]) -> Deadline:
     )
 
 
+def _paused_row(d: Deadline) -> dict[str, Any]:
+    return {**_row(d), "paused_at": d.paused_at, "remaining_seconds": d.remaining_seconds}
+
+
+def _paused(r: Row[Any]) -> Deadline:
+    return replace(_deadline(r), paused_at=r.paused_at, remaining_seconds=r.remaining_seconds)
+
+
 def _exact(d: Deadline) -> _Exact:
     return (d.case_id, d.kind.value, d.seq, d.due_at)
 
@@ -143,10 +168,18 @@ _EXACTLY = (
     tuple_(_c.case_id, _c.kind, _c.seq, _c.due_at).in_(bindparam("b_exact", expanding=True)),
 )
 _TAKEN = (_c.case_id, _c.kind, _c.seq, _c.due_at)
+_p = paused.c
+# A batch's rows, running and paused, in one statement: the paused table is small, and
+# a case is in one of the two per (case, kind). The running rows have no pause.
 _LOAD = (
-    select(deadlines)
+    select(
+        deadlines,
+        type_coerce(null(), UtcDateTime).label("paused_at"),
+        type_coerce(null(), Integer).label("remaining_seconds"),
+    )
     .where(_c.case_id.in_(bindparam("b_cases", expanding=True)))
-    .order_by(_c.case_id, _c.kind)
+    .union_all(select(paused).where(_p.case_id.in_(bindparam("b_cases", expanding=True))))
+    .order_by("case_id", "kind")
 )
 # Executed with a list of rows, SQLAlchemy renders this as one multi-row INSERT (its
 # "insertmanyvalues", compiled once), on SQLite too only because of the RETURNING,
@@ -154,6 +187,11 @@ _LOAD = (
 # compiles it anew each time: ten times slower for a batch of 1000 rows.
 _INSERT = insert(deadlines).returning(_c.case_id)
 _DROP = delete(deadlines).where(*_EXACTLY)
+_PAUSED_INSERT = insert(paused).returning(_p.case_id)
+_PAUSED_DROP = delete(paused).where(
+    _p.case_id.in_(bindparam("b_cases", expanding=True)),
+    tuple_(_p.case_id, _p.kind, _p.seq, _p.due_at).in_(bindparam("b_exact", expanding=True)),
+)
 _REMOVE = _DROP.returning(*_TAKEN)
 _MARK = (
     update(deadlines)
@@ -179,7 +217,6 @@ _WARNINGS = (
     .order_by(_c.warn_at, _c.case_id, _c.kind)
     .limit(bindparam("limit"))
 )
-
 # The next moment a tick has work, in one statement of two index lookups: the least
 # due_at (its index), and the least warn_at of the unwarned rows (the (warned, warn_at)
 # index, as warnings_due reads it). Two scalars, compared in Python: SQLite has no
@@ -251,7 +288,7 @@ class SqlDeadlineStore(DeadlineStore):
         out: dict[str, list[Deadline]] = {c: [] for c in ids}
         for chunk in _chunks(ids):
             for r in self._tx.conn.execute(_LOAD, {"b_cases": list(chunk)}):
-                out[r.case_id].append(_deadline(r))
+                out[r.case_id].append(_paused(r) if r.paused_at is not None else _deadline(r))
         return out
 
     def write(self, removed: Sequence[Deadline], added: Sequence[Deadline]) -> None:
@@ -261,11 +298,19 @@ class SqlDeadlineStore(DeadlineStore):
         # batches arming one (case, kind) at once (a partition handed over mid-batch)
         # cannot leave two rows: the second INSERT fails on the primary key and its
         # transaction rolls back.
+        # A paused deadline lives in escalator_paused: it is removed from there and
+        # added there, so pausing and resuming are a DELETE here and an INSERT there.
         conn = self._tx.conn
-        for chunk in _chunks([_exact(d) for d in removed]):
-            conn.execute(_DROP, _matching(chunk))
-        for rows in _chunks([_row(d) for d in added]):
+        for table, drop in ((False, _DROP), (True, _PAUSED_DROP)):
+            gone = [_exact(d) for d in removed if (d.paused_at is not None) is table]
+            for chunk in _chunks(gone):
+                conn.execute(drop, _matching(chunk))
+        running = [_row(d) for d in added if d.paused_at is None]
+        for rows in _chunks(running):
             conn.execute(_INSERT, list(rows))
+        stopped = [_paused_row(d) for d in added if d.paused_at is not None]
+        for rows in _chunks(stopped):
+            conn.execute(_PAUSED_INSERT, list(rows))
 
     def due(self, now: datetime, limit: int) -> list[Deadline]:
         rows = self._tx.conn.execute(_DUE, {"now": now, "limit": limit})

@@ -118,6 +118,13 @@ def stale_lapse(file: CaseFile, lapse: DeadlinePayload) -> str | None:
         return f"assignment {lapse.seq} superseded by {held.seq}"
     if lapse.kind is DeadlineKind.ACCEPT and file.stage is not Stage.ASSIGNED:
         return "already accepted"
+    if file.stage is Stage.SUSPENDED:
+        # its clocks stopped when the suspension was approved; a lapse due before then
+        # was already late, and stands (the escalator had taken it before it paused)
+        since = file.suspension.since if file.suspension else None
+        if since is None or lapse.due_at >= since:
+            return "suspended: its clocks are stopped"
+        return None
     if lapse.kind is not DeadlineKind.ACCEPT and file.stage not in WORKING:
         return "already reported handled"
     return None

@@ -30,7 +30,7 @@ from typing import Any
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for, site_calendar
 from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
-from router.ports import CaseFile, CaseFiles, CaseStore
+from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Suspension
 from router.routing import category_of, initial_placement, place
 from router.story import PRODUCER, assigned, event, reply, untold
 from schemas.access import refusal, view_topic
@@ -40,25 +40,40 @@ from schemas.cases import (
     CaseAccepted,
     CaseClosed,
     CaseEscalated,
+    CaseExtended,
+    CaseExtensionRequested,
     CaseHandled,
     CaseRated,
     CaseReceived,
+    CaseRequestRefused,
+    CaseResumed,
     CaseSupervised,
+    CaseSuspended,
+    CaseSuspensionRequested,
     CaseVerified,
     ClosedPayload,
     DeadlineKind,
     Due,
     EscalatedPayload,
+    ExtensionRequested,
+    RefusedRequest,
+    RequestFacts,
+    RequestKind,
     Stage,
     SupervisionPayload,
+    SuspensionRequested,
 )
-from schemas.catalogue import Site
+from schemas.catalogue import Sender, Site
 from schemas.commands import (
     AcceptCase,
     Command,
+    DecideRequest,
     RateCase,
     ReferUp,
     ReportHandled,
+    RequestExtension,
+    RequestSuspension,
+    ResumeCase,
     SuperviseCase,
     VerifyCase,
 )
@@ -110,6 +125,10 @@ class Router:
             RateCase: self._rate,
             ReferUp: self._refer_up,
             SuperviseCase: self._supervise,
+            RequestSuspension: self._request_suspension,
+            RequestExtension: self._request_extension,
+            DecideRequest: self._decide,
+            ResumeCase: self._resume,
             DeadlineLapsed: self._lapsed,
             DeadlineWarning: self._warned,
             DeadlineReminder: self._reminded,
@@ -258,7 +277,7 @@ class Router:
         self, command: ReportHandled, now: datetime, files: CaseFiles
     ) -> list[Emit]:
         file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
-        files.put(replace(file, stage=Stage.HANDLED))
+        files.put(replace(file, stage=Stage.HANDLED, request=None))  # a request is moot now
         handled = event(CaseHandled, untold(command.payload), file, command, now)
         verifier = self._site.verifier_for(file.case.grid_id)
         asks = [_to(handled, view_topic(verifier).name)] if verifier else []
@@ -310,7 +329,13 @@ class Router:
 
     def _supervise(self, command: SuperviseCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """Supervision (督办): the holder is pressed, on the story and on its own topic."""
-        open_stages = (Stage.ASSIGNED, Stage.ACCEPTED, Stage.HANDLED, Stage.VERIFIED)
+        open_stages = (
+            Stage.ASSIGNED,
+            Stage.ACCEPTED,
+            Stage.SUSPENDED,
+            Stage.HANDLED,
+            Stage.VERIFIED,
+        )
         file = holding(case_file(files, command), command, open_stages)
         held = file.assignment
         payload = SupervisionPayload(
@@ -323,6 +348,160 @@ class Router:
         supervised = event(CaseSupervised, untold(payload), file, command, now)
         pressed = event(CaseSupervised, payload, file, command, now, "holder")  # with the note
         return [supervised, _to_unit(pressed, held.unit_id)]
+
+    # --- suspension and extension (挂起, 延期) ------------------------------------------
+
+    def _request_suspension(
+        self, command: RequestSuspension, now: datetime, files: CaseFiles
+    ) -> list[Emit]:
+        """The holder asks to stop the clocks; the command room over it is asked."""
+        file, p = self._requesting(command, files), command.payload
+        request = OpenRequest(
+            request_id=command.event_id,
+            kind=RequestKind.SUSPENSION,
+            seq=p.seq,
+            reason=p.reason,
+            at=p.at,
+            until=p.until,
+        )
+        payload = SuspensionRequested(
+            request_id=command.event_id,
+            by=command.sender,
+            unit_id=p.unit_id,
+            seq=p.seq,
+            at=p.at,
+            note=p.note,
+            reason=p.reason,
+            until=p.until,
+        )
+        files.put(replace(file, request=request))
+        return self._asked(CaseSuspensionRequested, payload, file, command, now)
+
+    def _request_extension(
+        self, command: RequestExtension, now: datetime, files: CaseFiles
+    ) -> list[Emit]:
+        """The holder asks for more working days; the command room over it is asked."""
+        file, p = self._requesting(command, files), command.payload
+        request = OpenRequest(
+            request_id=command.event_id,
+            kind=RequestKind.EXTENSION,
+            seq=p.seq,
+            reason=p.reason,
+            at=p.at,
+            working_days=p.working_days,
+        )
+        payload = ExtensionRequested(
+            request_id=command.event_id,
+            by=command.sender,
+            unit_id=p.unit_id,
+            seq=p.seq,
+            at=p.at,
+            note=p.note,
+            reason=p.reason,
+            working_days=p.working_days,
+        )
+        files.put(replace(file, request=request))
+        return self._asked(CaseExtensionRequested, payload, file, command, now)
+
+    @staticmethod
+    def _requesting(command: RequestSuspension | RequestExtension, files: CaseFiles) -> CaseFile:
+        """The file, when its holder may ask now: it accepted the case and works it
+        (not suspended, not reported handled), and has no other request open."""
+        file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
+        other = file.open_request()
+        if other is not None:
+            raise conflict(
+                command,
+                file,
+                f"its {other.kind} request {other.request_id} is still open: one at a time",
+            )
+        return file
+
+    def _asked(
+        self,
+        kind: type[CaseSuspensionRequested | CaseExtensionRequested],
+        payload: SuspensionRequested | ExtensionRequested,
+        file: CaseFile,
+        command: Command,
+        now: datetime,
+    ) -> list[Emit]:
+        """A request on the story (without its note), on the holder's topic, and with
+        its note on the view of the command room nearest the holder, which decides."""
+        story = event(kind, untold(payload), file, command, now)
+        told = event(kind, payload, file, command, now, "told")  # with the note
+        out = [story, _to_unit(told, file.assignment.unit_id)]
+        approver = self._approver(file)
+        if approver is not None:
+            out.append(_to(told, view_topic(approver).name))
+        else:
+            log.warning("no command room to decide a request", extra={"case_id": file.case_id})
+        return out
+
+    def _approver(self, file: CaseFile) -> Sender | None:
+        unit = self._site.unit(file.assignment.unit_id)
+        place = unit.jurisdiction if unit else file.assignment.jurisdiction_id
+        return self._site.approver_for(place)
+
+    def _decide(self, command: DecideRequest, now: datetime, files: CaseFiles) -> list[Emit]:
+        """The command room approves or refuses the open request it names.
+
+        An approved suspension stops the clocks (stage suspended; the escalator pauses
+        them on ``case.suspended``); an approved extension moves the deadline (the
+        escalator, on ``case.extended``); a refusal changes nothing but the request."""
+        file, d = case_file(files, command), command.payload
+        request = file.open_request()
+        if request is None or request.request_id != d.request_id:
+            if file.stage is not Stage.ACCEPTED:
+                raise conflict(command, file, "it must be accepted for a decision")
+            open_one = f"the open one is {request.request_id}" if request else "none is open"
+            raise conflict(command, file, f"request {d.request_id} is not open: {open_one}")
+        held = file.assignment
+        facts = {
+            "request_id": request.request_id,
+            "by": command.sender,
+            "unit_id": held.unit_id,
+            "seq": held.seq,
+            "at": d.at,
+            "note": d.note,
+        }
+        if not d.approved:
+            files.put(replace(file, request=None))
+            payload: Model = RefusedRequest(**facts, kind=request.kind)
+            kind: type[Envelope] = CaseRequestRefused
+        elif request.kind is RequestKind.SUSPENSION:
+            suspension = Suspension(request_id=request.request_id, seq=held.seq, since=now)
+            files.put(replace(file, stage=Stage.SUSPENDED, request=None, suspension=suspension))
+            payload = SuspensionRequested(**facts, reason=request.reason, until=request.until)
+            kind = CaseSuspended
+        else:
+            assert request.working_days is not None
+            files.put(replace(file, request=None))
+            payload = ExtensionRequested(
+                **facts, reason=request.reason, working_days=request.working_days
+            )
+            kind = CaseExtended
+        decided = event(kind, untold(payload), file, command, now)
+        told = event(kind, payload, file, command, now, "holder")  # with the room's note
+        return [decided, _to_unit(told, held.unit_id)]
+
+    def _resume(self, command: ResumeCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        """The wait is over: the clocks run again (the escalator, on ``case.resumed``),
+        and the case is back at work, accepted."""
+        file = holding(case_file(files, command), command, (Stage.SUSPENDED,))
+        held, p = file.assignment, command.payload
+        request_id = file.suspension.request_id if file.suspension else command.event_id
+        payload = RequestFacts(
+            request_id=request_id,
+            by=command.sender,
+            unit_id=held.unit_id,
+            seq=held.seq,
+            at=p.at,
+            note=p.note,
+        )
+        files.put(replace(file, stage=Stage.ACCEPTED, suspension=None))
+        resumed = event(CaseResumed, untold(payload), file, command, now)
+        told = event(CaseResumed, payload, file, command, now, "holder")
+        return [resumed, _to_unit(told, held.unit_id)]
 
     # --- deadlines -------------------------------------------------------------------
 
@@ -396,7 +575,11 @@ class Router:
             reason=reason,
             assigned_at=now,
         )
-        files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment))
+        files.put(
+            replace(
+                file, stage=Stage.ASSIGNED, assignment=assignment, request=None, suspension=None
+            )
+        )
         whole = file.whole_case()
         return [
             escalated,

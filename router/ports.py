@@ -5,10 +5,32 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from schemas.cases import Assignment, Stage
+from schemas.cases import Assignment, RequestKind, RequestReason, Stage
+from schemas.envelope import Model
 from schemas.reports import Case, CaseFacts
+
+
+class OpenRequest(Model):
+    """A holder's suspension or extension request awaiting the command room's decision."""
+
+    request_id: str  # the event_id of the request command
+    kind: RequestKind
+    seq: int  # the assignment it was asked on: it dies with it
+    reason: RequestReason
+    at: datetime  # when the holder says it asked
+    working_days: int | None = None  # an extension's
+    until: datetime | None = None  # a suspension's expected end
+
+
+class Suspension(Model):
+    """An approved suspension in force: the case's clocks are stopped since ``since``."""
+
+    request_id: str
+    seq: int
+    since: datetime  # when the router applied the approval: the clocks stopped then
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,15 @@ class CaseFile:
     escalations: int = 0  # how many times it went up a tier (referrals and supervision included)
     lapsed: bool = False  # some deadline of the case lapsed: it cannot close on time
     rating: int | None = None  # the resident's rating, once given
+    request: OpenRequest | None = None  # a suspension or extension asked for, undecided
+    suspension: Suspension | None = None  # while the stage is suspended
+
+    def open_request(self) -> OpenRequest | None:
+        """The request still open: asked on the current assignment, which is at work."""
+        r = self.request
+        if r is None or r.seq != self.assignment.seq or self.stage is not Stage.ACCEPTED:
+            return None
+        return r
 
     @property
     def case_id(self) -> str:

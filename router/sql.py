@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
-from router.ports import CaseFile, CaseStore
+from router.ports import CaseFile, CaseStore, OpenRequest, Suspension
 from schemas.cases import Assignment, Stage
 from schemas.reports import CaseFacts
 from storage.db import MAX_ROWS, Transaction, metadata, upsert
@@ -44,6 +44,9 @@ cases = Table(
     Column("rating", Integer, nullable=True),
     Column("case_json", JsonDocument, nullable=False),
     Column("assignment_json", JsonDocument, nullable=False),
+    # a suspension or extension awaiting its decision, and a suspension in force
+    Column("request_json", JsonDocument, nullable=True),
+    Column("suspension_json", JsonDocument, nullable=True),
     Index(None, "unit_id", "stage"),  # a unit's open cases
 )
 
@@ -63,6 +66,8 @@ def _row(f: CaseFile) -> dict[str, Any]:
         "rating": f.rating,
         "case_json": f.document,
         "assignment_json": f.assignment.model_dump(mode="json"),
+        "request_json": f.request.model_dump(mode="json") if f.request else None,
+        "suspension_json": f.suspension.model_dump(mode="json") if f.suspension else None,
     }
 
 
@@ -76,6 +81,8 @@ def _file(r: Row[Any]) -> CaseFile:
         escalations=r.escalations,
         lapsed=bool(r.lapsed),
         rating=r.rating,
+        request=OpenRequest.model_validate(r.request_json) if r.request_json else None,
+        suspension=Suspension.model_validate(r.suspension_json) if r.suspension_json else None,
     )
 
 

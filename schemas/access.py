@@ -25,9 +25,13 @@ from typing import Literal
 from schemas.catalogue import PROCESSOR_PRINCIPAL_PREFIX, Sender, SenderRole, Site
 from schemas.commands import (
     AcceptCase,
+    DecideRequest,
     RateCase,
     ReferUp,
     ReportHandled,
+    RequestExtension,
+    RequestSuspension,
+    ResumeCase,
     SuperviseCase,
     VerifyCase,
 )
@@ -55,6 +59,7 @@ class Relation(StrEnum):
     HOLDER = "holder"  # the unit holding the case now
     JURISDICTION = "jurisdiction"  # its jurisdiction contains the case's grid
     REPORTING_CHANNEL = "reporting_channel"  # the channel that took the case's report
+    OVER_HOLDER = "over_holder"  # its jurisdiction contains the holding unit's
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,17 @@ PERMISSIONS: dict[str, tuple[Rule, ...]] = {
     RateCase.TYPE: (Rule(SenderRole.CHANNEL, Relation.REPORTING_CHANNEL),),
     # Supervision (督办), by the supervisors of the case's jurisdiction.
     SuperviseCase.TYPE: (Rule(SenderRole.SUPERVISOR, Relation.JURISDICTION),),
+    # Suspension and extension (挂起, 延期): the holder asks; a command room over the
+    # holding unit decides (over the unit, not merely over the grid: a community's
+    # command room does not decide for a street department). The wait ends by the
+    # holder or by that command room.
+    RequestSuspension.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
+    RequestExtension.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
+    DecideRequest.TYPE: (Rule(SenderRole.APPROVER, Relation.OVER_HOLDER),),
+    ResumeCase.TYPE: (
+        Rule(SenderRole.UNIT, Relation.HOLDER),
+        Rule(SenderRole.APPROVER, Relation.OVER_HOLDER),
+    ),
 }
 """Command type -> the rules, any one of which lets a sender send it."""
 
@@ -87,6 +103,13 @@ def relates(site: Site, sender: Sender, relation: Relation, case: CaseFacts, hol
         return sender.id == holder
     if relation is Relation.JURISDICTION:
         return sender.jurisdiction is not None and site.within(case.grid_id, sender.jurisdiction)
+    if relation is Relation.OVER_HOLDER:
+        unit = site.unit(holder)
+        return (
+            sender.jurisdiction is not None
+            and unit is not None
+            and site.within(unit.jurisdiction, sender.jurisdiction)
+        )
     return sender.channel is not None and sender.channel == case.channel
 
 

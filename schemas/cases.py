@@ -11,7 +11,20 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.edges import Comment, Count, Flag, Name, Note, PlaceId, Rating, Seq, Time, UnitId
+from schemas.edges import (
+    CommandId,
+    Comment,
+    Count,
+    ExtensionDays,
+    Flag,
+    Name,
+    Note,
+    PlaceId,
+    Rating,
+    Seq,
+    Time,
+    UnitId,
+)
 from schemas.envelope import Envelope, Model
 from schemas.reports import Case, CaseFacts, Tier
 
@@ -21,6 +34,7 @@ class Stage(StrEnum):
 
     ASSIGNED = "assigned"  # 派遣: waiting for the unit to accept
     ACCEPTED = "accepted"  # 受理: the unit is working on it
+    SUSPENDED = "suspended"  # 挂起: accepted, its clocks stopped until it is resumed
     HANDLED = "handled"  # 处置反馈: the unit reports it done; waiting for verification
     VERIFIED = "verified"  # 核查: checked on site; waiting for the resident's rating
     CLOSED = "closed"  # 结案归档
@@ -235,3 +249,127 @@ class CaseSupervised(Envelope):
 
     type: Literal["case.supervised"] = "case.supervised"
     payload: SupervisionPayload
+
+
+# --- suspension and extension (挂起, 延期) ------------------------------------------------
+
+
+class RequestKind(StrEnum):
+    """What a holder asks the command room for."""
+
+    SUSPENSION = "suspension"  # 挂起: stop the clocks while the case waits on someone else
+    EXTENSION = "extension"  # 延期: more working days to resolve it
+
+
+class RequestReason(StrEnum):
+    """Why a holder asks: a code, so that the shared story says why without free text."""
+
+    AWAITING_REPORTER = "awaiting_reporter"  # 等待群众配合、补充材料
+    AWAITING_OTHER_PARTY = "awaiting_other_party"  # 等待其他部门、第三方或鉴定结论
+    LEGAL_PROCEDURE = "legal_procedure"  # 进入司法、行政复议或仲裁程序
+    FORCE_MAJEURE = "force_majeure"  # 天气、不可抗力
+    COMPLEX_MATTER = "complex_matter"  # 情况复杂，需要更多办理时间
+    OTHER = "other"  # the note says what
+
+
+class SuspensionRequestPayload(StepPayload):
+    """The holder asks to suspend the case (挂起); note says more, for the command room."""
+
+    reason: RequestReason
+    until: Time | None = Field(
+        default=None,
+        description="When the holder expects the wait to end; it resumes the case itself "
+        "(case.resume), so this only informs the command room.",
+    )
+
+
+class ExtensionRequestPayload(StepPayload):
+    """The holder asks for more working days (延期); note says more, for the command room."""
+
+    reason: RequestReason
+    working_days: ExtensionDays = Field(
+        description="Working days added to the resolve (or refer) deadline, counted from "
+        "the day it falls due."
+    )
+
+
+class DecisionPayload(Model):
+    """The command room's answer to a holder's open request."""
+
+    request_id: CommandId = Field(description="The event_id of the request command decided.")
+    approved: Flag
+    at: Time
+    note: Note | None = Field(default=None, description="Why, for the holding unit.")
+
+
+class RequestFacts(Model):
+    """Who did what to which request, on which assignment, and when."""
+
+    request_id: CommandId = Field(
+        description="The request's id: the event_id the holder gave its request command."
+    )
+    by: UnitId = Field(description="Who sent the command: the holder, or the command room.")
+    unit_id: UnitId = Field(description="The unit holding the case.")
+    seq: Seq = Field(description="The assignment the request belongs to.")
+    at: Time
+    note: Note | None = Field(
+        default=None, description="The sender's free text: on the copies, never on the story."
+    )
+
+
+class SuspensionRequested(RequestFacts):
+    reason: RequestReason
+    until: Time | None = None
+
+
+class ExtensionRequested(RequestFacts):
+    reason: RequestReason
+    working_days: ExtensionDays
+
+
+class CaseSuspensionRequested(Envelope):
+    """The holder asked to suspend the case (挂起申请); the command room decides."""
+
+    type: Literal["case.suspension_requested"] = "case.suspension_requested"
+    payload: SuspensionRequested
+
+
+class CaseExtensionRequested(Envelope):
+    """The holder asked for an extension (延期申请); the command room decides."""
+
+    type: Literal["case.extension_requested"] = "case.extension_requested"
+    payload: ExtensionRequested
+
+
+class CaseSuspended(Envelope):
+    """The command room approved a suspension: the case's clocks stop (挂起)."""
+
+    type: Literal["case.suspended"] = "case.suspended"
+    payload: SuspensionRequested
+
+
+class CaseExtended(Envelope):
+    """The command room approved an extension: the escalator moves the deadline (延期)."""
+
+    type: Literal["case.extended"] = "case.extended"
+    payload: ExtensionRequested
+
+
+class RefusedRequest(RequestFacts):
+    kind: RequestKind
+
+
+class CaseRequestRefused(Envelope):
+    """The command room refused a suspension or an extension: the clocks run on."""
+
+    type: Literal["case.request_refused"] = "case.request_refused"
+    payload: RefusedRequest
+
+
+class CaseResumed(Envelope):
+    """The wait is over (解挂): the clocks run again with the working time they had left.
+
+    ``request_id`` names the suspension it ends."""
+
+    type: Literal["case.resumed"] = "case.resumed"
+    payload: RequestFacts

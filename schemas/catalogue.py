@@ -95,6 +95,7 @@ class SenderRole(StrEnum):
     UNIT = "unit"  # a unit of units.yaml: works the cases it holds
     VERIFIER = "verifier"  # checks the handling on site (核查): a command room, a grid leader
     SUPERVISOR = "supervisor"  # supervises (督办) the cases of its jurisdiction
+    APPROVER = "approver"  # a command room: decides holders' suspensions and extensions
     CHANNEL = "channel"  # the residents' channel (the 12345 hotline...): passes on ratings
 
 
@@ -110,7 +111,8 @@ class Sender(Model):
     name: Name
     role: SenderRole
     jurisdiction: str | None = Field(
-        default=None, description="Verifiers and supervisors: where they act (its subtree)."
+        default=None,
+        description="Verifiers, supervisors and approvers: where they act (its subtree).",
     )
     channel: Channel | None = Field(
         default=None, description="Channel senders: the channel whose reports they rate."
@@ -444,7 +446,11 @@ class Site(Model):
                 problems.append(str(exc))
             if s.role is SenderRole.UNIT:
                 problems.append(f"sender {s.id}: units are senders already (units.yaml)")
-            needs_place = s.role in (SenderRole.VERIFIER, SenderRole.SUPERVISOR)
+            needs_place = s.role in (
+                SenderRole.VERIFIER,
+                SenderRole.SUPERVISOR,
+                SenderRole.APPROVER,
+            )
             if needs_place and s.jurisdiction not in places:
                 problems.append(f"sender {s.id} ({s.role}): unknown jurisdiction {s.jurisdiction}")
             if not needs_place and s.jurisdiction is not None:
@@ -536,6 +542,18 @@ class Site(Model):
             s
             for s in self.senders
             if s.role is SenderRole.VERIFIER
+            and s.jurisdiction
+            and self.within(place_id, s.jurisdiction)
+        ]
+        return min(found, key=lambda s: self._places[s.jurisdiction or ""].tier.rank, default=None)
+
+    def approver_for(self, place_id: str) -> Sender | None:
+        """The command room nearest ``place_id`` (a holder's jurisdiction): the approver
+        of the lowest tier whose area contains it, which hears its requests."""
+        found = [
+            s
+            for s in self.senders
+            if s.role is SenderRole.APPROVER
             and s.jurisdiction
             and self.within(place_id, s.jurisdiction)
         ]

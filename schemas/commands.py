@@ -16,7 +16,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.cases import RatedPayload, StepPayload, SupervisedPayload, VerifiedPayload
+from schemas.cases import (
+    DecisionPayload,
+    ExtensionRequestPayload,
+    RatedPayload,
+    StepPayload,
+    SupervisedPayload,
+    SuspensionRequestPayload,
+    VerifiedPayload,
+)
 from schemas.edges import CommandId, UnitId
 from schemas.envelope import Envelope
 
@@ -76,6 +84,39 @@ class SuperviseCase(Command):
     payload: SupervisedPayload
 
 
+class RequestSuspension(Command):
+    """The holding unit asks to suspend the case (挂起), e.g. while it waits on the resident.
+
+    The command room of its jurisdiction approves or refuses (``case.decide_request``);
+    until then the clocks run. The command's ``event_id`` is the request's id."""
+
+    type: Literal["case.request_suspension"] = "case.request_suspension"
+    payload: SuspensionRequestPayload
+
+
+class RequestExtension(Command):
+    """The holding unit asks for more working days (延期); the command room decides.
+
+    The command's ``event_id`` is the request's id."""
+
+    type: Literal["case.request_extension"] = "case.request_extension"
+    payload: ExtensionRequestPayload
+
+
+class DecideRequest(Command):
+    """The command room approves or refuses the holder's open request (审批)."""
+
+    type: Literal["case.decide_request"] = "case.decide_request"
+    payload: DecisionPayload
+
+
+class ResumeCase(Command):
+    """The wait is over (解挂): the holder or the command room restarts the clocks."""
+
+    type: Literal["case.resume"] = "case.resume"
+    payload: StepPayload = Field(description="unit_id and seq name the suspended assignment.")
+
+
 COMMANDS: tuple[type[Command], ...] = (
     AcceptCase,
     ReportHandled,
@@ -83,5 +124,9 @@ COMMANDS: tuple[type[Command], ...] = (
     RateCase,
     ReferUp,
     SuperviseCase,
+    RequestSuspension,
+    RequestExtension,
+    DecideRequest,
+    ResumeCase,
 )
 """Every command, in the loop's order."""

@@ -196,6 +196,8 @@ Count = Annotated[int, Strict(), Ge(0), Le(INT_MAX)]
 Seq = Annotated[int, Strict(), Ge(1), Le(INT_MAX)]
 """A positive integer: an assignment's seq, a schema version, attempts."""
 Rating = Annotated[int, Strict(), Ge(1), Le(5)]
+ExtensionDays = Annotated[int, Strict(), Ge(1), Le(30)]
+"""Working days an extension (延期) asks for: at least one, at most 30 (six working weeks)."""
 HttpStatus = Annotated[int, Strict(), Ge(100), Le(999)]
 Latitude = Annotated[float, Strict(), Ge(-90), Le(90)]
 Longitude = Annotated[float, Strict(), Ge(-180), Le(180)]

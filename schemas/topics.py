@@ -19,10 +19,16 @@ from schemas.cases import (
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
+    CaseExtended,
+    CaseExtensionRequested,
     CaseHandled,
     CaseRated,
     CaseReceived,
+    CaseRequestRefused,
+    CaseResumed,
     CaseSupervised,
+    CaseSuspended,
+    CaseSuspensionRequested,
     CaseVerified,
 )
 from schemas.clock import ClockTicked
@@ -39,6 +45,7 @@ from schemas.envelope import Model
 from schemas.notifications import NotificationRecorded
 from schemas.replies import CommandAcknowledged, CommandRefused
 from schemas.reports import RawReport
+from schemas.suspension import DeadlineExtended, DeadlinePaused, DeadlineResumed
 
 CASE_PARTITIONS = 6
 ASSIGNMENT_PARTITIONS = 1
@@ -126,6 +133,12 @@ CASE_EVENTS = Topic(
         CaseClosed,
         CaseEscalated,
         CaseSupervised,
+        CaseSuspensionRequested,
+        CaseExtensionRequested,
+        CaseSuspended,
+        CaseExtended,
+        CaseRequestRefused,
+        CaseResumed,
     ),
     writers=("router",),
     readers=("escalator", "notifier", "archive"),
@@ -174,6 +187,10 @@ ASSIGNMENT_DESCRIPTION = (
     "the new due time of a provisional deadline once its year's schedule is known "
     "(deadline.rescheduled); the "
     "escalation that takes a case from it, and supervision (case.escalated, case.supervised); "
+    "its suspension and extension requests, their decisions and the resumes "
+    "(case.suspension_requested, case.extension_requested, case.suspended, case.extended, "
+    "case.request_refused, case.resumed), and what became of each clock they moved "
+    "(deadline.paused, deadline.resumed, deadline.extended); "
     "the answer to each of its own commands (command.acknowledged, command.refused). A "
     "department subscribes to its own topic and sees its own work alone."
 )
@@ -207,6 +224,15 @@ ASSIGNMENTS = Topic(
         DeadlineLapsed,
         DeadlineReminder,
         DeadlineRescheduled,
+        CaseSuspensionRequested,
+        CaseExtensionRequested,
+        CaseSuspended,
+        CaseExtended,
+        CaseRequestRefused,
+        CaseResumed,
+        DeadlinePaused,
+        DeadlineResumed,
+        DeadlineExtended,
         CommandAcknowledged,
         CommandRefused,
     ),
@@ -233,12 +259,21 @@ COMMANDS_OF = Topic(
 REPLIES_TO = Topic(
     name=REPLY_PREFIX + "<sender_id>",
     key="case_id",
-    carries=(CaseHandled, CaseVerified, CommandAcknowledged, CommandRefused),
+    carries=(
+        CaseHandled,
+        CaseVerified,
+        CaseSuspensionRequested,
+        CaseExtensionRequested,
+        CommandAcknowledged,
+        CommandRefused,
+    ),
     writers=("router", "intake"),
     readers=("the sender",),
     description="One topic per sender that is not a unit (a unit reads its assignment topic), "
     "its whole view: for a verifier, the cases handled in its area, to check (case.handled); "
     "for a channel, the cases it reported that passed the check, to rate (case.verified); for "
+    "a command room (approver), the suspensions and extensions its units ask for, to decide "
+    "(case.suspension_requested, case.extension_requested); for "
     "every sender, the acknowledgement or refusal of each of its commands.",
     partitions=SENDER_PARTITIONS,
 )

@@ -9,7 +9,8 @@ typed units sit above them: c.water (water_supply), d.env (environment) and s.ur
 second street matter for urban management.
 
 Senders besides the units: verifiers s.verify (the street) and s-a.verify (community
-A), supervisor d.supervise (the district), and the channels grid-app, hotline and web.
+A), supervisor d.supervise (the district), approvers (command rooms) s.approve,
+d.approve and s-a.approve, and the channels grid-app, hotline and web.
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ SENDERS = [
     Sender(
         id="d.supervise", name="District supervisor", role=SenderRole.SUPERVISOR, jurisdiction="d"
     ),
+    # command rooms deciding suspensions and extensions: the street's, the district's, and
+    # community A's (whose area holds grid s-a-g1 but not a street department)
+    Sender(id="s.approve", name="Street command room", role=SenderRole.APPROVER, jurisdiction="s"),
+    Sender(
+        id="d.approve", name="District command centre", role=SenderRole.APPROVER, jurisdiction="d"
+    ),
+    Sender(id="s-a.approve", name="A command room", role=SenderRole.APPROVER, jurisdiction="s-a"),
     Sender(id="grid-app", name="Grid app", role=SenderRole.CHANNEL, channel=Channel.GRID_APP),
     Sender(id="hotline", name="Hotline", role=SenderRole.CHANNEL, channel=Channel.HOTLINE_12345),
     Sender(id="web", name="Web", role=SenderRole.CHANNEL, channel=Channel.WEB),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
@@ -33,10 +33,17 @@ from archive.projection import project
 from archive.sql import archive_cases, archive_events
 from router.core import Router
 from router.memory import MemoryCaseStore
-from router.ports import CaseFile
+from router.ports import CaseFile, OpenRequest, Suspension
 from router.sql import _row as router_row
 from router.sql import cases as router_cases
-from schemas.cases import Assignment, AssignmentReason, Stage
+from schemas.cases import (
+    Assignment,
+    AssignmentReason,
+    DecisionPayload,
+    RequestKind,
+    RequestReason,
+    Stage,
+)
 from schemas.codec import DecodeError, decode, encode
 from schemas.deadletter import Rejected, RejectionReason
 from schemas.edges import ID_LENGTH, UNIT_ID_LENGTH
@@ -55,6 +62,7 @@ from schemas.topics import (
     topic_named,
 )
 from storage.db import inbox
+from tests.support.from_schema import narrow
 from tests.support.sites import SHANGHAI, tiny_site
 
 SITE = tiny_site()
@@ -123,6 +131,8 @@ def strategy(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[
     """Values that fit ``schema`` (the subset of JSON Schema pydantic writes)."""
     if "$ref" in schema:
         return strategy(root["$defs"][schema["$ref"].removeprefix("#/$defs/")], root)
+    if "anyOf" in schema and schema.get("type") == "object":  # e.g. a grid id, or a point
+        return st.one_of([strategy(narrow(schema, b), root) for b in schema["anyOf"]])
     if "anyOf" in schema:
         return st.one_of([strategy(s, root) for s in schema["anyOf"]])
     if "const" in schema:
@@ -246,12 +256,17 @@ _STAGE_FOR = {
     "case.rate": Stage.VERIFIED,
     "case.refer_up": Stage.ACCEPTED,
     "case.supervise": Stage.ACCEPTED,
+    "case.request_suspension": Stage.ACCEPTED,
+    "case.request_extension": Stage.ACCEPTED,
+    "case.decide_request": Stage.ACCEPTED,  # with the request it names open
+    "case.resume": Stage.SUSPENDED,
 }
 HOLDER = "s.command"
 _SENDER_FOR = {
     "case.verify": "s.verify",  # the street's verifier: the held case lies in its street
     "case.rate": "web",  # the channel that took the held case's report
     "case.supervise": "d.supervise",
+    "case.decide_request": "s.approve",  # the street's command room, over s.command
 }
 
 
@@ -285,9 +300,27 @@ def router_for(command: Envelope) -> Router:
         assigned_at=NOW - timedelta(minutes=3),
     )
     file = CaseFile.opened(case, assignment)
+    file = replace(file, stage=_STAGE_FOR[command.type])
+    if isinstance(step, DecisionPayload):  # the request it decides is open
+        request = OpenRequest(
+            request_id=step.request_id,
+            kind=RequestKind.EXTENSION,
+            seq=assignment.seq,
+            reason=RequestReason.OTHER,
+            at=NOW,
+            working_days=1,
+        )
+        file = replace(file, request=request)
+    if file.stage is Stage.SUSPENDED:
+        file = replace(
+            file, suspension=Suspension(request_id=_REQUEST, seq=assignment.seq, since=NOW)
+        )
     store = MemoryCaseStore()
-    store.save([CaseFile(file.case, file.document, _STAGE_FOR[command.type], assignment)])
+    store.save([file])
     return Router(SITE, store)
+
+
+_REQUEST = "00000000-0000-4000-8000-000000000000"
 
 
 # --- the properties ---------------------------------------------------------------------

@@ -12,9 +12,17 @@ from sqlalchemy import Engine, event
 
 from router.core import Router
 from router.memory import MemoryCaseStore
-from router.ports import CaseFile, CaseStore
+from router.ports import CaseFile, CaseStore, OpenRequest, Suspension
 from router.sql import SqlCaseStore
-from schemas.cases import Assignment, AssignmentReason, CaseClosed, DeadlineKind, Stage
+from schemas.cases import (
+    Assignment,
+    AssignmentReason,
+    CaseClosed,
+    DeadlineKind,
+    RequestKind,
+    RequestReason,
+    Stage,
+)
 from schemas.codec import encode
 from schemas.envelope import Envelope
 from schemas.processing import Inbound
@@ -172,3 +180,28 @@ def test_a_batch_loads_once_and_saves_once(sqlite_engine: Engine) -> None:
         outcomes = router.handle(batch)
     assert all(isinstance(o, list) for o in outcomes)
     assert statements == ["SELECT", "INSERT"]
+
+
+def test_an_open_request_and_a_suspension_round_trip(store: CaseStore) -> None:
+    request = OpenRequest(
+        request_id="5b1c4f7e-8a2d-4c3b-9e1f-0a1b2c3d4e5f",
+        kind=RequestKind.EXTENSION,
+        seq=1,
+        reason=RequestReason.COMPLEX_MATTER,
+        at=T0,
+        working_days=2,
+    )
+    asking = _file("GF-1", stage=Stage.ACCEPTED, request=request)
+    since = T0 + timedelta(hours=1)
+    stopped = _file(
+        "GF-2",
+        stage=Stage.SUSPENDED,
+        suspension=Suspension(request_id=request.request_id, seq=1, since=since),
+    )
+    store.save([asking, stopped])
+    loaded = store.load(["GF-1", "GF-2"])
+    assert loaded == {"GF-1": asking, "GF-2": stopped}
+    got = loaded["GF-2"].suspension
+    assert got is not None and got.since == since and got.since.tzinfo is not None
+    store.save([replace(asking, request=None)])
+    assert store.load(["GF-1"])["GF-1"].request is None

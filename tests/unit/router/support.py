@@ -13,16 +13,24 @@ from router.ports import CaseFile, CaseStore
 from schemas.cases import (
     CaseReceived,
     DeadlineKind,
+    DecisionPayload,
+    ExtensionRequestPayload,
     RatedPayload,
+    RequestReason,
     StepPayload,
     SupervisedPayload,
+    SuspensionRequestPayload,
     VerifiedPayload,
 )
 from schemas.commands import (
     AcceptCase,
+    DecideRequest,
     RateCase,
     ReferUp,
     ReportHandled,
+    RequestExtension,
+    RequestSuspension,
+    ResumeCase,
     SuperviseCase,
     VerifyCase,
 )
@@ -113,6 +121,64 @@ def rate(case_id: str, rating: int = 5, n: object = 0, sender: str = RATER) -> E
 
 def supervise(case_id: str, n: object = 0, sender: str = "d.supervise") -> Envelope:
     return _command(SuperviseCase, case_id, SupervisedPayload(at=T0, note="hurry"), n, sender)
+
+
+APPROVER = "s.approve"
+"""The street's command room: it decides the requests of the units of the street."""
+
+
+def request_suspension(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    """The holder asks to suspend: waiting on the resident, with a note for the room."""
+    payload = SuspensionRequestPayload(
+        unit_id=unit_id,
+        seq=seq,
+        at=T0,
+        note="王女士 abroad until the 20th",
+        reason=RequestReason.AWAITING_REPORTER,
+        until=T0 + timedelta(days=14),
+    )
+    return _command(RequestSuspension, case_id, payload, ("suspend", n), sender or unit_id)
+
+
+def request_extension(
+    case_id: str,
+    unit_id: str,
+    seq: int = 1,
+    days: int = 2,
+    n: object = 0,
+    sender: str | None = None,
+) -> Envelope:
+    payload = ExtensionRequestPayload(
+        unit_id=unit_id,
+        seq=seq,
+        at=T0,
+        note="the contractor comes next week",
+        reason=RequestReason.AWAITING_OTHER_PARTY,
+        working_days=days,
+    )
+    return _command(RequestExtension, case_id, payload, ("extend", n), sender or unit_id)
+
+
+def decide(
+    case_id: str,
+    request: Envelope | str,
+    approved: bool = True,
+    n: object = 0,
+    sender: str = APPROVER,
+) -> Envelope:
+    """The command room's decision on ``request`` (the request command, or its id)."""
+    request_id = request if isinstance(request, str) else request.event_id
+    payload = DecisionPayload(request_id=request_id, approved=approved, at=T0, note="ok, noted")
+    return _command(DecideRequest, case_id, payload, ("decide", n), sender)
+
+
+def resume(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    payload = step(case_id, unit_id, seq, "the resident is back")
+    return _command(ResumeCase, case_id, payload, ("resume", n), sender or unit_id)
 
 
 def deadline(

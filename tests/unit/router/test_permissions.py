@@ -29,11 +29,15 @@ from tests.unit.router.support import (
     accept,
     act,
     case,
+    decide,
     file_of,
     rate,
     received,
     refer_up,
     report_handled,
+    request_extension,
+    request_suspension,
+    resume,
     supervise,
     verify,
 )
@@ -66,6 +70,17 @@ def _verified(r: Router) -> Router:
     return _to(r, accept("GF-1", HOLDER), report_handled("GF-1", HOLDER), verify("GF-1", HOLDER))
 
 
+REQUEST = request_suspension("GF-1", HOLDER)
+
+
+def _requested(r: Router) -> Router:
+    return _to(r, accept("GF-1", HOLDER), REQUEST)
+
+
+def _suspended(r: Router) -> Router:
+    return _to(r, accept("GF-1", HOLDER), REQUEST, decide("GF-1", REQUEST))
+
+
 Setup = Callable[[Router], Router]
 Make = Callable[[str], Envelope]
 
@@ -80,6 +95,16 @@ COMMAND_CASES: dict[str, tuple[Setup, Make]] = {
     "case.verify": (_handled, lambda who: verify("GF-1", HOLDER, sender=who, n=who)),
     "case.rate": (_verified, lambda who: rate("GF-1", sender=who, n=who)),
     "case.supervise": (lambda r: r, lambda who: supervise("GF-1", sender=who, n=who)),
+    "case.request_suspension": (
+        _accepted,
+        lambda who: request_suspension("GF-1", HOLDER, sender=who, n=who),
+    ),
+    "case.request_extension": (
+        _accepted,
+        lambda who: request_extension("GF-1", HOLDER, sender=who, n=who),
+    ),
+    "case.decide_request": (_requested, lambda who: decide("GF-1", REQUEST, sender=who, n=who)),
+    "case.resume": (_suspended, lambda who: resume("GF-1", HOLDER, sender=who, n=who)),
 }
 
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -89,6 +114,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "case.verify": ("s.verify", "s-a.verify"),  # the street's, and community A's (grid s-a-g1)
     "case.rate": ("grid-app",),  # the channel that took the report
     "case.supervise": ("d.supervise",),  # the district contains the grid
+    "case.request_suspension": (HOLDER,),
+    "case.request_extension": (HOLDER,),
+    # the command rooms over the holder (a street department): the street's, the district's
+    "case.decide_request": ("s.approve", "d.approve"),
+    "case.resume": (HOLDER, "s.approve", "d.approve"),
 }
 REFUSED: dict[str, tuple[str, ...]] = {
     "case.accept": ("s.command", "s-a-g1.leader", "s.verify", "d.supervise", "grid-app"),
@@ -99,6 +129,12 @@ REFUSED: dict[str, tuple[str, ...]] = {
     # never the unit rating its own work; never another channel
     "case.rate": (HOLDER, "hotline", "s.verify", "d.supervise"),
     "case.supervise": (HOLDER, "s.verify", "grid-app"),
+    "case.request_suspension": ("s.command", "s.approve", "s.verify", "d.supervise", "grid-app"),
+    "case.request_extension": ("s.command", "s.approve", "d.supervise", "grid-app"),
+    # never the unit deciding its own request; never a command room below the holder,
+    # even one whose area holds the case's grid (community A's)
+    "case.decide_request": (HOLDER, "s-a.approve", "s.command", "s.verify", "d.supervise"),
+    "case.resume": ("s-a.approve", "s.command", "s.verify", "d.supervise", "grid-app"),
 }
 
 
