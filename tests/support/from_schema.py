@@ -30,7 +30,7 @@ def strategy(
     if "anyOf" in schema and schema.get("type") == "object":
         # an object that must also fit one of some branches (a raw report: a grid id, or
         # a point): each branch's required fields and properties replace the object's
-        branches = [_within(schema, branch) for branch in schema["anyOf"]]
+        branches = [narrow(schema, branch) for branch in schema["anyOf"]]
         return st.one_of([_object(b, root, times) for b in branches])
     if "anyOf" in schema:
         return st.one_of([strategy(s, root, times) for s in schema["anyOf"]])
@@ -80,7 +80,7 @@ def _object(
     return st.builds(lambda a, b: {**b, **a}, fixed, more)
 
 
-def _within(schema: dict[str, Any], branch: dict[str, Any]) -> dict[str, Any]:
+def narrow(schema: dict[str, Any], branch: dict[str, Any]) -> dict[str, Any]:
     """``schema`` narrowed to one of its ``anyOf`` branches (which only require fields
     and constrain properties); every value of the result fits both."""
     if set(branch) - {"required", "properties"}:
