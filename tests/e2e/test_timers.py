@@ -11,8 +11,11 @@ day: every case received before then is due at that second.
 
 To kill the escalator *while* lapses fire, as tests/e2e/test_recovery.py does with the
 ticks clock, the test holds a row lock on the deadline that comes last in the tick's
-order: the first round (1000) goes out, the second waits on the lock, and the
-escalator is killed then. The rest go out when it is back, at once.
+order among those due at the lapse: the first round (1000) goes out, the second waits
+on the lock, and the escalator is killed then. The rest go out when it is back, at once.
+Only the accept deadlines are due then: the cases' resolve and refer deadlines, days
+later, are the last rows of the whole table, and a lock on one of those would hold up
+nothing (test_recovery can lock the table's last row since it advances 60 days).
 """
 
 from __future__ import annotations
@@ -66,13 +69,16 @@ class Stamped(Reader):
 
 
 def _site_lapsing_at(tmp: Path, moment: datetime) -> Path:
-    """The bundled site, with every accept limit ending at ``moment`` today."""
+    """The bundled site, with every accept limit ending at ``moment`` today (no
+    per-category or urgency overrides, no warnings)."""
     site_dir = tmp / "site"
     shutil.copytree(BUNDLED, site_dir)
     doc = yaml.safe_load((site_dir / "site.yaml").read_text(encoding="utf-8"))
     deadlines = doc["deadlines"]
     deadlines["business_hours_end"] = moment.strftime("%H:%M:%S")
+    deadlines.pop("warnings", None)  # no warnings: at 0 hours before, none is due
     deadlines["warn_before_hours"] = 0
+    deadlines.pop("overrides", None)  # every case on its tier's accept limit
     for tier in deadlines["tiers"].values():
         tier["accept"] = 0
     today = moment.date().isoformat()
@@ -120,8 +126,9 @@ def test_every_lapse_escalates_once_through_a_sigkill_while_lapses_fire(
             instances.start(label, label.split("-")[0])
         _send(kafka_bootstrap, namespace, ours, 0, CASES)
         wait_for("the accept deadlines armed", lambda: accepts() > 1000, 120)
-        time.sleep(3)
-        armed = accepts()
+        armed = 0
+        while armed != (armed := accepts()):  # every case routed: no row comes after the lock
+            time.sleep(3)
         assert datetime.now(site.tz) < lapse - timedelta(seconds=2), "armed too late: raise LEAD_S"
         with engine.connect() as conn:
             due = conn.execute(
@@ -129,14 +136,33 @@ def test_every_lapse_escalates_once_through_a_sigkill_while_lapses_fire(
             ).all()
         assert {r[0] for r in due} == {lapse}, due
         held = lock.begin()
+        holder = lock.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # the last of the due rows in the tick's order (due_at, case_id, kind): in its
+        # second round, whose DELETE waits on it. Not the table's last row: that is a
+        # resolve or refer deadline days away, which no round of this tick touches.
         lock.execute(
             text(
-                "SELECT 1 FROM escalator_deadlines ORDER BY due_at DESC, case_id DESC, kind DESC "
-                "LIMIT 1 FOR UPDATE"
-            )
+                "SELECT 1 FROM escalator_deadlines WHERE due_at <= :lapse "
+                "ORDER BY due_at DESC, case_id DESC, kind DESC LIMIT 1 FOR UPDATE"
+            ),
+            {"lapse": lapse},
         )
         # ... and the lapses come on the system clock: the first round, not before
         _until("the first round's lapses", lambda: len(lapsed()) >= 1000, LEAD_S + 30, instances)
+
+        def waiting() -> bool:  # the escalator's second round, on the lock held
+            with engine.connect() as conn:
+                return bool(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE :holder = ANY(pg_blocking_pids(pid))"
+                        ),
+                        {"holder": holder},
+                    ).scalar_one()
+                )
+
+        _until("the second round held on the lock", waiting, 30, instances)
         out = lapsed()
         assert len(out) == 1000  # mid-tick: one round out, the rest held up
         _kill(instances, "escalator-0")
