@@ -9,7 +9,8 @@ paces). :func:`project` therefore accepts any event first and follows these rule
   is none; later events fill in what earlier ones did not carry.
 - Stage. ``closed`` is final. ``case.received`` sets ``received`` only while no stage
   is known. Any other stage-bearing event (assigned, accepted, suspended, resumed
-  (back to ``accepted``), handled, verified with ``passed``, closed) sets the stage
+  (back to ``accepted``), queued (人工分拨), handled, verified with ``passed``, closed)
+  sets the stage
   when its ``occurred_at`` is at or after ``stage_at``, the time of the event that
   set the current stage; an older event
   that arrives late fills in its own timestamp but leaves the stage alone. Ties go
@@ -42,6 +43,7 @@ from schemas.cases import (
     CaseClosed,
     CaseEscalated,
     CaseHandled,
+    CaseQueued,
     CaseRated,
     CaseReceived,
     CaseResumed,
@@ -173,6 +175,10 @@ def _resumed(row: CaseRow, e: CaseResumed) -> CaseRow:
     return _staged(row, Stage.ACCEPTED, e.occurred_at)
 
 
+def _queued(row: CaseRow, e: CaseQueued) -> CaseRow:
+    return _staged(row, Stage.QUEUED, e.occurred_at)
+
+
 def _escalated(row: CaseRow, e: CaseEscalated) -> CaseRow:
     return replace(row, escalations=row.escalations + 1)
 
@@ -197,6 +203,7 @@ FOLDS: dict[type[Envelope], Callable[[CaseRow, Any], CaseRow]] = {
     CaseEscalated: _escalated,
     CaseSuspended: _suspended,
     CaseResumed: _resumed,
+    CaseQueued: _queued,
     DeadlineLapsed: _lapsed,
     DeadlineWarning: _warned,
 }

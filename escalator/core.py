@@ -42,6 +42,7 @@ from schemas.cases import (
     CaseExtended,
     CaseHandled,
     CaseResumed,
+    CaseReturned,
     CaseSuspended,
     DeadlineKind,
     LimitUnit,
@@ -82,6 +83,7 @@ _STEPS = (
     CaseSuspended,
     CaseResumed,
     CaseExtended,
+    CaseReturned,
 )
 # An extension moves the clocks of the work itself, not the same-day accept or a reminder.
 _EXTENDED = (DeadlineKind.RESOLVE, DeadlineKind.REFER)
@@ -174,6 +176,8 @@ class Escalator:
             self._drop_held_by(kinds, message.payload.from_unit_id)
             if message.payload.to_unit_id is None:
                 self._remind(message, kinds)
+        elif isinstance(message, CaseReturned):  # 退回: the returner's clocks go with it
+            self._drop_held_by(kinds, message.payload.unit_id)
         elif isinstance(message, CaseClosed):
             kinds.clear()
         return []

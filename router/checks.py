@@ -114,6 +114,8 @@ def stale_lapse(file: CaseFile, lapse: DeadlinePayload) -> str | None:
     held = file.assignment
     if file.stage is Stage.CLOSED:
         return "case closed"
+    if file.stage is Stage.QUEUED:
+        return "queued: returned, no unit holds it until a dispatcher assigns it"
     if lapse.seq != held.seq or lapse.unit_id != held.unit_id:
         return f"assignment {lapse.seq} superseded by {held.seq}"
     if lapse.kind is DeadlineKind.ACCEPT and file.stage is not Stage.ASSIGNED:

@@ -30,7 +30,8 @@ from typing import Any
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for, site_calendar
 from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
-from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Suspension
+from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
+from router.returns import next_unit
 from router.routing import category_of, initial_placement, place
 from router.story import PRODUCER, assigned, event, reply, untold
 from schemas.access import refusal, view_topic
@@ -43,10 +44,12 @@ from schemas.cases import (
     CaseExtended,
     CaseExtensionRequested,
     CaseHandled,
+    CaseQueued,
     CaseRated,
     CaseReceived,
     CaseRequestRefused,
     CaseResumed,
+    CaseReturned,
     CaseSupervised,
     CaseSuspended,
     CaseSuspensionRequested,
@@ -56,9 +59,12 @@ from schemas.cases import (
     Due,
     EscalatedPayload,
     ExtensionRequested,
+    QueuedPayload,
+    QueueReason,
     RefusedRequest,
     RequestFacts,
     RequestKind,
+    ReturnedPayload,
     Stage,
     SupervisionPayload,
     SuspensionRequested,
@@ -68,16 +74,18 @@ from schemas.commands import (
     AcceptCase,
     Command,
     DecideRequest,
+    DispatchCase,
     RateCase,
     ReferUp,
     ReportHandled,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
+    ReturnCase,
     SuperviseCase,
     VerifyCase,
 )
-from schemas.deadletter import Rejected, RejectionReason
+from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlineReminder, DeadlineWarning
 from schemas.envelope import Envelope, Model
 from schemas.processing import Inbound, Outcome
@@ -129,6 +137,8 @@ class Router:
             RequestExtension: self._request_extension,
             DecideRequest: self._decide,
             ResumeCase: self._resume,
+            ReturnCase: self._return,
+            DispatchCase: self._dispatch,
             DeadlineLapsed: self._lapsed,
             DeadlineWarning: self._warned,
             DeadlineReminder: self._reminded,
@@ -502,6 +512,120 @@ class Router:
         resumed = event(CaseResumed, untold(payload), file, command, now)
         told = event(CaseResumed, payload, file, command, now, "holder")
         return [resumed, _to_unit(told, held.unit_id)]
+
+    # --- returns and manual dispatch (退回, 人工分拨) -------------------------------------
+
+    def _return(self, command: ReturnCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        """The holder returns a misrouted case: on to the next unit routing allows that
+        has not returned it (:mod:`router.returns`), with the returner's note on its
+        topic; after ``routing.max_returns`` returns, or when no unit is left, to the
+        dispatch queue of the command room over the holder."""
+        file = holding(case_file(files, command), command, WORKING)
+        held, p = file.assignment, command.payload
+        returned_by = (*file.returned_by, held.unit_id)
+        category = self._site.category(file.case.category)
+        to = None
+        if len(returned_by) >= self._site.routing.max_returns:
+            why = QueueReason.TOO_MANY_RETURNS
+        else:
+            why = QueueReason.NO_CANDIDATE
+            if category is not None:  # it was routed: the catalogue knew it then
+                to = next_unit(self._site, file.case, category, held.tier, returned_by)
+        payload = ReturnedPayload(
+            by=command.sender,
+            unit_id=held.unit_id,
+            seq=held.seq,
+            at=p.at,
+            reason=p.reason,
+            note=p.note,
+            returns=len(returned_by),
+            to_unit_id=to.unit.id if to else None,
+        )
+        returned = event(CaseReturned, untold(payload), file, command, now)
+        file = replace(file, returned_by=returned_by, request=None, suspension=None)
+        if to is None:
+            return [returned, *self._queue(file, command, now, files, why, p.note)]
+        assignment = Assignment(
+            unit_id=to.unit.id,
+            unit_name=to.unit.name,
+            tier=to.tier,
+            owner_tier=held.owner_tier,
+            jurisdiction_id=to.jurisdiction_id,
+            seq=held.seq + 1,
+            reason=AssignmentReason.RETURNED,
+            assigned_at=now,
+        )
+        files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment, queued=None))
+        told = event(CaseReturned, payload, file, command, now, "next")  # with the note
+        due = self._due(assignment, file.case)
+        return [
+            returned,
+            *assigned(file.case, assignment, command, now, file.whole_case(), due),
+            _to_unit(told, to.unit.id),
+        ]
+
+    def _queue(
+        self,
+        file: CaseFile,
+        cause: Envelope,
+        now: datetime,
+        files: CaseFiles,
+        why: QueueReason,
+        note: str | None,
+    ) -> list[Emit]:
+        """The case waits in the dispatch queue of the command room nearest the unit
+        that held it last: on the story, and with the note on the room's view."""
+        room = self._approver(file)
+        files.put(
+            replace(
+                file,
+                stage=Stage.QUEUED,
+                queued=Queued(reason=why, since=now, room=room.id if room else None),
+            )
+        )
+        payload = QueuedPayload(
+            reason=why,
+            at=now,
+            room=room.id if room else None,
+            seq=file.assignment.seq,
+            returned_by=list(file.returned_by[-64:]),
+            note=note,
+        )
+        out = [event(CaseQueued, untold(payload), file, cause, now)]
+        if room is not None:
+            told = event(CaseQueued, payload, file, cause, now, "room")
+            out.append(_to(told, view_topic(room).name))
+        else:
+            log.warning("no command room for a queued case", extra={"case_id": file.case_id})
+        return out
+
+    def _dispatch(self, command: DispatchCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        """A dispatcher assigns a queued case to a unit it chooses: a new assignment,
+        with fresh clocks, like any other."""
+        file = holding(case_file(files, command), command, (Stage.QUEUED,))
+        p, held = command.payload, file.assignment
+        unit = self._site.unit(p.unit_id)
+        place = self._site.jurisdiction(unit.jurisdiction) if unit else None
+        if unit is None or place is None:
+            msg = f"{p.unit_id!r} is not a unit of site {self._site.id}"
+            raise Rejected(
+                RejectionReason.UNKNOWN_REFERENCE,
+                f"{command.type} refused: {msg}",
+                [FieldError(loc="payload.unit_id", msg=msg, type="unknown_reference")],
+            )
+        assignment = Assignment(
+            unit_id=unit.id,
+            unit_name=unit.name,
+            tier=place.tier,
+            owner_tier=held.owner_tier,
+            jurisdiction_id=place.id,
+            seq=held.seq + 1,
+            reason=AssignmentReason.DISPATCHED,
+            assigned_at=now,
+        )
+        files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment, queued=None))
+        due = self._due(assignment, file.case)
+        return assigned(file.case, assignment, command, now, file.whole_case(), due)
 
     # --- deadlines -------------------------------------------------------------------
 

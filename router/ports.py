@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemas.cases import Assignment, RequestKind, RequestReason, Stage
+from schemas.cases import Assignment, QueueReason, RequestKind, RequestReason, Stage
 from schemas.envelope import Model
 from schemas.reports import Case, CaseFacts
 
@@ -33,6 +33,14 @@ class Suspension(Model):
     since: datetime  # when the router applied the approval: the clocks stopped then
 
 
+class Queued(Model):
+    """A case in a command room's dispatch queue (人工分拨), since when, and why."""
+
+    reason: QueueReason
+    since: datetime  # when the router queued it
+    room: str | None = None  # the command room told, nearest the last holder
+
+
 @dataclass(frozen=True)
 class CaseFile:
     """What the router knows of one case: enough to judge the next message about it.
@@ -51,6 +59,8 @@ class CaseFile:
     rating: int | None = None  # the resident's rating, once given
     request: OpenRequest | None = None  # a suspension or extension asked for, undecided
     suspension: Suspension | None = None  # while the stage is suspended
+    returned_by: tuple[str, ...] = ()  # every unit that returned it (退回), in order
+    queued: Queued | None = None  # while the stage is queued
 
     def open_request(self) -> OpenRequest | None:
         """The request still open: asked on the current assignment, which is at work."""

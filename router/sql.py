@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
-from router.ports import CaseFile, CaseStore, OpenRequest, Suspension
+from router.ports import CaseFile, CaseStore, OpenRequest, Queued, Suspension
 from schemas.cases import Assignment, Stage
 from schemas.reports import CaseFacts
 from storage.db import MAX_ROWS, Transaction, metadata, upsert
@@ -47,6 +47,9 @@ cases = Table(
     # a suspension or extension awaiting its decision, and a suspension in force
     Column("request_json", JsonDocument, nullable=True),
     Column("suspension_json", JsonDocument, nullable=True),
+    # the units that returned it (退回), and its place in the dispatch queue (人工分拨)
+    Column("returns_json", JsonDocument, nullable=True),
+    Column("queue_json", JsonDocument, nullable=True),
     Index(None, "unit_id", "stage"),  # a unit's open cases
 )
 
@@ -68,6 +71,8 @@ def _row(f: CaseFile) -> dict[str, Any]:
         "assignment_json": f.assignment.model_dump(mode="json"),
         "request_json": f.request.model_dump(mode="json") if f.request else None,
         "suspension_json": f.suspension.model_dump(mode="json") if f.suspension else None,
+        "returns_json": list(f.returned_by) if f.returned_by else None,
+        "queue_json": f.queued.model_dump(mode="json") if f.queued else None,
     }
 
 
@@ -83,6 +88,8 @@ def _file(r: Row[Any]) -> CaseFile:
         rating=r.rating,
         request=OpenRequest.model_validate(r.request_json) if r.request_json else None,
         suspension=Suspension.model_validate(r.suspension_json) if r.suspension_json else None,
+        returned_by=tuple(r.returns_json or ()),
+        queued=Queued.model_validate(r.queue_json) if r.queue_json else None,
     )
 
 

@@ -26,12 +26,14 @@ from schemas.catalogue import PROCESSOR_PRINCIPAL_PREFIX, Sender, SenderRole, Si
 from schemas.commands import (
     AcceptCase,
     DecideRequest,
+    DispatchCase,
     RateCase,
     ReferUp,
     ReportHandled,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
+    ReturnCase,
     SuperviseCase,
     VerifyCase,
 )
@@ -59,7 +61,8 @@ class Relation(StrEnum):
     HOLDER = "holder"  # the unit holding the case now
     JURISDICTION = "jurisdiction"  # its jurisdiction contains the case's grid
     REPORTING_CHANNEL = "reporting_channel"  # the channel that took the case's report
-    OVER_HOLDER = "over_holder"  # its jurisdiction contains the holding unit's
+    OVER_HOLDER = "over_holder"  # its jurisdiction contains the holding unit's (for a
+    # queued case, which no unit holds: the unit that held it last)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,11 @@ PERMISSIONS: dict[str, tuple[Rule, ...]] = {
         Rule(SenderRole.UNIT, Relation.HOLDER),
         Rule(SenderRole.APPROVER, Relation.OVER_HOLDER),
     ),
+    # Returns and manual dispatch (退回, 人工分拨): the holder returns a misrouted case;
+    # a queued case is assigned by a command room (approver, as dispatcher) over the
+    # unit that held it last, the room that hears of the queue.
+    ReturnCase.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
+    DispatchCase.TYPE: (Rule(SenderRole.APPROVER, Relation.OVER_HOLDER),),
 }
 """Command type -> the rules, any one of which lets a sender send it."""
 

@@ -35,6 +35,7 @@ class Stage(StrEnum):
     ASSIGNED = "assigned"  # 派遣: waiting for the unit to accept
     ACCEPTED = "accepted"  # 受理: the unit is working on it
     SUSPENDED = "suspended"  # 挂起: accepted, its clocks stopped until it is resumed
+    QUEUED = "queued"  # 人工分拨: in a command room's dispatch queue, held by no unit
     HANDLED = "handled"  # 处置反馈: the unit reports it done; waiting for verification
     VERIFIED = "verified"  # 核查: checked on site; waiting for the resident's rating
     CLOSED = "closed"  # 结案归档
@@ -45,6 +46,8 @@ class AssignmentReason(StrEnum):
     ESCALATED = "escalated"  # a deadline lapsed: up one tier
     REFERRED = "referred"  # the unit reported it beyond its powers (上报)
     REWORK = "rework"  # verification failed: back to the same unit
+    RETURNED = "returned"  # the holder returned it as misrouted (退回): on to the next unit
+    DISPATCHED = "dispatched"  # a dispatcher assigned it from the queue (人工分拨)
 
 
 class DeadlineKind(StrEnum):
@@ -373,3 +376,85 @@ class CaseResumed(Envelope):
 
     type: Literal["case.resumed"] = "case.resumed"
     payload: RequestFacts
+
+
+# --- returns and manual dispatch (退回, 人工分拨) ---------------------------------------
+
+
+class ReturnReason(StrEnum):
+    """Why a holder returns a case: a code, so that the story says why without free text."""
+
+    NOT_OUR_DUTY = "not_our_duty"  # 非本单位职责
+    OUTSIDE_JURISDICTION = "outside_jurisdiction"  # 不属本辖区
+    WRONG_CATEGORY = "wrong_category"  # 分类错误
+    OTHER = "other"  # the note says what
+
+
+class QueueReason(StrEnum):
+    """Why a case waits in a command room's dispatch queue (人工分拨)."""
+
+    TOO_MANY_RETURNS = "too_many_returns"  # returned routing.max_returns times
+    NO_CANDIDATE = "no_candidate"  # every unit routing could send it to has returned it
+
+
+class ReturnPayload(StepPayload):
+    """The holder returns the case as misrouted (退回); note says more, for the next one."""
+
+    reason: ReturnReason
+
+
+class ReturnedPayload(Model):
+    """A return: who returned which assignment, why, and where the case went."""
+
+    by: UnitId = Field(description="The unit that returned it: the holder.")
+    unit_id: UnitId = Field(description="The unit that held it until now (the same).")
+    seq: Seq = Field(description="The assignment returned.")
+    at: Time
+    reason: ReturnReason
+    note: Note | None = Field(
+        default=None, description="The returner's free text: on the copies, never on the story."
+    )
+    returns: Count = Field(description="How many times the case has been returned, this one too.")
+    to_unit_id: UnitId | None = Field(
+        description="The unit it was sent on to; none when it went to the dispatch queue."
+    )
+
+
+class CaseReturned(Envelope):
+    """The holder returned the case as misrouted (退回): on to the next unit, or the queue."""
+
+    type: Literal["case.returned"] = "case.returned"
+    payload: ReturnedPayload
+
+
+class QueuedPayload(Model):
+    """A case put in a command room's dispatch queue (人工分拨), and why."""
+
+    reason: QueueReason
+    at: Time = Field(description="When the router queued it: the queue's clock starts here.")
+    room: UnitId | None = Field(
+        description="The command room (approver) told, nearest the last holder; none when "
+        "the site has none there."
+    )
+    seq: Seq = Field(description="The last assignment, the one returned.")
+    returned_by: list[UnitId] = Field(
+        max_length=64, description="Every unit that returned it, in order: never sent back."
+    )
+    note: Note | None = Field(
+        default=None, description="The last return's note: on the room's copy, never the story."
+    )
+
+
+class CaseQueued(Envelope):
+    """The case waits in a command room's dispatch queue until a dispatcher assigns it."""
+
+    type: Literal["case.queued"] = "case.queued"
+    payload: QueuedPayload
+
+
+class DispatchPayload(Model):
+    """A dispatcher's assignment from the queue (人工分拨): to which unit, and why."""
+
+    unit_id: UnitId = Field(description="The unit the case is assigned to.")
+    at: Time
+    note: Note | None = Field(default=None, description="Why, for the unit.")

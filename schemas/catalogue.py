@@ -95,7 +95,8 @@ class SenderRole(StrEnum):
     UNIT = "unit"  # a unit of units.yaml: works the cases it holds
     VERIFIER = "verifier"  # checks the handling on site (核查): a command room, a grid leader
     SUPERVISOR = "supervisor"  # supervises (督办) the cases of its jurisdiction
-    APPROVER = "approver"  # a command room: decides holders' suspensions and extensions
+    APPROVER = "approver"  # a command room: decides holders' suspensions and extensions,
+    # and dispatches the cases of its dispatch queue (人工分拨)
     CHANNEL = "channel"  # the residents' channel (the 12345 hotline...): passes on ratings
 
 
@@ -362,6 +363,13 @@ class Routing(Model):
     entry_tier: Tier = Field(
         default=Tier.STREET,
         description="Stepwise mode: matters owned above this tier enter here and are referred up.",
+    )
+    max_returns: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Returns (退回) a case may have before it goes to the command room's "
+        "dispatch queue (人工分拨) instead of on to the next unit; 0 queues at the first.",
     )
 
 

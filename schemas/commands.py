@@ -18,8 +18,10 @@ from pydantic import Field
 
 from schemas.cases import (
     DecisionPayload,
+    DispatchPayload,
     ExtensionRequestPayload,
     RatedPayload,
+    ReturnPayload,
     StepPayload,
     SupervisedPayload,
     SuspensionRequestPayload,
@@ -117,6 +119,23 @@ class ResumeCase(Command):
     payload: StepPayload = Field(description="unit_id and seq name the suspended assignment.")
 
 
+class ReturnCase(Command):
+    """The holding unit returns a misrouted case (退回), with a reason code and a note.
+
+    The router sends it on to the next unit routing allows, never back to one that
+    returned it, or, after ``routing.max_returns`` returns, to the dispatch queue."""
+
+    type: Literal["case.return"] = "case.return"
+    payload: ReturnPayload
+
+
+class DispatchCase(Command):
+    """A dispatcher (a command room) assigns a queued case to a unit (人工分拨)."""
+
+    type: Literal["case.dispatch"] = "case.dispatch"
+    payload: DispatchPayload
+
+
 COMMANDS: tuple[type[Command], ...] = (
     AcceptCase,
     ReportHandled,
@@ -128,5 +147,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RequestExtension,
     DecideRequest,
     ResumeCase,
+    ReturnCase,
+    DispatchCase,
 )
 """Every command, in the loop's order."""

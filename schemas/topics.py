@@ -22,10 +22,12 @@ from schemas.cases import (
     CaseExtended,
     CaseExtensionRequested,
     CaseHandled,
+    CaseQueued,
     CaseRated,
     CaseReceived,
     CaseRequestRefused,
     CaseResumed,
+    CaseReturned,
     CaseSupervised,
     CaseSuspended,
     CaseSuspensionRequested,
@@ -139,6 +141,8 @@ CASE_EVENTS = Topic(
         CaseExtended,
         CaseRequestRefused,
         CaseResumed,
+        CaseReturned,
+        CaseQueued,
     ),
     writers=("router",),
     readers=("escalator", "notifier", "archive"),
@@ -190,7 +194,8 @@ ASSIGNMENT_DESCRIPTION = (
     "its suspension and extension requests, their decisions and the resumes "
     "(case.suspension_requested, case.extension_requested, case.suspended, case.extended, "
     "case.request_refused, case.resumed), and what became of each clock they moved "
-    "(deadline.paused, deadline.resumed, deadline.extended); "
+    "(deadline.paused, deadline.resumed, deadline.extended); the return of a case sent on "
+    "to it, with the returner's note (case.returned); "
     "the answer to each of its own commands (command.acknowledged, command.refused). A "
     "department subscribes to its own topic and sees its own work alone."
 )
@@ -230,6 +235,7 @@ ASSIGNMENTS = Topic(
         CaseExtended,
         CaseRequestRefused,
         CaseResumed,
+        CaseReturned,
         DeadlinePaused,
         DeadlineResumed,
         DeadlineExtended,
@@ -264,6 +270,7 @@ REPLIES_TO = Topic(
         CaseVerified,
         CaseSuspensionRequested,
         CaseExtensionRequested,
+        CaseQueued,
         CommandAcknowledged,
         CommandRefused,
     ),
@@ -273,7 +280,8 @@ REPLIES_TO = Topic(
     "its whole view: for a verifier, the cases handled in its area, to check (case.handled); "
     "for a channel, the cases it reported that passed the check, to rate (case.verified); for "
     "a command room (approver), the suspensions and extensions its units ask for, to decide "
-    "(case.suspension_requested, case.extension_requested); for "
+    "(case.suspension_requested, case.extension_requested), and the cases put in its dispatch "
+    "queue (case.queued), to assign (case.dispatch); for "
     "every sender, the acknowledgement or refusal of each of its commands.",
     partitions=SENDER_PARTITIONS,
 )

@@ -260,6 +260,8 @@ _STAGE_FOR = {
     "case.request_extension": Stage.ACCEPTED,
     "case.decide_request": Stage.ACCEPTED,  # with the request it names open
     "case.resume": Stage.SUSPENDED,
+    "case.return": Stage.ASSIGNED,
+    "case.dispatch": Stage.QUEUED,
 }
 HOLDER = "s.command"
 _SENDER_FOR = {
@@ -267,6 +269,7 @@ _SENDER_FOR = {
     "case.rate": "web",  # the channel that took the held case's report
     "case.supervise": "d.supervise",
     "case.decide_request": "s.approve",  # the street's command room, over s.command
+    "case.dispatch": "s.approve",  # the street's command room, over s.command (last held)
 }
 
 

@@ -14,9 +14,12 @@ from schemas.cases import (
     CaseReceived,
     DeadlineKind,
     DecisionPayload,
+    DispatchPayload,
     ExtensionRequestPayload,
     RatedPayload,
     RequestReason,
+    ReturnPayload,
+    ReturnReason,
     StepPayload,
     SupervisedPayload,
     SuspensionRequestPayload,
@@ -25,12 +28,14 @@ from schemas.cases import (
 from schemas.commands import (
     AcceptCase,
     DecideRequest,
+    DispatchCase,
     RateCase,
     ReferUp,
     ReportHandled,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
+    ReturnCase,
     SuperviseCase,
     VerifyCase,
 )
@@ -179,6 +184,26 @@ def resume(
 ) -> Envelope:
     payload = step(case_id, unit_id, seq, "the resident is back")
     return _command(ResumeCase, case_id, payload, ("resume", n), sender or unit_id)
+
+
+def return_case(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    """The holder returns the case as misrouted (退回), with a note for the next one."""
+    payload = ReturnPayload(
+        unit_id=unit_id,
+        seq=seq,
+        at=T0,
+        note="parking on this lane is the community's",
+        reason=ReturnReason.NOT_OUR_DUTY,
+    )
+    return _command(ReturnCase, case_id, payload, ("return", n), sender or unit_id)
+
+
+def dispatch(case_id: str, unit_id: str, n: object = 0, sender: str = APPROVER) -> Envelope:
+    """A dispatcher (the street's command room) assigns the queued case to ``unit_id``."""
+    payload = DispatchPayload(unit_id=unit_id, at=T0, note="yours: the lane is a street road")
+    return _command(DispatchCase, case_id, payload, ("dispatch", n), sender)
 
 
 def deadline(

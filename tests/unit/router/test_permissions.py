@@ -30,6 +30,7 @@ from tests.unit.router.support import (
     act,
     case,
     decide,
+    dispatch,
     file_of,
     rate,
     received,
@@ -38,6 +39,7 @@ from tests.unit.router.support import (
     request_extension,
     request_suspension,
     resume,
+    return_case,
     supervise,
     verify,
 )
@@ -81,6 +83,11 @@ def _suspended(r: Router) -> Router:
     return _to(r, accept("GF-1", HOLDER), REQUEST, decide("GF-1", REQUEST))
 
 
+def _queued(r: Router) -> Router:
+    """Returned by s.urban (on to s.command), then by s.command: queued (max_returns 2)."""
+    return _to(r, return_case("GF-1", HOLDER), return_case("GF-1", "s.command", seq=2))
+
+
 Setup = Callable[[Router], Router]
 Make = Callable[[str], Envelope]
 
@@ -105,6 +112,8 @@ COMMAND_CASES: dict[str, tuple[Setup, Make]] = {
     ),
     "case.decide_request": (_requested, lambda who: decide("GF-1", REQUEST, sender=who, n=who)),
     "case.resume": (_suspended, lambda who: resume("GF-1", HOLDER, sender=who, n=who)),
+    "case.return": (lambda r: r, lambda who: return_case("GF-1", HOLDER, sender=who, n=who)),
+    "case.dispatch": (_queued, lambda who: dispatch("GF-1", HOLDER, sender=who, n=who)),
 }
 
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -119,6 +128,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # the command rooms over the holder (a street department): the street's, the district's
     "case.decide_request": ("s.approve", "d.approve"),
     "case.resume": (HOLDER, "s.approve", "d.approve"),
+    "case.return": (HOLDER,),
+    # the command rooms over the unit that held it last (s.command, the street's)
+    "case.dispatch": ("s.approve", "d.approve"),
 }
 REFUSED: dict[str, tuple[str, ...]] = {
     "case.accept": ("s.command", "s-a-g1.leader", "s.verify", "d.supervise", "grid-app"),
@@ -135,6 +147,10 @@ REFUSED: dict[str, tuple[str, ...]] = {
     # even one whose area holds the case's grid (community A's)
     "case.decide_request": (HOLDER, "s-a.approve", "s.command", "s.verify", "d.supervise"),
     "case.resume": ("s-a.approve", "s.command", "s.verify", "d.supervise", "grid-app"),
+    # never another unit, not even the one it would go to next; no command room
+    "case.return": ("s.command", "s.approve", "s.verify", "d.supervise", "grid-app"),
+    # never a unit (not even a returner taking it back), nor a room below the last holder
+    "case.dispatch": (HOLDER, "s.command", "s-a.approve", "s.verify", "d.supervise"),
 }
 
 
