@@ -406,20 +406,33 @@ def latencies(bootstrap: str, names: Names, dispatched_ms: list[int]) -> dict[st
 
 
 def copy_inputs(bootstrap: str, source: Names, target: Names, topics: list[str]) -> int:
-    """Every record of ``topics`` from one namespace to another, same keys."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000
-    )
+    """Every record of ``topics`` from one namespace to another, same keys and partitions.
+
+    All partitions at once, read up to the end offsets taken first: a processor may
+    read hundreds of topics (intake reads every sender's command topic), most of
+    them empty, and waiting out a consumer timeout on each would take minutes.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    parts = [
+        TopicPartition(source.topic(t), p)
+        for t in topics
+        for p in consumer.partitions_for_topic(source.topic(t)) or ()
+    ]
+    ends = {tp: n for tp, n in consumer.end_offsets(parts).items() if n > 0}
     copied = 0
-    for topic in topics:
-        name = source.topic(topic)
-        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        consumer.assign(parts)
+    if ends:
+        consumer.assign(list(ends))
         consumer.seek_to_beginning()
-        for m in consumer:
-            producer.send(target.topic(topic), key=m.key, value=m.value, partition=m.partition)
-            copied += 1
+        remaining = sum(ends.values())
+        deadline = time.monotonic() + 600
+        while remaining > 0 and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
+                for m in batch:
+                    topic = target.topic(source.catalogue(m.topic))
+                    producer.send(topic, key=m.key, value=m.value, partition=m.partition)
+                copied += len(batch)
+                remaining -= len(batch)
     producer.flush()
     producer.close()
     consumer.close()
