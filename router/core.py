@@ -32,7 +32,7 @@ from escalator.clocks import clocks_for, site_calendar
 from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
 from router.returns import next_unit
-from router.routing import category_of, initial_placement, place
+from router.routing import category_of, initial_placement, place, rework_explanation
 from router.story import PRODUCER, assigned, event, reply, untold
 from schemas.access import refusal, view_topic
 from schemas.cases import (
@@ -65,6 +65,7 @@ from schemas.cases import (
     RequestFacts,
     RequestKind,
     ReturnedPayload,
+    RoutingRule,
     Stage,
     SupervisionPayload,
     SuspensionRequested,
@@ -246,6 +247,8 @@ class Router:
             seq=1,
             reason=AssignmentReason.INITIAL,
             assigned_at=now,
+            catalogue_version=self._site.version,
+            why=to.why,
         )
         files.put(CaseFile.opened(case, assignment))
         return assigned(case, assignment, message, now, case, self._due(assignment, case))
@@ -305,7 +308,13 @@ class Router:
             return [verified, *asks]  # the report's channel asks the resident to rate it
         held = file.assignment
         rework = held.model_copy(
-            update={"seq": held.seq + 1, "reason": AssignmentReason.REWORK, "assigned_at": now}
+            update={
+                "seq": held.seq + 1,
+                "reason": AssignmentReason.REWORK,
+                "assigned_at": now,
+                "catalogue_version": self._site.version,
+                "why": rework_explanation(self._site, file.case, held),
+            }
         )
         files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
         whole = file.whole_case()
@@ -671,7 +680,9 @@ class Router:
         """
         case, held = file.case, file.assignment
         up = held.tier.parent()
-        to = place(self._site, case, category_of(self._site, case), up) if up else None
+        referred = reason is AssignmentReason.REFERRED
+        rule = RoutingRule.REFERRED if referred else RoutingRule.ESCALATED
+        to = place(self._site, case, category_of(self._site, case), up, rule) if up else None
         payload = EscalatedPayload(
             from_unit_id=held.unit_id,
             from_tier=held.tier,
@@ -698,6 +709,8 @@ class Router:
             seq=held.seq + 1,
             reason=reason,
             assigned_at=now,
+            catalogue_version=self._site.version,
+            why=to.why,
         )
         files.put(
             replace(

@@ -3,13 +3,19 @@
 Pure look-ups in the site catalogue. A case is routed by two things: its category
 (which tier's duty it is, which department type owns it) and its grid (so which
 concrete unit serves it at that tier).
+
+Every placement says why (:class:`schemas.cases.Explanation`): the rule that chose
+the tier, how the unit was chosen there (its type, or the jurisdiction's default
+unit), and the jurisdictions walked from the case's grid to the serving one. The
+explanation follows the decision; it never changes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.catalogue import Category, RoutingMode, Site, Unit
+from schemas.cases import Assignment, Explanation, PathStep, RoutingRule, UnitChoice
+from schemas.catalogue import Category, Jurisdiction, RoutingMode, Site, Unit
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.reports import Case, Tier
 
@@ -21,6 +27,7 @@ class Placement:
     unit: Unit
     tier: Tier
     jurisdiction_id: str
+    why: Explanation | None = None  # None only where a caller builds one itself
 
 
 def _unknown(loc: str, msg: str) -> FieldError:
@@ -54,10 +61,21 @@ def holder_tier(site: Site, category: Category) -> Tier:
     return entry
 
 
-def place(site: Site, case: Case, category: Category, tier: Tier) -> Placement:
+def initial_rule(site: Site, category: Category) -> RoutingRule:
+    """The rule of a first dispatch: flat, the owner tier, or the entry tier."""
+    if site.routing.mode is RoutingMode.FLAT:
+        return RoutingRule.FLAT
+    if holder_tier(site, category) is category.tier:
+        return RoutingRule.OWNER_TIER
+    return RoutingRule.ENTRY_TIER
+
+
+def place(site: Site, case: Case, category: Category, tier: Tier, rule: RoutingRule) -> Placement:
     """The unit of the category's type serving the case's grid at ``tier`` (else the
     jurisdiction's default unit); a rejection when there is none. At the grid tier
-    that is the innermost grid with units around the case's (nested grids)."""
+    that is the innermost grid with units around the case's (nested grids).
+
+    ``rule`` is why the case is placed at ``tier``; it goes into the explanation."""
     where = site.serving(case.grid_id, tier)
     unit = site.unit_for(where.id, category.unit_type) if where is not None else None
     if where is None or unit is None:
@@ -66,7 +84,100 @@ def place(site: Site, case: Case, category: Category, tier: Tier) -> Placement:
             f"case {case.case_id}: no {tier} unit of type {category.unit_type} "
             f"serves grid {case.grid_id} in site {site.id}",
         )
-    return Placement(unit=unit, tier=tier, jurisdiction_id=where.id)
+    typed = category.unit_type in unit.unit_types
+    choice = UnitChoice.TYPED if typed else UnitChoice.DEFAULT
+    text = " ".join(
+        (
+            _rule_text(rule, category, tier),
+            _unit_text(choice, unit, where, category.unit_type),
+            _nested_text(case.grid_id, where, tier),
+            f"Catalogue {site.version}.",
+        )
+    )
+    why = Explanation(
+        rule=rule,
+        unit_choice=choice,
+        unit_type=category.unit_type,
+        text=" ".join(text.split()),
+        path=path(site, case.grid_id, where.id),
+    )
+    return Placement(unit=unit, tier=tier, jurisdiction_id=where.id, why=why)
+
+
+def rework_explanation(site: Site, case: Case, held: Assignment) -> Explanation:
+    """Why a rework assignment goes to the unit that held the case: the same unit."""
+    category = site.category(case.category)
+    unit_type = category.unit_type if category else (held.why.unit_type if held.why else "")
+    where = site.jurisdiction(held.jurisdiction_id)
+    place_name = f"{where.name} ({where.id}, {where.tier})" if where else held.jurisdiction_id
+    text = (
+        f"Rework (返工): verification (核查) failed, so the case goes back to the unit that "
+        f"handled it. {held.unit_id} ({held.unit_name}) of {place_name} keeps it. "
+        f"Catalogue {site.version}."
+    )
+    return Explanation(
+        rule=RoutingRule.REWORK,
+        unit_choice=UnitChoice.SAME,
+        unit_type=unit_type,
+        text=text,
+        path=path(site, case.grid_id, held.jurisdiction_id),
+    )
+
+
+def path(site: Site, grid_id: str, jurisdiction_id: str) -> list[PathStep]:
+    """The jurisdictions from ``grid_id`` up its parents to ``jurisdiction_id``, both
+    included; just the jurisdiction when it does not contain the grid."""
+    steps: list[PathStep] = []
+    place = site.jurisdiction(grid_id)
+    while place is not None and len(steps) < PATH_LIMIT:
+        steps.append(PathStep(jurisdiction_id=place.id, tier=place.tier, name=place.name))
+        if place.id == jurisdiction_id:
+            return steps
+        place = site.jurisdiction(place.parent) if place.parent else None
+    last = site.jurisdiction(jurisdiction_id)
+    return [PathStep(jurisdiction_id=last.id, tier=last.tier, name=last.name)] if last else []
+
+
+PATH_LIMIT = 32
+"""The longest path an explanation carries (Explanation.path's bound)."""
+
+
+def _rule_text(rule: RoutingRule, category: Category, tier: Tier) -> str:
+    matter = f"Category {category.code} ({category.name_zh}) is the {category.tier}'s duty"
+    if rule is RoutingRule.OWNER_TIER:
+        return f"First dispatch (调度分流), stepwise (逐级): {matter}, so the {tier} holds it."
+    if rule is RoutingRule.ENTRY_TIER:
+        return (
+            f"First dispatch (调度分流), stepwise (逐级): {matter}, above the entry tier, "
+            f"so the {tier} holds it and refers it up (上报) under a refer deadline."
+        )
+    if rule is RoutingRule.FLAT:
+        return (
+            f"First dispatch (调度分流), flat mode (扁平化): {matter}, so it goes straight "
+            f"to the {tier}."
+        )
+    if rule is RoutingRule.REFERRED:
+        return (
+            f"Referral (上报): the holder reported it beyond its powers; one tier up, to "
+            f"the {tier}."
+        )
+    return f"Escalation (升级): a deadline lapsed; one tier up, to the {tier}."
+
+
+def _unit_text(choice: UnitChoice, unit: Unit, where: Jurisdiction, unit_type: str) -> str:
+    at = f"{where.name} ({where.id}, {where.tier})"
+    if choice is UnitChoice.TYPED:
+        return f"Unit {unit.id} ({unit.name}) is the {unit_type} unit of {at}."
+    return (
+        f"No {unit_type} unit serves {at}: its default unit (兜底) {unit.id} ({unit.name}) "
+        f"takes it."
+    )
+
+
+def _nested_text(grid_id: str, where: Jurisdiction, tier: Tier) -> str:
+    if tier is not Tier.GRID or where.id == grid_id:
+        return ""
+    return f"Grid {grid_id} has no units of its own: the grid it lies in, {where.id}, works it."
 
 
 def initial_placement(site: Site, case: Case) -> tuple[Category, Placement]:
@@ -81,4 +192,5 @@ def initial_placement(site: Site, case: Case) -> tuple[Category, Placement]:
         message = f"case {case.case_id}: " + "; ".join(e.msg for e in errors)
         raise Rejected(RejectionReason.UNKNOWN_REFERENCE, message, errors)
     category = category_of(site, case)
-    return category, place(site, case, category, holder_tier(site, category))
+    tier = holder_tier(site, category)
+    return category, place(site, case, category, tier, initial_rule(site, category))

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.edges import (
+    CatalogueVersion,
     CommandId,
     Comment,
     Count,
@@ -24,6 +25,7 @@ from schemas.edges import (
     Seq,
     Time,
     UnitId,
+    Why,
 )
 from schemas.envelope import Envelope, Model
 from schemas.reports import Case, CaseFacts, Tier
@@ -75,6 +77,47 @@ class Limit(Model):
         return f"{self.amount} {self.unit.value}"
 
 
+class RoutingRule(StrEnum):
+    """The rule that chose an assignment's tier (see docs/ARCHITECTURE.md, Routing)."""
+
+    OWNER_TIER = "owner_tier"  # stepwise, first dispatch: the tier whose duty it is
+    ENTRY_TIER = "entry_tier"  # stepwise, owned above the entry tier: held there, referred up
+    FLAT = "flat"  # flat mode (扁平化), first dispatch: straight to the owning tier
+    ESCALATED = "escalated"  # a deadline lapsed: one tier up (升级)
+    REFERRED = "referred"  # the holder reported it beyond its powers: one tier up (上报)
+    REWORK = "rework"  # verification failed: the same unit again (返工)
+
+
+class UnitChoice(StrEnum):
+    """How the unit was chosen at the tier's serving jurisdiction."""
+
+    TYPED = "typed"  # a unit of the category's department type
+    DEFAULT = "default"  # none of that type there: the jurisdiction's default unit (兜底)
+    SAME = "same"  # the unit that held it (rework)
+
+
+class PathStep(Model):
+    """One jurisdiction walked from the case's grid to the one whose unit serves it."""
+
+    jurisdiction_id: PlaceId
+    tier: Tier
+    name: Name
+
+
+class Explanation(Model):
+    """Why an assignment went where it went: the rule, the unit's choice, the path."""
+
+    rule: RoutingRule
+    unit_choice: UnitChoice
+    unit_type: Name = Field(description="The department type the category's owner is.")
+    text: Why = Field(description="The reason in words (English, with the Chinese terms).")
+    path: list[PathStep] = Field(
+        default_factory=list,
+        max_length=32,
+        description="The jurisdictions walked, from the case's grid up to the serving one.",
+    )
+
+
 class Assignment(Model):
     """Who holds a case now, and why."""
 
@@ -86,6 +129,14 @@ class Assignment(Model):
     seq: Seq = Field(description="1 for the first assignment, +1 for each reassignment.")
     reason: AssignmentReason
     assigned_at: Time
+    catalogue_version: CatalogueVersion | None = Field(
+        default=None,
+        description="The version of the site catalogue that made it (Site.version); none "
+        "on assignments made before catalogues had versions.",
+    )
+    why: Explanation | None = Field(
+        default=None, description="Why it went here; none on assignments made before."
+    )
 
 
 class CaseReceived(Envelope):

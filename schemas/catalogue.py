@@ -20,13 +20,15 @@ still climbs by tier, so a grid-tier case escalates to the community.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -376,6 +378,12 @@ class Routing(Model):
 class Site(Model):
     id: str
     name: str
+    label: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$",
+        description="site.yaml's ``version:``: a human label put before the digest in "
+        "Site.version (e.g. 2026.03).",
+    )
     timezone: str = "Asia/Shanghai"
     routing: Routing = Routing()
     deadlines: Deadlines
@@ -391,6 +399,8 @@ class Site(Model):
 
     model_config = Model.model_config | {"ignored_types": (cached_property,)}
     _map: GridMap | None = PrivateAttr(default=None)
+    _map_digest: str = PrivateAttr(default="")
+    _version: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Site:
@@ -616,6 +626,25 @@ class Site(Model):
             place = self._places.get(place.parent) if place.parent else None
         return None
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy._version = None  # another catalogue: its own version
+        return copy
+
+    @property
+    def version(self) -> str:
+        """The catalogue's version: sha256 of the canonical JSON of the validated site
+        (and of its boundaries, when it has them), its first 12 hex digits, after the
+        label of site.yaml's ``version:`` and ``@`` when there is one. The same files
+        give the same version on any machine; any change to what they say changes it."""
+        if self._version is None:
+            content = self.model_dump(mode="json", exclude={"label"})
+            text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            digest = hashlib.sha256((text + self._map_digest).encode()).hexdigest()[:12]
+            self._version = f"{self.label}@{digest}" if self.label else digest
+        return self._version
+
     @property
     def grid_map(self) -> GridMap | None:
         """The site's boundaries (``boundaries.geojson``), when it has them."""
@@ -631,6 +660,10 @@ class Site(Model):
         parents = {j.id: j.parent for j in self.jurisdictions}
         mapped = self.model_copy()
         mapped._map = build_map(doc, parents, self.is_grid)
+        mapped._map_digest = hashlib.sha256(
+            json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        mapped._version = None  # the boundaries are part of the catalogue
         return mapped
 
     def unit_for(self, jurisdiction_id: str, unit_type: str) -> Unit | None:
@@ -726,6 +759,10 @@ def load_site(directory: Path | str | None = None) -> Site:
     data = _read_yaml(root / "site.yaml") or {}
     if not isinstance(data, dict):
         raise CatalogueError(f"{root / 'site.yaml'} must be a mapping")
+    if "version" in data:  # site.yaml's human label of the catalogue's version
+        data["label"] = data.pop("version")
+        if not isinstance(data["label"], str):  # YAML reads 2026.03 as a number
+            raise CatalogueError(f"{root / 'site.yaml'}: version must be text: quote it")
     for part in ("jurisdictions", "units", "categories"):
         data[part] = _read_yaml(root / f"{part}.yaml")
     if (root / "senders.yaml").exists():

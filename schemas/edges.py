@@ -264,6 +264,11 @@ Url = Annotated[
 # free text: NUL and lone surrogates refused, a length bound
 Name = Annotated[str, StringConstraints(max_length=NAME_LENGTH), BeforeValidator(_text), _NO_NUL]
 """A unit's or a place's name."""
+Why = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_text), _NO_NUL]
+"""The text of a routing explanation (schemas.cases.Explanation)."""
+CATALOGUE_VERSION_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,31}@)?[0-9a-f]{12}$"
+CatalogueVersion = Annotated[str, StringConstraints(pattern=CATALOGUE_VERSION_PATTERN)]
+"""A site catalogue's version: its optional label, ``@``, and 12 hex digits of its digest."""
 Title = Annotated[str, StringConstraints(max_length=200), BeforeValidator(_text), _NO_NUL]
 Description = Annotated[str, StringConstraints(max_length=4000), BeforeValidator(_text), _NO_NUL]
 Note = Annotated[str, StringConstraints(max_length=4000), BeforeValidator(_text), _NO_NUL]
