@@ -106,10 +106,28 @@ def schema(pg_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+_CREATED: list[Names] = []
+"""Every namespace this run made: its topics go when the run ends."""
+
+
 def namespace(bootstrap: str, site: Site) -> Names:
     names = Names(f"bench{uuid.uuid4().hex[:8]}")
     create_topics(bootstrap, site_topics(site), names=names)
+    _CREATED.append(names)
     return names
+
+
+def drop_namespaces(bootstrap: str) -> None:
+    """Delete the run's topics: each namespace is some 400 topics, and a broker that
+    keeps every run's grows slow to answer metadata (and short of heap)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        prefixes = tuple(f"{n.namespace}." for n in _CREATED)
+        doomed = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        for i in range(0, len(doomed), 200):
+            admin.delete_topics(doomed[i : i + 200], timeout_ms=60_000)
+    finally:
+        admin.close()
 
 
 def produce(bootstrap: str, topic: str, values: list[bytes], rate: float = 0) -> float:
@@ -569,6 +587,39 @@ def chart(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _measure(
+    result: dict[str, Any],
+    args: argparse.Namespace,
+    bootstrap: str,
+    pg: str,
+    site: Site,
+    values: list[bytes],
+    tag: str,
+    at: datetime,
+    work: Path,
+) -> None:
+    """Steps 1-6, each figure into ``result``."""
+    started = time.monotonic()
+    result["passthrough"] = passthrough(bootstrap, site, values[50:])
+    print("passthrough", result["passthrough"], flush=True)
+    result["pipeline"] = pipeline(bootstrap, pg, site, values, work)
+    print("five together", result["pipeline"], flush=True)
+    filled = Names(result["pipeline"]["namespace"])
+    result["alone"] = {n: alone(bootstrap, pg, site, filled, n, work) for n in PROCESSORS}
+    print("alone", result["alone"], flush=True)
+    rate = max(1.0, result["pipeline"]["per_s"] / 2)
+    n = int(rate * args.latency_seconds) + 50
+    half = reports(site, n, tag + "h", at)
+    result["half_rate"] = pipeline(bootstrap, pg, site, half, work, rate=rate)
+    print("half rate", result["half_rate"], flush=True)
+    result["embedded"] = embedded(site, [v for v in values[50:]], work)
+    print("embedded", result["embedded"], flush=True)
+    profiled = pipeline(bootstrap, pg, site, values, work, profile=True)
+    result["profile"] = {"per_s_sampled": profiled["per_s"]} | profiled["profile"]
+    print("profile", json.dumps(result["profile"], indent=1), flush=True)
+    result["bench_seconds"] = round(time.monotonic() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=int(os.environ.get("BENCH_REPORTS", 4000)))
@@ -587,26 +638,10 @@ def main() -> None:
     result: dict[str, Any] = {"date": date.today().isoformat(), "machine": machine(bootstrap, pg)}
     result["sizes"] = {"reports": args.reports, "latency_seconds": args.latency_seconds}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        started = time.monotonic()
-        result["passthrough"] = passthrough(bootstrap, site, values[50:])
-        print("passthrough", result["passthrough"], flush=True)
-        result["pipeline"] = pipeline(bootstrap, pg, site, values, work)
-        print("five together", result["pipeline"], flush=True)
-        filled = Names(result["pipeline"]["namespace"])
-        result["alone"] = {n: alone(bootstrap, pg, site, filled, n, work) for n in PROCESSORS}
-        print("alone", result["alone"], flush=True)
-        rate = max(1.0, result["pipeline"]["per_s"] / 2)
-        n = int(rate * args.latency_seconds) + 50
-        half = reports(site, n, tag + "h", at)
-        result["half_rate"] = pipeline(bootstrap, pg, site, half, work, rate=rate)
-        print("half rate", result["half_rate"], flush=True)
-        result["embedded"] = embedded(site, [v for v in values[50:]], work)
-        print("embedded", result["embedded"], flush=True)
-        profiled = pipeline(bootstrap, pg, site, values, work, profile=True)
-        result["profile"] = {"per_s_sampled": profiled["per_s"]} | profiled["profile"]
-        print("profile", json.dumps(result["profile"], indent=1), flush=True)
-        result["bench_seconds"] = round(time.monotonic() - started)
+        try:
+            _measure(result, args, bootstrap, pg, site, values, tag, at, Path(tmp))
+        finally:
+            drop_namespaces(bootstrap)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{result['date']}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
