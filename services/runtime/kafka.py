@@ -41,6 +41,11 @@ _REFUSALS = (
 )
 """Errors that a record earns by what it is: sending it again cannot succeed."""
 _PRODUCER_KEYS = frozenset(KafkaProducer.DEFAULT_CONFIG)
+RECONNECT_BACKOFF_MAX_MS = 1000
+"""The longest pause between two attempts to reach a broker that went away (kafka-python
+3 defaults to 30 s; the Java client to 1 s): work resumes about a second after its return."""
+LAG_TIMEOUT_MS = 2000
+"""How long the lag metric may wait for the end offsets before it is skipped."""
 
 
 def _positions(records: Sequence[Record], names: Names) -> dict[TopicPartition, tuple[int, int]]:
@@ -83,6 +88,9 @@ class KafkaSource:
             max_poll_records=max_records,
             isolation_level="read_committed",
             metadata_max_age_ms=30_000,
+            # kafka-python 3 backs off reconnects up to 30 s by default: after an outage
+            # of the broker a worker would only notice its return up to 30 s late
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
             # The broker answers a fetch at once when a partition has data, else holds
             # it this long. kafka-python keeps one fetch in flight per broker for all
             # the assigned partitions; with the default 500 ms a record arriving while
@@ -162,7 +170,9 @@ class KafkaSource:
         assigned = list(self.consumer.assignment())
         if not assigned:
             return {}
-        ends = self.consumer.end_offsets(assigned)
+        # bounded: the worker measures between batches, and the default (the request
+        # timeout, 30 s) would hold its loop that long while the broker is away
+        ends = self.consumer.end_offsets(assigned, timeout_ms=LAG_TIMEOUT_MS)
         out: dict[str, int] = {}
         for tp in assigned:
             behind = max(0, ends.get(tp, 0) - self.consumer.position(tp))
@@ -194,6 +204,7 @@ class KafkaSink:
             # retry until delivered or two minutes pass: a new broker needs a while to
             # elect leaders for freshly created partitions (NotLeaderForPartition)
             delivery_timeout_ms=120_000,
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,  # as the consumer's
             # who this producer is on a SASL broker; _renew keeps it (a config key)
             **dict(security or {}),
         )
