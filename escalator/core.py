@@ -356,11 +356,17 @@ class Escalator:
         deadlines taken, in the order read: warnings by (warn_at, case, kind), then
         lapses by (due_at, case, kind). Before them, from its first ticks on, the
         process counts its provisional deadlines again (:mod:`escalator.reschedule`).
+        While lapses fill whole rounds (a backlog), warnings wait for the round that
+        drains it.
         """
         rescheduled = self._rescheduler.step(self._store, now)
-        read = self._store.warnings_due(now, self._batch)
-        warned = self._take(read, self._advance_warnings)
         due = self._store.due(now, self._batch)
+        # A full batch of lapses is a backlog (after downtime): its rows' warnings are
+        # moot, and reading warnings past them walks every overdue row. Warnings wait
+        # for the round that drains it; a warning still ahead of its due time comes then.
+        backlog = len(due) >= self._batch
+        read = [] if backlog else self._store.warnings_due(now, self._batch)
+        warned = self._take(read, self._advance_warnings)
         lapsed = self._take(
             [d for d in due if d.kind is not DeadlineKind.REMIND], self._store.remove
         )

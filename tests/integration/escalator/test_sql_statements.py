@@ -106,8 +106,9 @@ def test_a_tick_is_a_read_and_one_write_for_warnings_then_for_lapses(
     statements.clear()
     with tx.begin():  # 53 accepts to warn of, none lapsed
         assert len(story_of(escalator.tick(at(2026, 3, 5, 21)))) == 53
-    # the process's first tick also reads its provisional deadlines (none here) once
-    assert statements == ["SELECT", "SELECT", "UPDATE", "SELECT"]  # no lapse: no delete
+    # the process's first tick also reads its provisional deadlines (none here) once;
+    # then the lapses (none: no delete), then the warnings and their one write
+    assert statements == ["SELECT", "SELECT", "SELECT", "UPDATE"]
     statements.clear()
     with tx.begin():
         assert len(story_of(escalator.tick(at(2026, 3, 20)))) == 120  # every accept and resolve

@@ -504,3 +504,20 @@ def test_each_warning_and_lapse_reaches_the_holding_unit_on_its_own_topic(
     for emit in story:
         unit = f"gridflow.assignments.{emit.message.payload.unit_id}"
         assert [e.topic for e in out if e.message == emit.message] == [DEADLINES.name, unit]
+
+
+def test_warnings_wait_while_lapses_fill_whole_rounds(store) -> None:
+    """A lapse backlog first (its rows' warnings are moot, and reading past them walks
+    every overdue row); the warnings still ahead of their due time come after it."""
+    escalator = fresh(batch=2, store=store)
+    feed(escalator, *(assigned(f"c{i}", when=THU) for i in range(5)))
+    now = RESOLVE_DUE - timedelta(hours=1)  # accepts lapsed, resolves warned of, not due
+    rounds = [[e.message.type for e in story_of(escalator.tick(now))] for _ in range(6)]
+    assert rounds == [
+        ["deadline.lapsed"] * 2,  # a full round of lapses: no warnings read
+        ["deadline.lapsed"] * 2,
+        ["deadline.warning"] * 2 + ["deadline.lapsed"],  # the backlog drains
+        ["deadline.warning"] * 2,
+        ["deadline.warning"],
+        [],
+    ]
