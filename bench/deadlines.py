@@ -38,13 +38,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 STARTED = time.monotonic()  # before the imports: a fresh process's recovery counts them
 
@@ -52,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.run import schema  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_PG = "postgresql+psycopg2://gridflow:gridflow@127.0.0.1:55432/gridflow"
@@ -62,22 +63,6 @@ creates (and deletes after), and the shared broker leads every partition it has.
 
 
 # --- the schema and the load ------------------------------------------------------------
-
-
-@contextmanager
-def schema(pg_url: str) -> Iterator[str]:
-    """A database URL whose search_path is a new, empty schema; dropped after."""
-    name = f"bench_dl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    sep = "&" if "?" in pg_url else "?"
-    try:
-        yield f"{pg_url}{sep}options={quote(f'-csearch_path={name}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 class Rows(io.TextIOBase):
@@ -520,7 +505,7 @@ def main() -> None:
     span = timedelta(days=365)
     result: dict[str, Any] = {"date": date.today().isoformat(), "deadlines": args.deadlines}
     began = time.monotonic()
-    with schema(pg) as url:
+    with schema(pg, prefix="bench_dl_") as url:
         result["load"] = load(url, args.deadlines, start, span)
         print("load", result["load"], flush=True)
         result["disk"] = disk(url)

@@ -91,9 +91,9 @@ def reports(site: Site, n: int, tag: str, at: datetime) -> list[bytes]:
 
 
 @contextmanager
-def schema(pg_url: str) -> Iterator[str]:
+def schema(pg_url: str, prefix: str = "bench_") -> Iterator[str]:
     """A database URL whose search_path is a new, empty schema; dropped after."""
-    name = f"bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin = create_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))

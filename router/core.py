@@ -364,8 +364,7 @@ class Router:
             unit_id=held.unit_id,
             seq=held.seq,
         )
-        supervised = event(CaseSupervised, untold(payload), file, command, now)
-        pressed = event(CaseSupervised, payload, file, command, now, "holder")  # with the note
+        supervised, pressed = _story_and_told(CaseSupervised, payload, file, command, now, "holder")
         return [supervised, _to_unit(pressed, held.unit_id)]
 
     # --- suspension and extension (挂起, 延期) ------------------------------------------
@@ -374,53 +373,35 @@ class Router:
         self, command: RequestSuspension, now: datetime, files: CaseFiles
     ) -> list[Emit]:
         """The holder asks to stop the clocks; the command room over it is asked."""
-        file, p = self._requesting(command, files), command.payload
-        request = OpenRequest(
-            request_id=command.event_id,
-            kind=RequestKind.SUSPENSION,
-            seq=p.seq,
-            reason=p.reason,
-            at=p.at,
-            until=p.until,
-        )
-        payload = SuspensionRequested(
-            request_id=command.event_id,
-            by=command.sender,
-            unit_id=p.unit_id,
-            seq=p.seq,
-            at=p.at,
-            note=p.note,
-            reason=p.reason,
-            until=p.until,
-        )
-        files.put(replace(file, request=request))
-        return self._asked(CaseSuspensionRequested, payload, file, command, now)
+        until = command.payload.until
+        kinds = (RequestKind.SUSPENSION, CaseSuspensionRequested, SuspensionRequested)
+        return self._request(command, now, files, *kinds, until=until)
 
     def _request_extension(
         self, command: RequestExtension, now: datetime, files: CaseFiles
     ) -> list[Emit]:
         """The holder asks for more working days; the command room over it is asked."""
+        days = command.payload.working_days
+        kinds = (RequestKind.EXTENSION, CaseExtensionRequested, ExtensionRequested)
+        return self._request(command, now, files, *kinds, working_days=days)
+
+    def _request(
+        self,
+        command: RequestSuspension | RequestExtension,
+        now: datetime,
+        files: CaseFiles,
+        kind: RequestKind,
+        asked: type[CaseSuspensionRequested | CaseExtensionRequested],
+        payload_type: type[SuspensionRequested | ExtensionRequested],
+        **extra: Any,
+    ) -> list[Emit]:
+        """A request opened on the case file and told (``extra``: what its kind adds)."""
         file, p = self._requesting(command, files), command.payload
-        request = OpenRequest(
-            request_id=command.event_id,
-            kind=RequestKind.EXTENSION,
-            seq=p.seq,
-            reason=p.reason,
-            at=p.at,
-            working_days=p.working_days,
-        )
-        payload = ExtensionRequested(
-            request_id=command.event_id,
-            by=command.sender,
-            unit_id=p.unit_id,
-            seq=p.seq,
-            at=p.at,
-            note=p.note,
-            reason=p.reason,
-            working_days=p.working_days,
-        )
+        common = {"request_id": command.event_id, "seq": p.seq, "reason": p.reason, "at": p.at}
+        request = OpenRequest(kind=kind, **common, **extra)
+        payload = payload_type(by=command.sender, unit_id=p.unit_id, note=p.note, **common, **extra)
         files.put(replace(file, request=request))
-        return self._asked(CaseExtensionRequested, payload, file, command, now)
+        return self._asked(asked, payload, file, command, now)
 
     @staticmethod
     def _requesting(command: RequestSuspension | RequestExtension, files: CaseFiles) -> CaseFile:
@@ -446,8 +427,7 @@ class Router:
     ) -> list[Emit]:
         """A request on the story (without its note), on the holder's topic, and with
         its note on the view of the command room nearest the holder, which decides."""
-        story = event(kind, untold(payload), file, command, now)
-        told = event(kind, payload, file, command, now, "told")  # with the note
+        story, told = _story_and_told(kind, payload, file, command, now, "told")
         out = [story, _to_unit(told, file.assignment.unit_id)]
         approver = self._approver(file)
         if approver is not None:
@@ -723,6 +703,17 @@ class Router:
             notice,
             *assigned(case, assignment, cause, now, whole, self._due(assignment, case)),
         ]
+
+
+def _story_and_told(
+    kind: type[Envelope], payload: Model, file: CaseFile, cause: Envelope, now: datetime, part: str
+) -> tuple[Emit, Emit]:
+    """The event for the shared story, without its free text, and the one for whom it
+    concerns, with it: an id of its own (``part``), since its content differs."""
+    return (
+        event(kind, untold(payload), file, cause, now),
+        event(kind, payload, file, cause, now, part),
+    )
 
 
 def _to_unit(emit: Emit, unit_id: str) -> Emit:

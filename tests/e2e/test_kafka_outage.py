@@ -12,7 +12,6 @@ again to the first new case dispatched; it does not assert a speed.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -32,9 +31,9 @@ from schemas.topics import ASSIGNMENT_PREFIX
 from services.runtime.names import Names
 from services.topics import create_topics, site_topics
 from tests.e2e.test_recovery import _env
-from tests.infra import REPO_ROOT, _missing, kafka_alive
+from tests.infra import _missing, kafka_alive
 from tests.integration.services.test_scale_out import Instances, _send
-from tests.support.processes import free_ports, wait_for
+from tests.support.processes import deploy_script, free_ports, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -57,21 +56,12 @@ class PrivateKafka:
         return f"127.0.0.1:{self.port}"
 
     def _script(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(REPO_ROOT / "deploy/kafka" / name), *args],
-            env={
-                **os.environ,
-                "GRIDFLOW_RUN_DIR": str(self.run_dir),
-                "GRIDFLOW_KAFKA_PORT": str(self.port),
-                "GRIDFLOW_KAFKA_CONTROLLER_PORT": str(self.controller_port),
-                "GRIDFLOW_KAFKA_START_TIMEOUT": "120",
-            },
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        ports = {
+            "GRIDFLOW_KAFKA_PORT": str(self.port),
+            "GRIDFLOW_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "GRIDFLOW_KAFKA_START_TIMEOUT": "120",
+        }
+        return deploy_script("kafka", name, self.run_dir, ports, *args)
 
     def start(self) -> None:
         done = self._script("start.sh")

@@ -36,9 +36,9 @@ from schemas.catalogue import Site
 from schemas.topics import ASSIGNMENT_PREFIX, CASES_RECEIVED, DEADLINES
 from services.runtime.names import Names
 from services.topics import create_topics, site_topics
-from tests.infra import REPO_ROOT, _missing
+from tests.infra import _missing
 from tests.integration.services.test_scale_out import Instances, _send
-from tests.support.processes import free_ports, wait_for
+from tests.support.processes import deploy_script, free_ports, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -265,19 +265,8 @@ class PrivatePostgres:
         return f"postgresql+psycopg2://gridflow:gridflow@127.0.0.1:{self.port}/gridflow"
 
     def _script(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(REPO_ROOT / "deploy/postgres" / name), *args],
-            env={
-                **os.environ,
-                "GRIDFLOW_RUN_DIR": str(self.run_dir),
-                "GRIDFLOW_PG_PORT": str(self.port),
-            },
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        ports = {"GRIDFLOW_PG_PORT": str(self.port)}
+        return deploy_script("postgres", name, self.run_dir, ports, *args)
 
     def start(self) -> None:
         done = self._script("start.sh")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["free_ports", "wait_for"]
 
@@ -27,3 +30,22 @@ def free_ports(n: int) -> list[int]:
     for s in socks:
         s.close()
     return ports
+
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def deploy_script(
+    component: str, name: str, run_dir: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``deploy/<component>/<name>`` for a private server under ``run_dir``: a test's
+    own Kafka or PostgreSQL, which it may stop and start again. ``env`` gives its ports."""
+    return subprocess.run(
+        ["bash", str(DEPLOY / component / name), *args],
+        env={**os.environ, "GRIDFLOW_RUN_DIR": str(run_dir), **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
