@@ -61,6 +61,24 @@ class Settings(BaseSettings):
         description="Prometheus port of `gridflow run`; with `gridflow up`, intake's, and "
         "each other processor takes the next one. Default 9401-9405 by processor; 0: off.",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the processors' /metrics, /healthz and /readyz listen on; "
+        "loopback by default, 0.0.0.0 to let a Prometheus on another host scrape them.",
+    )
+    ready_max_lag: int = Field(
+        default=10_000,
+        ge=0,
+        description="Most records a processor may be behind its topics and still answer "
+        "/readyz with 200.",
+    )
+    state_metrics_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the router and the escalator count their open cases and "
+        "deadlines in the database for the state gauges (one grouped query each).",
+    )
     batch_size: int = Field(default=500, ge=1, description="Most records processed per batch.")
     poll_timeout_ms: int = Field(default=500, ge=1, description="Longest wait for a batch.")
     instance_id: str | None = Field(

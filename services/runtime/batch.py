@@ -46,7 +46,7 @@ Every failure belongs to the record that caused it:
   processor without a database says they are only in the source topic.
 - A dead letter about a record of the dead-letter topic is never published
   (:meth:`BatchRunner._would_loop`): it would come back to its reader for ever.
-- A batch that keeps failing says so: ``gridflow_stuck_partition`` counts the
+- A batch that keeps failing says so: ``gridflow_partition_failed_attempts`` counts the
   consecutive failed attempts per partition, and each attempt is logged.
 """
 
@@ -256,6 +256,7 @@ class BatchRunner:
         for record in records:
             self.metrics.consumed.labels(name, topic_label(record.topic)).inc()
         self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
+        self.metrics.batch_records.labels(name).observe(len(records))
         return result
 
     def run_tick(self, now: datetime, max_rounds: int = 10_000) -> BatchResult:
@@ -623,6 +624,7 @@ class BatchRunner:
         for _, emit, _ in sent:
             kind = getattr(emit.message, "type", type(emit.message).__name__)
             self.metrics.produced.labels(self.processor.name, topic_label(emit.topic), kind).inc()
+            self.metrics.published(self.processor.name, emit.topic, emit.message)
             if isinstance(emit.message, MessageRejected):  # counted when sent, not when decided
                 reason = emit.message.payload.reason.value
                 self.metrics.dead_letters.labels(self.processor.name, reason).inc()

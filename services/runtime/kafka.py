@@ -123,6 +123,7 @@ class KafkaSource:
                 f"topics missing on the broker: {missing}; run gridflow topics create"
             )
         self.consumer.subscribe(physical)
+        self._subscribed = physical
 
     def poll(self, timeout_ms: int | None = None) -> list[Record]:
         # a caller with a timer to keep (the escalator's next due time) waits less
@@ -168,7 +169,9 @@ class KafkaSource:
     def lag(self) -> dict[str, int]:
         """Records not yet consumed, per topic, for the partitions this consumer owns."""
         assigned = list(self.consumer.assignment())
-        if not assigned:
+        if not assigned:  # still a round trip: the worker's Kafka probe (/readyz) rests on it
+            probe = TopicPartition(self._subscribed[0], 0)
+            self.consumer.end_offsets([probe], timeout_ms=LAG_TIMEOUT_MS)
             return {}
         # bounded: the worker measures between batches, and the default (the request
         # timeout, 30 s) would hold its loop that long while the broker is away

@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from kafka.errors import FencedInstanceIdError
+from sqlalchemy import Engine, text
 
 from schemas.access import processor_principal
 from schemas.catalogue import load_site
@@ -52,12 +53,14 @@ from services.metrics import Metrics
 from services.processors import Parts, metrics_port, spec
 from services.runtime.batch import BatchRunner, ProcessingFailed
 from services.runtime.clock import Clock, SimulatedClock, SystemClock
+from services.runtime.health import HealthServer, Readiness
 from services.runtime.instance import instance_for
 from services.runtime.kafka import KafkaSink, KafkaSource
 from services.runtime.loop import Loop
 from services.runtime.names import Names
 from services.runtime.security import client_security
 from services.settings import ClockMode, Settings
+from services.state_metrics import state_collector
 from services.topics import site_topics
 from storage.db import Transaction, make_engine
 
@@ -71,6 +74,9 @@ TICK_ROUNDS = 50
 """Most rounds (of up to 1000 deadlines of each kind) one tick runs on the system clock
 before the worker polls again: a backlog of a million keeps the consumer polling, and
 the next step ticks again at once while work is due."""
+LAG_EVERY = 5.0
+"""Seconds between two lag measurements: a round trip to the broker, which is also
+the Kafka probe of ``/readyz`` (not ready after three missed)."""
 IDLE_GAP = 0.05
 """Seconds between two ticks when the last one found nothing although the store said
 work was due (a row armed meanwhile, or a store that cannot take a row): a floor, so
@@ -104,14 +110,21 @@ class Worker:
         metrics: Metrics,
         resources: ExitStack,
         ticking: Ticking | None = None,
-        metrics_port: int = 0,
+        http: HealthServer | None = None,
+        readiness: Readiness | None = None,
+        collect_state: Callable[[], None] | None = None,
+        state_every: float = 30.0,
     ) -> None:
         self.name = name
         self.loop = loop
         self.metrics = metrics
         self.resources = resources
         self.ticking = ticking
-        self.metrics_port = metrics_port
+        self.http = http
+        self.readiness = readiness or Readiness(name, max_lag=10_000, kafka_stale_s=3 * LAG_EVERY)
+        self.collect_state = collect_state
+        self.state_every = state_every
+        self._last_state = -math.inf
         self.stopping = False
         self._last_tick = -math.inf  # monotonic; the first tick is due at once
         self._due: datetime | None = None  # the timer: when the next tick has work
@@ -126,16 +139,18 @@ class Worker:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.metrics.serve(self.metrics_port)
+        if self.http is not None:
+            self.http.start()
+            self.resources.callback(self.http.close)
         log.info("started", extra={"processor": self.name})
         failures = 0
-        last_lag = 0.0
+        last_lag = -math.inf
         try:
             while not self.stopping:
                 records: list[Record] = []
                 try:
                     records = self.step()
-                    failures = 0
+                    failures = self.readiness.failures = 0
                 except ProcessingFailed:
                     raise  # policy "stop": a message failed alone; an operator looks first
                 except FencedInstanceIdError:
@@ -143,6 +158,7 @@ class Worker:
                 except Exception:  # Kafka or the database: rewind and retry the batch
                     pause = RETRY_PAUSE[min(failures, len(RETRY_PAUSE) - 1)]
                     failures += 1
+                    self.readiness.failures = failures
                     self.metrics.failures.labels(self.name, "retried").inc()
                     log.warning(
                         "batch failed; rewinding to retry",
@@ -150,12 +166,14 @@ class Worker:
                         | error_fields(),
                     )
                     # step() raised, so ``records`` is empty: the batch in hand is the
-                    # runner's (gridflow_stuck_partition counts its failed attempts)
+                    # runner's (gridflow_partition_failed_attempts counts its failed attempts)
                     self._rewind(records or self.loop.runner.failed)
                     time.sleep(pause)
-                if time.monotonic() - last_lag > 15:
+                if time.monotonic() - last_lag > LAG_EVERY:
                     last_lag = time.monotonic()
                     self._measure_lag()
+                if self.collect_state is not None:
+                    self._measure_state()
         finally:
             self.resources.close()
             log.info("stopped", extra={"processor": self.name})
@@ -262,10 +280,25 @@ class Worker:
 
     def _measure_lag(self) -> None:
         try:
-            for topic, lag in self.loop.source.lag().items():
-                self.metrics.lag.labels(self.name, topic).set(lag)
-        except Exception:  # a metric is not worth a crash while the broker is away
+            lag = self.loop.source.lag()
+            for topic, behind in lag.items():
+                self.metrics.lag.labels(self.name, topic).set(behind)
+            self.readiness.kafka_answered(lag)
+        except Exception as exc:  # a metric is not worth a crash while the broker is away
+            self.readiness.kafka_failed(exc)
             log.warning("lag not measured", extra={"processor": self.name} | error_fields())
+        self.metrics.ready.labels(self.name).set(0 if self.readiness.reasons() else 1)
+
+    def _measure_state(self) -> None:
+        """The state gauges, every ``state_every`` seconds; a database away skips one."""
+        assert self.collect_state is not None
+        if time.monotonic() - self._last_state < self.state_every:
+            return
+        self._last_state = time.monotonic()
+        try:
+            self.collect_state()
+        except Exception:
+            log.warning("state not measured", extra={"processor": self.name} | error_fields())
 
 
 def build_worker(name: str, settings: Settings) -> Worker:
@@ -274,6 +307,7 @@ def build_worker(name: str, settings: Settings) -> Worker:
     site = load_site(settings.site)
     resources = ExitStack()
     tx = None
+    engine: Engine | None = None
     if processor_spec.stateful:
         from services.storage.migrate import upgrade
 
@@ -330,9 +364,41 @@ def build_worker(name: str, settings: Settings) -> Worker:
     metrics = Metrics()
     runner = BatchRunner(processor, tx, sink, metrics, settings.on_error)
     loop = Loop(runner, source, aside=lambda r: r.topic == CLOCK.name)
-    return Worker(
-        name, loop, metrics, resources, ticking, metrics_port(name, settings.metrics_port)
+    readiness = Readiness(
+        name,
+        max_lag=settings.ready_max_lag,
+        kafka_stale_s=3 * LAG_EVERY,
+        database=_ping(engine) if engine is not None else None,
     )
+    port = metrics_port(name, settings.metrics_port)
+    http = None
+    if port:  # 0: no HTTP side at all
+        http = HealthServer(settings.metrics_host, port, metrics.registry, readiness)
+    collect = None
+    if engine is not None:
+        clock = ticking.clock if ticking is not None else SystemClock(site.tz)
+        collect = state_collector(name, engine, metrics.state, clock.now)
+    return Worker(
+        name,
+        loop,
+        metrics,
+        resources,
+        ticking,
+        http,
+        readiness,
+        collect,
+        settings.state_metrics_seconds,
+    )
+
+
+def _ping(engine: Engine) -> Callable[[], None]:
+    """``SELECT 1`` on a connection of the pool: raises when the database is away."""
+
+    def ping() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    return ping
 
 
 def _in_transaction(

@@ -114,7 +114,7 @@ def test_a_tick_publishes_what_the_logic_returns(h: Harness) -> None:
     h.processor.due = [Emit(CASE_EVENTS.name, "GF-1", event)]
     assert h.runner.run_tick(NOW).emitted == 1
     assert [m for _, m in h.published(CASE_EVENTS.name)] == [event]
-    assert h.metric("gridflow_clock_seconds", processor=NAME) == NOW.timestamp()
+    assert h.metric("gridflow_clock_timestamp_seconds", processor=NAME) == NOW.timestamp()
 
 
 def test_a_tick_whose_flush_fails_commits_nothing(h: Harness) -> None:

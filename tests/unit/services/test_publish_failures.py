@@ -201,11 +201,11 @@ def test_a_batch_that_keeps_failing_names_its_partition(h: Harness) -> None:
     for attempt in (1, 2):
         with pytest.raises(ConnectionError):
             h.runner.run_batch(records)
-        assert h.metric("gridflow_stuck_partition", **labels) == attempt
+        assert h.metric("gridflow_partition_failed_attempts", **labels) == attempt
         assert h.runner.failed == records  # what the worker rewinds
     h.runner.sink = MemorySink(h.broker, h.clock.now)
     h.runner.run_batch(records)
-    assert h.metric("gridflow_stuck_partition", **labels) == 0
+    assert h.metric("gridflow_partition_failed_attempts", **labels) == 0
     assert h.runner.failed == []
 
 
