@@ -46,6 +46,10 @@ Fields:
   ``anonymous: true`` drops both. The phone may have spaces, dashes,
   parentheses and a ``+86``/``0086`` prefix; it must then be 3-20 digits.
 - ``attachments``: up to 20 http(s) URLs, without control characters.
+- ``format``: optional, ``native``; other formats name theirs (docs/FORMATS.md).
+- ``source``: optional, what the channel needs back, none of it the resident's:
+  ``worker_id`` (the grid worker who reported it), ``callback_url`` (an http(s) URL
+  for the answer) and ``callback_reference``. The case keeps it, with its format.
 
 Normalisation: control characters (C0, DEL, C1) are removed from text, those
 that are whitespace (a tab) becoming a space; text is then Unicode NFC with

@@ -104,9 +104,36 @@ def _adapter(carries: tuple[type[Model], ...]) -> TypeAdapter[Any]:
     return TypeAdapter(Annotated[union, Field(discriminator="type")])
 
 
-def decode(topic: Topic, value: bytes | None) -> Any:
-    """Decode ``value`` as one of the models ``topic`` carries, or raise DecodeError."""
+def _formats(carries: tuple[type[Model], ...]) -> dict[str, type[Model]]:
+    """A report topic's models by their ``FORMAT`` (:mod:`schemas.formats`); else empty."""
+    named = {getattr(m, "FORMAT", None): m for m in carries}
+    return {} if None in named or len(named) < 2 else named  # type: ignore[return-value]
+
+
+def decode(topic: Topic, value: bytes | None, limit: int | None = None) -> Any:
+    """Decode ``value`` as one of the models ``topic`` carries, or raise DecodeError.
+
+    A value of more than ``limit`` bytes is refused (``too_large``) before it is parsed.
+    A report topic carries several formats: the ``format`` field picks the model, and a
+    report without one is native (:mod:`schemas.formats`).
+    """
+    if limit is not None and value is not None and len(value) > limit:
+        raise DecodeError(
+            RejectionReason.TOO_LARGE,
+            f"the value is {len(value)} bytes, over the limit of {limit} bytes on "
+            f"{topic.name}: refused unread",
+        )
     data = parse_json(value)
+    if formats := _formats(topic.carries):
+        kind = data.get("format", "native") if isinstance(data, dict) else "native"
+        model = formats.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            raise DecodeError(
+                RejectionReason.UNKNOWN_TYPE,
+                f"topic {topic.name} carries the formats {sorted(formats)}, "
+                f"not format {repr(kind)[:80]}",
+            )
+        return _validate((model,), data)
     if len(topic.carries) > 1 or issubclass(topic.carries[0], Envelope):
         known = {m.TYPE for m in topic.carries if issubclass(m, Envelope)}
         kind = data.get("type") if isinstance(data, dict) else None
@@ -115,11 +142,15 @@ def decode(topic: Topic, value: bytes | None) -> Any:
                 RejectionReason.UNKNOWN_TYPE,
                 f"topic {topic.name} carries {sorted(known)}, not type {repr(kind)[:80]}",
             )
+    return _validate(topic.carries, data)
+
+
+def _validate(carries: tuple[type[Model], ...], data: Any) -> Any:
     try:
-        return _adapter(topic.carries).validate_python(data)
+        return _adapter(carries).validate_python(data)
     except ValidationError as exc:
         # a union's errors start with its tag ('case.accepted'): drop it from each loc
-        errors = field_errors(exc, skip=1 if len(topic.carries) > 1 else 0)
+        errors = field_errors(exc, skip=1 if len(carries) > 1 else 0)
         raise DecodeError(
             RejectionReason.INVALID,
             f"{len(errors)} field(s) invalid: " + "; ".join(f"{e.loc}: {e.msg}" for e in errors),

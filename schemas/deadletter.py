@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 class RejectionReason(StrEnum):
     NOT_UTF8 = "not_utf8"  # the bytes are not UTF-8 text
     NOT_JSON = "not_json"  # text, but not JSON
+    TOO_LARGE = "too_large"  # more bytes than the reader accepts: refused before parsing
     INVALID = "invalid"  # JSON that breaks the schema (see errors)
     UNKNOWN_REFERENCE = "unknown_reference"  # a category or grid the catalogue lacks
     UNKNOWN_TYPE = "unknown_type"  # an envelope whose type this topic does not carry

@@ -1,15 +1,15 @@
 """What channels send (the raw report) and what intake makes of it (the case).
 
 ``RawReport`` is the native JSON shape an upstream channel (the 12345 hotline,
-the grid worker's app, the web form, an Open311 gateway) produces to
-``gridflow.reports.raw``. Its JSON Schema is generated into ``schemas/json/`` so
-channels written in any language can validate before they send.
+the grid worker's app, the web form, an Open311 gateway) produces to its own topic,
+``gridflow.reports.<channel sender>``. Its JSON Schema is generated into
+``schemas/json/`` so channels written in any language can validate before they send.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -23,6 +23,7 @@ from schemas.edges import (
     Flag,
     Latitude,
     Longitude,
+    MessageType,
     PersonName,
     Phone,
     PlaceId,
@@ -129,6 +130,31 @@ class RawReporter(Reporter):
     phone: RawPhone | None = None  # type: ignore[assignment]
 
 
+class RawSource(Model):
+    """What the channel needs of its report later, none of it the resident's: who of its
+    own reported it, and where it wants the answer (docs/FORMATS.md). Intake refuses
+    ids and URLs here that hold control characters."""
+
+    worker_id: RawExternalId | None = Field(
+        default=None, description="The grid worker (网格员) who reported it from the app."
+    )
+    callback_url: RawUrl | None = Field(
+        default=None, description="Where the channel wants the answer (the hotline's 回复)."
+    )
+    callback_reference: RawExternalId | None = Field(
+        default=None, description="The channel's reference to quote in the answer."
+    )
+
+
+class Source(Model):
+    """A case's source: the format its channel sent, and the channel's :class:`RawSource`."""
+
+    format: MessageType = Field(description="The format the channel sent (docs/FORMATS.md).")
+    worker_id: ExternalId | None = None
+    callback_url: Url | None = None
+    callback_reference: ExternalId | None = None
+
+
 def _grid_or_point(schema: dict[str, Any]) -> None:
     """The JSON Schema says what :meth:`RawReport._placed` checks: a grid id, or a
     location with both coordinates (each branch bounded as the fields are)."""
@@ -153,7 +179,11 @@ class RawReport(Model):
     """
 
     model_config = Model.model_config | {"json_schema_extra": _grid_or_point}
+    FORMAT: ClassVar[str] = "native"
 
+    format: Literal["native"] = Field(
+        default="native", description="Optional: a report without one is native."
+    )
     channel: Channel
     external_id: RawExternalId = Field(
         description="The channel's own id for this report (e.g. the 12345 work-order number). "
@@ -173,6 +203,7 @@ class RawReport(Model):
     location: RawLocation | None = None
     reporter: RawReporter | None = None
     attachments: list[RawUrl] = Field(default_factory=list, max_length=20)
+    source: RawSource | None = None
 
     @model_validator(mode="after")
     def _placed(self) -> RawReport:
@@ -241,4 +272,7 @@ class Case(CaseFacts):
         default=None,
         description="Set when intake placed the case from its point; None when the "
         "channel named the grid.",
+    )
+    source: Source | None = Field(
+        default=None, description="The channel's format, its worker and its callback."
     )
