@@ -22,7 +22,7 @@ ASYNCAPI_SPECS := 6.11.1
 ASYNCAPI_SHA256 := abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f
 ASYNCAPI_SCHEMA := $(VENV)/share/asyncapi/3.0.0.schema.json
 
-.PHONY: install bench demo test test-unit test-integration lint servers kafka kafka-sasl postgres stop schemas clean
+.PHONY: install bench demo test test-unit test-integration lint servers kafka kafka-sasl postgres stop schemas clean tools
 
 install: $(STAMP) $(ASYNCAPI_SCHEMA)
 
@@ -68,7 +68,11 @@ postgres:
 
 servers: kafka kafka-sasl postgres
 
-test-integration: install servers
+# promtool (Debian's prometheus package) and chromium for the operations tests, when absent.
+tools:
+	deploy/tools/ensure.sh
+
+test-integration: install servers tools
 	$(SERVERS_ENV) $(BIN)/pytest tests/integration tests/e2e -q
 
 # Fast tests first, then the real servers and the tests that need them.

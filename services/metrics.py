@@ -217,6 +217,13 @@ class Metrics:
             ["event", "tier", "kind"],
             registry=r,
         )
+        self.notifications = Counter(
+            "gridflow_notification_deliveries",
+            "Attempts of the notifier's sender, by channel (webhook, email, sms) and "
+            "outcome: delivered, retried (to be tried again), failed (given up: dead).",
+            ["channel", "outcome"],
+            registry=r,
+        )
         self.state = StateGauges(r)
         self.ready = Gauge(
             "gridflow_ready",
@@ -287,6 +294,19 @@ class StateGauges:
             "gridflow_deadlines_past_due",
             "Armed deadlines whose time has passed and that have not fired yet: the "
             "escalator's backlog (0 when it keeps up).",
+            registry=r,
+        )
+        self.outbox = Gauge(
+            "gridflow_outbox_entries",
+            "Entries in the notifier's outbox not delivered: pending (waiting for an "
+            "attempt) or dead (given up), by channel.",
+            ["channel", "status"],
+            registry=r,
+        )
+        self.outbox_oldest = Gauge(
+            "gridflow_outbox_oldest_pending_timestamp_seconds",
+            "When the oldest pending entry of the outbox was queued, as a Unix time; "
+            "NaN when none is pending.",
             registry=r,
         )
         self.collected = Gauge(

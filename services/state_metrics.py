@@ -4,7 +4,9 @@ Read every ``GRIDFLOW_STATE_METRICS_SECONDS`` by the worker of that processor, i
 read-only transaction of its own, with one grouped query per table: open cases by
 tier and stage, and those of them that lapsed (router_cases); armed deadlines by
 tier and clock, the provisional ones, and those past due that have not fired yet
-(deadlines). Only counts leave the database; the labels are bounded enums.
+(deadlines); the notifier's outbox entries not delivered, by channel and status, and
+the oldest pending one (notifier_outbox). Only counts leave the database; the labels
+are bounded enums.
 
 Each processor owns its table, so each reports its own: with several instances
 of the router, every instance reports the same totals (the table is shared), and
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Integer, case, func, select
+from sqlalchemy import Engine, Integer, case, func, select, text
 
 from schemas.cases import Stage
 from services.metrics import StateGauges
@@ -93,7 +95,37 @@ def _escalator(conn: object, g: StateGauges, now: datetime) -> None:
     g.deadlines_due.set(past_due)
 
 
+def _notifier(conn: object, g: StateGauges, _now: datetime) -> None:
+    """The outbox (migration 0007) by channel and status; delivered rows are left out,
+    so the status index serves it."""
+    rows = conn.execute(  # type: ignore[attr-defined]
+        text(
+            "SELECT channel, status, count(*), min(created_at) FROM notifier_outbox "
+            "WHERE status <> 'delivered' GROUP BY channel, status"
+        )
+    ).all()
+    g.outbox.clear()
+    oldest: datetime | None = None
+    for channel, status, count, first in rows:
+        g.outbox.labels(channel, status).set(count)
+        if status == "pending" and first is not None:
+            first = _aware(first)
+            oldest = first if oldest is None else min(oldest, first)
+    if oldest is None:
+        g.outbox_oldest.set(float("nan"))
+    else:
+        g.outbox_oldest.set(oldest.timestamp())
+
+
+def _aware(at: datetime | str) -> datetime:
+    """A time read by raw SQL: SQLite gives text, PostgreSQL an aware datetime."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 _READERS: dict[str, Callable[[object, StateGauges, datetime], None]] = {
     "router": _router,
     "escalator": _escalator,
+    "notifier": _notifier,
 }

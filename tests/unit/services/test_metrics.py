@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from schemas.catalogue import Site
 from schemas.reports import Tier
@@ -166,3 +167,39 @@ def test_the_state_gauges_count_what_the_stores_hold(
     assert sum(s.value for s in armed) >= VALID  # the new holders' clocks
     assert value(metrics, "gridflow_deadlines_past_due") == 0  # the tick fired them all
     assert value(metrics, "gridflow_state_collected_timestamp_seconds", processor="router") > 0
+
+
+def test_the_outbox_gauges_count_entries_not_delivered(
+    run: tuple[EmbeddedPipeline, Metrics, set[str]],
+) -> None:
+    pipeline, metrics, _ = run
+    rows = [
+        ("k1", "webhook", "pending", "2026-03-02T01:00:00+00:00"),
+        ("k2", "webhook", "pending", "2026-03-02T02:00:00+00:00"),
+        ("k3", "sms", "dead", "2026-03-01T01:00:00+00:00"),
+        ("k4", "email", "delivered", "2026-03-01T01:00:00+00:00"),
+    ]
+    with pipeline.engine.begin() as conn:
+        conn.execute(text("DELETE FROM notifier_outbox"))
+        for key, channel, status, at in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO notifier_outbox (key, channel, recipient, address, template, "
+                    "event_id, event_type, body, created_at, status, attempts, next_at) "
+                    "VALUES (:k, :c, 'r', 'a', 't', :k, 'case.assigned', 'b', :at, :s, 0, :at)"
+                ),
+                {"k": key, "c": channel, "s": status, "at": at},
+            )
+    collect = state_collector("notifier", pipeline.engine, metrics.state)
+    assert collect is not None
+    collect()
+    assert value(metrics, "gridflow_outbox_entries", channel="webhook", status="pending") == 2
+    assert value(metrics, "gridflow_outbox_entries", channel="sms", status="dead") == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "gridflow_outbox_entries", {"channel": "email", "status": "delivered"}
+        )
+        is None
+    )
+    oldest = datetime(2026, 3, 2, 1, 0, tzinfo=UTC).timestamp()
+    assert value(metrics, "gridflow_outbox_oldest_pending_timestamp_seconds") == oldest
