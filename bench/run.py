@@ -48,9 +48,10 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from schemas.access import channel_topic  # noqa: E402
 from schemas.catalogue import Site, load_site  # noqa: E402
-from schemas.reports import Tier  # noqa: E402
-from schemas.topics import ASSIGNMENT_PREFIX, CASES_RECEIVED, REPORTS_RAW  # noqa: E402
+from schemas.reports import Channel, Tier  # noqa: E402
+from schemas.topics import ASSIGNMENT_PREFIX, CASES_RECEIVED  # noqa: E402
 from services.demo.receiver import Receiver  # noqa: E402
 from services.processors import PROCESSORS, REGISTRY, Parts  # noqa: E402
 from services.runtime.clock import SimulatedClock  # noqa: E402
@@ -63,6 +64,11 @@ RESULTS = ROOT / "bench" / "results"
 
 
 # --- the reports -------------------------------------------------------------------
+
+
+def hotline(site: Site) -> str:
+    """The hotline's report topic: every bench report comes from the 12345 hotline."""
+    return channel_topic(site, Channel.HOTLINE_12345).name
 
 
 def reports(site: Site, n: int, tag: str, at: datetime) -> list[bytes]:
@@ -245,7 +251,7 @@ def wait_dispatched(consumer: KafkaConsumer, n: int, procs: Processes, timeout: 
 
 def passthrough(bootstrap: str, site: Site, values: list[bytes]) -> dict[str, float]:
     names = namespace(bootstrap, site)
-    source, target = names.topic(REPORTS_RAW.name), names.topic(CASES_RECEIVED.name)
+    source, target = names.topic(hotline(site)), names.topic(CASES_RECEIVED.name)
     produce(bootstrap, source, values)
     consumer = KafkaConsumer(
         source,
@@ -304,12 +310,12 @@ def pipeline(
         procs.start(*PROCESSORS)
         try:
             # warm up: the groups join, the imports and caches fill, before the clock runs
-            produce(bootstrap, names.topic(REPORTS_RAW.name), values[:50])
+            produce(bootstrap, names.topic(hotline(site)), values[:50])
             wait_dispatched(reader, 50, procs, timeout=180)
             samples = work / f"{names.namespace}-samples"
             samples.mkdir()
             spies = procs.sample(samples) if profile else []
-            sent_at = produce(bootstrap, names.topic(REPORTS_RAW.name), values[50:], rate)
+            sent_at = produce(bootstrap, names.topic(hotline(site)), values[50:], rate)
             stamps = wait_dispatched(reader, len(values) - 50, procs, timeout=900)
             done = time.monotonic()
             if profile:
@@ -332,7 +338,7 @@ def pipeline(
     }
     if rate:
         out["rate"] = rate
-        out["latency_ms"] = latencies(bootstrap, names, stamps)
+        out["latency_ms"] = latencies(bootstrap, names.topic(hotline(site)), stamps)
     if profile:
         out["profile"] = {name: shares(samples / f"{name}.txt") for name in PROCESSORS}
     return out
@@ -396,7 +402,7 @@ def shares(path: Path) -> dict[str, float]:
     return {k: round(100 * v / total, 1) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}
 
 
-def latencies(bootstrap: str, names: Names, dispatched_ms: list[int]) -> dict[str, float]:
+def latencies(bootstrap: str, topic: str, dispatched_ms: list[int]) -> dict[str, float]:
     """Report (raw record) to assignment topic, by broker append times, per case.
 
     Cases are matched by order: the k-th report appended and the k-th assignment
@@ -405,7 +411,6 @@ def latencies(bootstrap: str, names: Names, dispatched_ms: list[int]) -> dict[st
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000
     )
-    topic = names.topic(REPORTS_RAW.name)
     parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     consumer.assign(parts)
     consumer.seek_to_beginning()
@@ -517,7 +522,7 @@ def embedded(site: Site, values: list[bytes], work: Path) -> dict[str, Any]:
     pipeline = EmbeddedPipeline(site, clock, f"sqlite:///{work / 'embedded.sqlite'}")
     started = time.perf_counter()
     for value in values:
-        pipeline.publish(REPORTS_RAW.name, value)
+        pipeline.publish(hotline(site), value)
     pipeline.pump()
     elapsed = time.perf_counter() - started
     pipeline.close()

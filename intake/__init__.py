@@ -2,7 +2,9 @@
 
 A channel (the 12345 hotline, the grid worker's app, the web form, an Open311
 gateway, the mayor's mailbox, the service window) produces one JSON object per
-report to ``gridflow.reports.raw``. Intake validates it, normalises it, and
+report to its own topic, ``gridflow.reports.<channel sender>`` (only that channel's
+principal may write it; a report naming another ``channel`` is refused with reason
+``permission``). Intake validates it, normalises it, and
 emits one ``case.received`` on ``gridflow.cases.received``. A report it cannot
 accept goes to ``gridflow.deadletter`` with every field problem named; nothing
 is dropped.

@@ -39,9 +39,11 @@ from schemas.topics import (
     CASE_UPDATES,
     CASES_RECEIVED,
     COMMAND_PREFIX,
-    REPORTS_RAW,
+    REPORT_PREFIX,
     Emit,
     command_topic,
+    reply_topic,
+    report_topic,
 )
 from schemas.urls import is_web_url
 
@@ -233,14 +235,16 @@ def _location(location: Location | None) -> dict[str, Any] | None:
 
 
 class Intake:
-    """The intake processor: ``gridflow.reports.raw`` in, ``gridflow.cases.received`` out."""
+    """The intake processor: each channel's ``gridflow.reports.<channel sender>`` and each
+    sender's ``gridflow.commands.<sender>`` in; ``gridflow.cases.received`` and
+    ``gridflow.cases.updates`` out."""
 
     name = PRODUCER
 
     def __init__(self, site: Site) -> None:
         self.site = site
         self.topics: tuple[str, ...] = (
-            REPORTS_RAW.name,
+            *(report_topic(s.id).name for s in site.all_senders() if s.channel is not None),
             *(command_topic(s.id).name for s in site.all_senders()),
         )
 
@@ -251,7 +255,7 @@ class Intake:
                 if item.topic.startswith(COMMAND_PREFIX):
                     out.append(self._command(item.message, item.now, item.topic))
                 else:
-                    out.append(self._report(item.message, item.now))
+                    out.append(self._report(item.message, item.now, item.topic))
             except Rejected as refused:
                 out.append(refused)
         return out
@@ -300,11 +304,52 @@ class Intake:
         log.debug("command passed on", extra={"case_id": message.case_id, "sender": sender.id})
         return [Emit(topic=CASE_UPDATES.name, key=message.case_id, message=stamped)]
 
-    def _report(self, message: Model, now: datetime) -> list[Emit]:
-        if not isinstance(message, RawReport):
+    def _report(self, message: Model, now: datetime, topic: str) -> list[Emit]:
+        """A channel's report, made a case; or refused.
+
+        The topic proves the channel (only its sender's principal may write it), so a
+        report whose ``channel`` names another is refused (``permission``): no channel
+        can open cases, or resend over them, in another's name. The refusal reaches the
+        channel's reply topic as well as the dead-letter topic.
+        """
+        sender = self.site.sender(topic.removeprefix(REPORT_PREFIX))
+        if not isinstance(message, RawReport) or sender is None or sender.channel is None:
             raise Rejected(
                 RejectionReason.UNKNOWN_TYPE,
-                f"intake reads raw reports, not {type(message).__name__}",
+                f"{topic} carries the reports of a channel of the site, "
+                f"not {type(message).__name__}",
+            )
+        if message.channel is not sender.channel:
+            why = (
+                f"report {message.external_id} refused: it came on {topic}, the "
+                f"{sender.channel} channel's topic, but names channel {message.channel}"
+            )
+            payload = RefusedPayload(
+                command_id=stable_id("report", topic, message.channel, message.external_id),
+                command_type="report.raw",
+                sender=sender.id,
+                reason=RejectionReason.PERMISSION,
+                message=why,
+            )
+            answer = CommandRefused.derive(
+                payload,
+                producer=PRODUCER,
+                now=now,
+                # the case it would have opened, had it named its own channel
+                case_id=case_id_for(sender.channel, message.external_id),
+                cause=None,
+                key=(CommandRefused.TYPE, topic, message.channel, message.external_id),
+            )
+            raise Rejected(
+                RejectionReason.PERMISSION,
+                why,
+                replies=[
+                    Emit(
+                        reply_topic(sender.id).name,
+                        f"{message.channel}:{message.external_id}",
+                        answer,
+                    )
+                ],
             )
         case = to_case(message, self.site, now)
         event = CaseReceived.derive(

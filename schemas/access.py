@@ -37,7 +37,7 @@ from schemas.commands import (
     SuperviseCase,
     VerifyCase,
 )
-from schemas.reports import CaseFacts
+from schemas.reports import CaseFacts, Channel
 from schemas.topics import (
     ASSIGNMENT_PREFIX,
     CASE_UPDATES,
@@ -46,12 +46,13 @@ from schemas.topics import (
     COMMAND_PREFIX,
     DEADLETTER,
     REPLY_PREFIX,
-    REPORTS_RAW,
+    REPORT_PREFIX,
     TEMPLATES,
     Topic,
     assignment_topic,
     command_topic,
     reply_topic,
+    report_topic,
 )
 
 
@@ -146,13 +147,24 @@ def view_topic(sender: Sender) -> Topic:
 
 
 def sender_topics(site: Site) -> list[Topic]:
-    """The command topic of every sender, and the reply topic of every non-unit sender."""
+    """The command topic of every sender, the reply topic of every non-unit sender, and
+    the report topic of every channel sender."""
     out: list[Topic] = []
     for s in site.all_senders():
         out.append(command_topic(s.id))
         if s.role is not SenderRole.UNIT:
             out.append(reply_topic(s.id))
+        if s.role is SenderRole.CHANNEL:
+            out.append(report_topic(s.id))
     return out
+
+
+def channel_topic(site: Site, channel: Channel) -> Topic:
+    """Where ``channel``'s reports go on ``site``: the report topic of its sender."""
+    sender = site.channel_sender(channel)
+    if sender is None:
+        raise KeyError(f"site {site.id} has no sender for channel {channel}")
+    return report_topic(sender.id)
 
 
 # --- Kafka ACLs ---------------------------------------------------------------------
@@ -195,10 +207,11 @@ def grants(site: Site, processors: Iterable[str]) -> list[Grant]:
     - Each sender writes its own command topic and reads its own view topic; it
       may use consumer groups named ``gridflow.<its id>.…`` (in the namespace).
     - The operations principal reads the dead letters and may write the clock.
-    - Channel senders also write the raw reports.
+    - Channel senders also write their own report topic.
     """
     out: set[Grant] = set()
     prefixes = {
+        REPORT_PREFIX: REPORT_PREFIX,
         ASSIGNMENT_PREFIX: ASSIGNMENT_PREFIX,
         COMMAND_PREFIX: COMMAND_PREFIX,
         REPLY_PREFIX: REPLY_PREFIX,
@@ -227,7 +240,7 @@ def grants(site: Site, processors: Iterable[str]) -> list[Grant]:
         # its own consumer groups, in the deployment's namespace: gridflow.<id>.<any>
         out.add(Grant(s.id, "read", "group", f"{PROCESSOR_PRINCIPAL_PREFIX}{s.id}.", "prefixed"))
         if s.role is SenderRole.CHANNEL:
-            out.add(Grant(s.id, "write", "topic", REPORTS_RAW.name))
+            out.add(Grant(s.id, "write", "topic", report_topic(s.id).name))
     return sorted(out)
 
 
@@ -237,6 +250,7 @@ __all__ = [
     "Grant",
     "Relation",
     "Rule",
+    "channel_topic",
     "grants",
     "processor_principal",
     "refusal",

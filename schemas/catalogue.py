@@ -475,6 +475,10 @@ class Site(Model):
                 problems.append(f"sender {s.id} ({s.role}): has no jurisdiction to act in")
             if (s.role is SenderRole.CHANNEL) != (s.channel is not None):
                 problems.append(f"sender {s.id}: a channel sender, and only it, names a channel")
+        channels = [s.channel for s in self.senders if s.channel is not None]
+        for twice in sorted({c for c in channels if channels.count(c) > 1}):
+            # the channel's report topic proves where a report came from: one writer each
+            problems.append(f"channel {twice}: more than one sender speaks for it")
         return problems
 
     def _overrides_consistent(self, places: Mapping[str, Jurisdiction]) -> list[str]:
@@ -578,7 +582,8 @@ class Site(Model):
         return min(found, key=lambda s: self._places[s.jurisdiction or ""].tier.rank, default=None)
 
     def channel_sender(self, channel: Channel) -> Sender | None:
-        """The sender that speaks for ``channel``: it passes on its residents' ratings."""
+        """The sender that speaks for ``channel``: it writes the channel's reports (its
+        report topic) and passes on its residents' ratings."""
         return next((s for s in self.senders if s.channel is channel), None)
 
     def within(self, place_id: str, jurisdiction_id: str) -> bool:

@@ -98,14 +98,6 @@ class Topic:
     partitions: int = CASE_PARTITIONS
 
 
-REPORTS_RAW = Topic(
-    name="gridflow.reports.raw",
-    key="'<channel>:<external_id>' (optional; intake does not rely on it)",
-    carries=(RawReport,),
-    writers=("upstream channels: 12345 hotline, grid app, web, Open311 gateway",),
-    readers=("intake",),
-    description="Reports exactly as channels send them, in the native JSON format.",
-)
 CASES_RECEIVED = Topic(
     name="gridflow.cases.received",
     key="case_id",
@@ -199,6 +191,7 @@ ASSIGNMENT_DESCRIPTION = (
     "the answer to each of its own commands (command.acknowledged, command.refused). A "
     "department subscribes to its own topic and sees its own work alone."
 )
+REPORT_PREFIX = "gridflow.reports."
 COMMAND_PREFIX = "gridflow.commands."
 REPLY_PREFIX = "gridflow.replies."
 SENDER_PARTITIONS = 1
@@ -206,7 +199,6 @@ SENDER_PARTITIONS = 1
 partitioner can reorder what a sender said, and a sender's traffic fits one partition."""
 
 CATALOGUE: tuple[Topic, ...] = (
-    REPORTS_RAW,
     CASES_RECEIVED,
     CASE_UPDATES,
     CASE_EVENTS,
@@ -250,6 +242,19 @@ ASSIGNMENTS = Topic(
 """The assignment topics as one entry: every unit's is this, under the unit's name."""
 
 
+REPORTS_OF = Topic(
+    name=REPORT_PREFIX + "<channel_sender_id>",
+    key="'<channel>:<external_id>' (optional; intake does not rely on it)",
+    carries=(RawReport,),
+    writers=("the channel",),
+    readers=("intake",),
+    description="One topic per upstream channel (the 12345 hotline, the grid app, the web, "
+    "the Open311 gateway, ...): its reports exactly as it sends them, in the native JSON "
+    "format. Only the channel's principal may write it, so the topic proves which channel "
+    "a report came from; intake refuses a report whose channel field names another.",
+)
+"""The report topics as one entry: every channel sender's is this, under its id."""
+
 COMMANDS_OF = Topic(
     name=COMMAND_PREFIX + "<sender_id>",
     key="case_id (any partitioner: the topic has one partition, and intake re-keys)",
@@ -287,7 +292,7 @@ REPLIES_TO = Topic(
 )
 """The reply topics as one entry: every non-unit sender's is this, under its id."""
 
-TEMPLATES: tuple[Topic, ...] = (ASSIGNMENTS, COMMANDS_OF, REPLIES_TO)
+TEMPLATES: tuple[Topic, ...] = (REPORTS_OF, ASSIGNMENTS, COMMANDS_OF, REPLIES_TO)
 """The per-unit and per-sender topics, each one entry for all of its kind."""
 
 
@@ -295,6 +300,11 @@ def _named(template: Topic, prefix: str, sender_id: str, reader: str) -> Topic:
     if not _UNIT_ID.match(sender_id):
         raise ValueError(f"id {sender_id!r} cannot name a topic: use [a-z0-9._-]")
     return replace(template, name=prefix + sender_id, **{reader: (sender_id,)})
+
+
+def report_topic(sender_id: str) -> Topic:
+    """The topic a channel writes its reports on, e.g. ``gridflow.reports.channel.web``."""
+    return _named(REPORTS_OF, REPORT_PREFIX, sender_id, "writers")
 
 
 def command_topic(sender_id: str) -> Topic:
@@ -320,6 +330,8 @@ def topic_named(name: str) -> Topic:
         return BY_NAME[name]
     if name.startswith(ASSIGNMENT_PREFIX):
         return assignment_topic(name.removeprefix(ASSIGNMENT_PREFIX))
+    if name.startswith(REPORT_PREFIX):
+        return report_topic(name.removeprefix(REPORT_PREFIX))
     if name.startswith(COMMAND_PREFIX):
         return command_topic(name.removeprefix(COMMAND_PREFIX))
     if name.startswith(REPLY_PREFIX):

@@ -248,23 +248,36 @@ def tick(
 @app.command()
 def send(
     file: Annotated[Path, typer.Argument(help="JSON lines file of raw reports, or - for stdin")],
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            help="Send every line on this channel's report topic (on a SASL broker, the "
+            "channel GRIDFLOW_KAFKA_USERNAME speaks for). By default each line goes to the "
+            "topic of the channel it names."
+        ),
+    ] = None,
 ) -> None:
-    """Produce raw reports (one JSON object a line) to the intake topic, as a channel does."""
+    """Produce raw reports (one JSON object a line) to the channels' report topics."""
     from kafka import KafkaProducer
 
-    from schemas.topics import REPORTS_RAW
+    from schemas.access import channel_topic
+    from schemas.catalogue import load_site
+    from schemas.reports import Channel
     from services.runtime.names import Names
     from services.runtime.security import client_security
 
     settings = _settings()
-    topic = Names(settings.namespace).topic(REPORTS_RAW.name)
+    site, names = load_site(settings.site), Names(settings.namespace)
+    known = {c.value: c for c in Channel if site.channel_sender(c) is not None}
+    if channel is not None and channel not in known:
+        raise typer.BadParameter(f"{channel!r} is not a channel of site {site.id}: {sorted(known)}")
     lines = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap.split(","),
         acks="all",
         **client_security(),  # on a SASL broker: as the channel (GRIDFLOW_KAFKA_USERNAME)
     )
-    count, not_objects = 0, []
+    count, not_objects, unsent, topics = 0, [], [], set()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -277,11 +290,18 @@ def send(
         else:
             key = None  # intake dead-letters it with the reason
             not_objects.append(number)
+        named = data.get("channel") if isinstance(data, dict) else None
+        chosen = channel or (named if isinstance(named, str) else None)
+        if chosen not in known:
+            unsent.append(number)  # no channel to send it as: refused here, not sent
+            continue
+        topic = names.topic(channel_topic(site, known[chosen]).name)
+        topics.add(topic)
         producer.send(topic, key=key, value=line.strip().encode())
         count += 1
     producer.flush()
     producer.close()
-    console.print(f"sent {count} report(s) to {topic}")
+    console.print(f"sent {count} report(s) to {', '.join(sorted(topics)) or 'no topic'}")
     if not_objects:
         shown = ", ".join(map(str, not_objects[:10])) + (" ..." if len(not_objects) > 10 else "")
         console.print(
@@ -289,6 +309,13 @@ def send(
             f"(lines {shown}); they will be dead letters. The file must be JSON lines, one "
             "report a line: a pretty-printed file can be converted with `jq -c . FILE`."
         )
+    if unsent:
+        shown = ", ".join(map(str, unsent[:10])) + (" ..." if len(unsent) > 10 else "")
+        console.print(
+            f"[red]not sent:[/] {len(unsent)} line(s) name no channel of site {site.id} "
+            f"(lines {shown}); a report travels on its channel's own topic. Give --channel."
+        )
+        raise typer.Exit(1)
 
 
 @app.command("schemas")

@@ -2,7 +2,7 @@
 # Kafka's own console clients, against the local broker: what any channel or department
 # does with the stock tools, without Python.
 #
-#   deploy/kafka/console.sh produce gridflow.reports.raw < reports.jsonl   # one JSON a line
+#   deploy/kafka/console.sh produce gridflow.reports.channel.web < reports.jsonl   # one JSON a line
 #   deploy/kafka/console.sh consume gridflow.assignments.zs.urban --from-beginning
 #
 # Extra arguments go to the tool (e.g. --max-messages 1, --timeout-ms 10000,

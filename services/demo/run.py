@@ -18,10 +18,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escalator.calendar import WorkingCalendar
 from notifier.subscriptions import Subscriber, Subscriptions
+from schemas.access import channel_topic
 from schemas.cases import CaseAssigned, CaseClosed, CaseEscalated
 from schemas.catalogue import load_site
 from schemas.deadlines import DeadlineWarning
-from schemas.topics import REPORTS_RAW
 from services.demo.actors import Actors
 from services.demo.receiver import Receiver
 from services.demo.scenario import generate, working_days
@@ -99,7 +99,9 @@ def run_demo(
                 now = clock.now()
                 while pending and pending[-1].at <= now:
                     report = pending.pop()
-                    pipeline.publish(REPORTS_RAW.name, report.value, report.key)
+                    pipeline.publish(
+                        channel_topic(site, report.channel).name, report.value, report.key
+                    )
                 actors.send(actors.due(now), now)
                 pipeline.pump()
                 if now >= next_tick:

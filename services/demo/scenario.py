@@ -38,6 +38,7 @@ FLAWS = ("not_json", "missing", "category", "grid", "future", "bad_phone", "not_
 @dataclass(frozen=True)
 class Report:
     at: datetime
+    channel: Channel  # the channel that sends it, on its own report topic
     key: bytes | None
     value: bytes
     valid: bool
@@ -86,7 +87,7 @@ def generate(
             value = _spoil(FLAWS[spoiled % len(FLAWS)], body, at)
             spoiled += 1
         key = f"{channel.value}:{body['external_id']}".encode()
-        reports.append(Report(at=at, key=key, value=value, valid=valid))
+        reports.append(Report(at=at, channel=channel, key=key, value=value, valid=valid))
     reports.sort(key=lambda r: r.at)
     return reports
 

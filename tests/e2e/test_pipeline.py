@@ -25,13 +25,15 @@ from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import create_engine, text
 
 from intake.core import case_id_for
+from schemas.access import channel_topic
 from schemas.catalogue import Site
-from schemas.reports import Tier
-from schemas.topics import ASSIGNMENT_PREFIX, DEADLETTER, REPORTS_RAW
+from schemas.reports import Channel, Tier
+from schemas.topics import ASSIGNMENT_PREFIX, DEADLETTER
 from services.demo.receiver import Receiver
 from services.processors import PROCESSORS
 from services.runtime.local import LocalCluster
 from tests.support.processes import free_ports, wait_for
+from tests.support.processing import report_topic_of
 from tests.support.sites import SHANGHAI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
@@ -84,13 +86,14 @@ def make_reports(site: Site, tag: str) -> tuple[list[tuple[bytes, bytes]], set[s
     return out, case_ids
 
 
-def _send_documented_example(bootstrap: str, tag: str) -> str:
+def _send_documented_example(bootstrap: str, site: Site, tag: str) -> str:
     """docs/examples/report.json, as one line through deploy/kafka/console.sh produce."""
     report = json.loads((ROOT / "docs/examples/report.json").read_text(encoding="utf-8"))
     report["external_id"] = f"{tag}-example"
+    channel = Channel(report["channel"])  # on its own channel's topic
     report["reported_at"] = datetime.now(SHANGHAI).isoformat()
     done = subprocess.run(
-        [str(ROOT / "deploy/kafka/console.sh"), "produce", REPORTS_RAW.name],
+        [str(ROOT / "deploy/kafka/console.sh"), "produce", channel_topic(site, channel).name],
         input=json.dumps(report, ensure_ascii=False).encode() + b"\n",
         env={**os.environ, "GRIDFLOW_KAFKA_BOOTSTRAP": bootstrap},
         capture_output=True,
@@ -181,10 +184,10 @@ def _exercise(
     reports, case_ids = make_reports(site, tag)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     for key, value in reports:
-        producer.send(REPORTS_RAW.name, key=key, value=value)
+        producer.send(report_topic_of(site, value), key=key, value=value)
     producer.flush()
     producer.close()
-    example_case = _send_documented_example(bootstrap, tag)
+    example_case = _send_documented_example(bootstrap, site, tag)
 
     # Every valid report lands on exactly one unit's assignment topic, once.
     assignments = TopicReader(bootstrap, tag, pattern=f"^{ASSIGNMENT_PREFIX}.*")

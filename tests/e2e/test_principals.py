@@ -24,13 +24,15 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import TopicAuthorizationFailedError
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from intake.core import case_id_for
 from schemas.access import grants, view_topic
 from schemas.catalogue import Site
-from schemas.topics import REPORTS_RAW, command_topic
+from schemas.envelope import stable_id
+from schemas.topics import REPORT_PREFIX, command_topic, report_topic
 from services.acl import ensure_credentials, principals
 from services.cli import app
 from services.processors import PROCESSORS
@@ -48,6 +50,7 @@ SCHEMAS = ROOT / "schemas" / "json"
 UNIT = "zs.urban"  # urban.garbage in a street grid is the street's urban management's
 VERIFIER = "zs.verify"  # the street command room: the nearest verifier of the grid
 CHANNEL = "channel.hotline-12345"
+HOTLINE_REPORTS = report_topic(CHANNEL).name
 GRID = "zs-xzl-g03"
 
 
@@ -124,7 +127,8 @@ def _every_message_fits_its_schema(broker: SaslKafka, names: Names) -> None:
     try:
         for record in consumer:  # until 4 s pass with nothing new: bounded by the run
             doc = json.loads(record.value)
-            kind = "report.raw" if record.topic == names.topic(REPORTS_RAW.name) else doc["type"]
+            raw = record.topic.startswith(names.topic(REPORT_PREFIX))
+            kind = "report.raw" if raw else doc["type"]
             problems = list(VALIDATORS[kind].iter_errors(doc))
             assert not problems, f"{kind} on {record.topic} breaks its schema: {problems[0]}"
             kinds.add(kind)
@@ -151,8 +155,8 @@ def _until_authorised(broker: SaslKafka, names: Names, passwords: dict[str, str]
     """Wait until new credentials and ACLs have reached the broker's metadata: each
     processor's principal connects and sees a topic it reads (bounded, 60 s)."""
     probes = {f"gridflow.{p}": "gridflow.deadletter" for p in PROCESSORS if p != "intake"}
-    probes["gridflow.intake"] = REPORTS_RAW.name
-    probes[CHANNEL] = REPORTS_RAW.name
+    probes["gridflow.intake"] = HOTLINE_REPORTS
+    probes[CHANNEL] = HOTLINE_REPORTS
 
     def ready() -> bool:
         for principal, topic in probes.items():
@@ -287,10 +291,21 @@ def test_the_loop_closes_with_every_actor_authenticated_and_a_self_rating_refuse
             "reporter": {"name": "王女士", "phone": "13812345678"},
         }
         hotline = producer(CHANNEL)
-        hotline.send(names.topic(REPORTS_RAW.name), value=json.dumps(report).encode())
+        hotline.send(names.topic(HOTLINE_REPORTS), value=json.dumps(report).encode())
+        # On its own topic, a report in the web channel's name: refused, and told so.
+        posing = {**report, "channel": "web", "external_id": f"{external}-posing"}
+        hotline.send(names.topic(HOTLINE_REPORTS), value=json.dumps(posing).encode())
         hotline.flush()
+        # The web channel's topic is not the hotline's to write.
+        with pytest.raises(TopicAuthorizationFailedError):
+            hotline.send(names.topic(report_topic("channel.web").name), value=b"{}").get(30)
         hotline.close()
         case_id = case_id_for("hotline_12345", external)
+        posed = stable_id("report", HOTLINE_REPORTS, "web", posing["external_id"])
+        own = case_id_for("hotline_12345", posing["external_id"])  # had it named its own
+        told = channel.wait(own, "command.refused", command_id=posed)
+        assert told["payload"]["reason"] == "permission"
+        assert "names channel web" in told["payload"]["message"]
 
         # The unit gets it whole, with its clocks, on its own topic.
         dispatched = unit.wait(case_id, "case.dispatched")

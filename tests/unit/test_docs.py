@@ -12,7 +12,7 @@ from archive.deadletters import ViewerSettings
 from intake import Intake
 from schemas.catalogue import Site
 from schemas.codec import decode
-from schemas.topics import REPORTS_RAW
+from schemas.topics import REPORTS_OF
 from services.runtime.security import KafkaSecurity
 from services.settings import Settings
 from tests.support.processing import handle_one
@@ -25,7 +25,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_readme_example_report_is_accepted(site: Site) -> None:
     block = re.search(r"```json\n(.*?)```", README, re.S)
     assert block, "the README shows an example report"
-    raw = decode(REPORTS_RAW, block.group(1).encode())
+    raw = decode(REPORTS_OF, block.group(1).encode())
     [emit] = handle_one(Intake(site), raw, datetime(2026, 9, 21, 10, tzinfo=SHANGHAI))
     assert emit.message.case_id.startswith("GF-")  # type: ignore[attr-defined]
 

@@ -10,7 +10,7 @@ at publish), the outcome asserted is the same.
 
 The pipeline runs in a namespace of its own. ``gridflow.cases.received`` is created
 with ``max.message.bytes`` = 8,000, so a report with a long description makes an
-output the broker refuses; ``gridflow.reports.raw`` accepts 2 MB, so a record
+output the broker refuses; the hotline's report topic accepts 2 MB, so a record
 larger than the producers' 1 MiB limit can come in.
 """
 
@@ -34,18 +34,18 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import TopicPartition
 
 from intake.core import case_id_for
+from schemas.access import channel_topic
 from schemas.cases import StepPayload
 from schemas.catalogue import Site
 from schemas.codec import encode
 from schemas.commands import AcceptCase
 from schemas.deadletter import RejectionReason
-from schemas.reports import Tier
+from schemas.reports import Channel, Tier
 from schemas.topics import (
     CASE_EVENTS,
     CASE_UPDATES,
     CASES_RECEIVED,
     DEADLETTER,
-    REPORTS_RAW,
     TOPIC_CONFIG,
 )
 from services.runtime.names import Names
@@ -65,7 +65,8 @@ HUGE = 1_100_000
 def namespace(kafka_bootstrap: str, site: Site) -> str:
     ns = f"poison{uuid.uuid4().hex[:8]}"
     names = Names(ns)
-    limits = {CASES_RECEIVED: str(RECEIVED_LIMIT), REPORTS_RAW: "2000000"}
+    hotline = channel_topic(site, Channel.HOTLINE_12345)
+    limits = {CASES_RECEIVED: str(RECEIVED_LIMIT), hotline: "2000000"}
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap.split(","))
     try:  # these two first, with their limits; create_topics makes the rest
         admin.create_topics(
@@ -160,7 +161,8 @@ def test_every_poison_is_one_dead_letter_and_every_valid_record_flows(
     kafka_bootstrap: str, namespace: str, site: Site, workers: dict[str, subprocess.Popen[bytes]]
 ) -> None:
     names = Names(namespace)
-    raw_topic, updates = names.topic(REPORTS_RAW.name), names.topic(CASE_UPDATES.name)
+    hotline = channel_topic(site, Channel.HOTLINE_12345).name
+    raw_topic, updates = names.topic(hotline), names.topic(CASE_UPDATES.name)
     tag = namespace
     valid = [report(site, f"{tag}-ok-{i}", i) for i in range(6)]
     poisons: dict[str, tuple[str, bytes]] = {

@@ -28,9 +28,10 @@ from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import create_engine, text
 
 from intake.core import case_id_for
+from schemas.access import channel_topic
 from schemas.catalogue import Site
-from schemas.reports import Tier
-from schemas.topics import ASSIGNMENT_PREFIX, REPORTS_RAW
+from schemas.reports import Channel, Tier
+from schemas.topics import ASSIGNMENT_PREFIX
 from services.runtime.names import Names
 from services.topics import create_topics, site_topics
 from tests.support.processes import free_ports, wait_for
@@ -131,7 +132,8 @@ def _send(bootstrap: str, namespace: str, site: Site, first: int, n: int) -> set
             "grid_id": grids[(i * 7) % len(grids)],
             "description": "井盖缺失，夜间有安全隐患。",
         }
-        producer.send(Names(namespace).topic(REPORTS_RAW.name), json.dumps(body).encode())
+        hotline = channel_topic(site, Channel.HOTLINE_12345).name
+        producer.send(Names(namespace).topic(hotline), json.dumps(body).encode())
         ids.add(case_id_for("hotline_12345", external))
     producer.flush()
     producer.close()

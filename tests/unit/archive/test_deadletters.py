@@ -36,11 +36,13 @@ from archive.sql import SqlArchiveStore
 from schemas.codec import cut, encode, reject
 from schemas.deadletter import BodyStore, FieldError, MessageRejected, Original, RejectionReason
 from schemas.processing import Inbound
-from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Record
+from schemas.topics import CASES_RECEIVED, Record, report_topic
 from services.cli_deadletters import deadletters
 from services.storage.migrate import upgrade
 from storage.db import Transaction, keep_dead_letter_body, make_engine
 from tests.unit.archive.story import ADDRESS, NAME, PHONE, T0, Story
+
+REPORTS = report_topic("channel.hotline-12345").name
 
 REPORT: dict[str, Any] = {
     "channel": "hotline_12345",
@@ -69,7 +71,7 @@ def personal(text: str) -> bool:
     return any(s in text for s in (NAME, PHONE, ADDRESS))
 
 
-def text_original(value: str, topic: str = REPORTS_RAW.name, **fields: Any) -> Original:
+def text_original(value: str, topic: str = REPORTS, **fields: Any) -> Original:
     return Original(topic=topic, partition=0, offset=7, text=value, **fields)
 
 
@@ -77,7 +79,7 @@ def test_a_raw_report_keeps_its_shape_and_loses_the_person() -> None:
     shown = mask_original(text_original(json.dumps(REPORT, ensure_ascii=False)))
     assert json.loads(shown.value) == MASKED_REPORT
     assert not personal(shown.value) and shown.masked
-    assert (shown.topic, shown.partition, shown.offset) == (REPORTS_RAW.name, 0, 7)
+    assert (shown.topic, shown.partition, shown.offset) == (REPORTS, 0, 7)
 
 
 def test_the_privacy_officer_sees_it_as_it_arrived() -> None:
@@ -127,7 +129,7 @@ def test_a_dead_letter_inside_a_dead_letter_is_masked_to_the_bottom() -> None:
     assert not personal(shown.value)
     nested = json.loads(shown.value)["payload"]["original"]
     assert json.loads(nested["text"]) == MASKED_REPORT
-    assert nested["topic"] == REPORTS_RAW.name and nested["key"] == "hotline_12345:x-1"
+    assert nested["topic"] == REPORTS and nested["key"] == "hotline_12345:x-1"
     # one level further down, in base64
     b64_inner = letter(b"\x00" + json.dumps(REPORT, ensure_ascii=False).encode())
     assert b64_inner.payload.original.base64 is not None
@@ -135,7 +137,7 @@ def test_a_dead_letter_inside_a_dead_letter_is_masked_to_the_bottom() -> None:
     assert nested_b64["payload"]["original"]["base64"].startswith("<")  # NUL: not JSON, sealed
 
 
-def letter(value: bytes, topic: str = REPORTS_RAW.name, **fields: Any) -> MessageRejected:
+def letter(value: bytes, topic: str = REPORTS, **fields: Any) -> MessageRejected:
     record = Record(
         topic=topic, value=value, timestamp=T0, key=b"hotline_12345:x-1", offset=3, **fields
     )
@@ -149,19 +151,19 @@ def test_what_is_not_json_is_shown_as_size_and_digest() -> None:
     assert shown.value == f"<{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}>"
     assert mask_original(text_original(xml), reveal=True).value == xml
     assert mask_original(text_original("")).value == ""
-    tombstone = Original(topic=REPORTS_RAW.name, value_null=True)
+    tombstone = Original(topic=REPORTS, value_null=True)
     assert mask_original(tombstone).value == "(no value)"
 
 
 def test_base64_originals_are_decoded_then_masked_or_sealed() -> None:
     as_json = json.dumps(REPORT, ensure_ascii=False).encode()
-    b64 = Original(topic=REPORTS_RAW.name, base64=base64.b64encode(as_json).decode())
+    b64 = Original(topic=REPORTS, base64=base64.b64encode(as_json).decode())
     assert json.loads(mask_original(b64).value) == MASKED_REPORT
     gbk = NAME.encode("gbk")  # not UTF-8: a channel's legacy encoding
-    sealed = Original(topic=REPORTS_RAW.name, base64=base64.b64encode(gbk).decode())
+    sealed = Original(topic=REPORTS, base64=base64.b64encode(gbk).decode())
     assert mask_original(sealed).value == f"<{len(gbk)} bytes, sha256 {sha(gbk)}>"
     assert mask_original(sealed, reveal=True).value == "base64:" + base64.b64encode(gbk).decode()
-    broken = Original(topic=REPORTS_RAW.name, base64="not base64!")
+    broken = Original(topic=REPORTS, base64="not base64!")
     assert mask_original(broken).value == MASK
 
 

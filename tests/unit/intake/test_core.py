@@ -10,10 +10,10 @@ import pytest
 
 from intake import Intake, case_id_for
 from schemas.cases import CaseReceived
-from schemas.catalogue import Site
+from schemas.catalogue import SenderRole, Site
 from schemas.deadletter import Rejected, RejectionReason
 from schemas.reports import Channel, RawReport, Urgency
-from schemas.topics import CASES_RECEIVED, REPORTS_RAW
+from schemas.topics import CASES_RECEIVED
 from tests.support.processing import handle_one
 from tests.support.sites import SHANGHAI
 from tests.unit.intake.conftest import NOW
@@ -50,7 +50,7 @@ def test_processor_reads_raw_reports_and_every_senders_commands(small_site: Site
     assert intake.name == "intake"
     senders = small_site.all_senders()
     assert intake.topics == (
-        REPORTS_RAW.name,
+        *(f"gridflow.reports.{s.id}" for s in senders if s.role is SenderRole.CHANNEL),
         *(f"gridflow.commands.{s.id}" for s in senders),
     )
 

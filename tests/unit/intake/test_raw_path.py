@@ -1,4 +1,4 @@
-"""The whole raw path: bytes on gridflow.reports.raw -> RawReport -> case, or field errors.
+"""The whole raw path: bytes on a channel's report topic -> RawReport -> case, or field errors.
 
 Decoding is the runtime's (schemas.codec); these tests pin what a channel sees
 when its bytes are refused before intake's own rules run, and that the example
@@ -19,7 +19,7 @@ from schemas.catalogue import Site
 from schemas.codec import DecodeError, decode
 from schemas.deadletter import RejectionReason
 from schemas.reports import RawReport
-from schemas.topics import REPORTS_RAW
+from schemas.topics import REPORTS_OF
 from tests.support.processing import handle_one
 from tests.support.sites import SHANGHAI
 
@@ -32,14 +32,14 @@ def documented_example() -> dict[str, Any]:
 
 def decode_error(value: bytes) -> DecodeError:
     with pytest.raises(DecodeError) as info:
-        decode(REPORTS_RAW, value)
+        decode(REPORTS_OF, value)
     return info.value
 
 
 def test_documented_example_is_complete_and_accepted(site: Site) -> None:
     example = documented_example()
     assert set(example) == set(RawReport.model_fields)  # every field is shown
-    raw = decode(REPORTS_RAW, json.dumps(example, ensure_ascii=False).encode())
+    raw = decode(REPORTS_OF, json.dumps(example, ensure_ascii=False).encode())
     now = datetime(2026, 9, 21, 9, 15, tzinfo=SHANGHAI)
     [emit] = handle_one(Intake(site), raw, now)  # the bundled site knows its category and grid
     case = emit.message.payload  # type: ignore[attr-defined]

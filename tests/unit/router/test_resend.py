@@ -28,12 +28,14 @@ from schemas.codec import decode
 from schemas.deadletter import MessageRejected, Rejected, RejectionReason
 from schemas.processing import Inbound
 from schemas.reports import RawReport, Tier
-from schemas.topics import ASSIGNMENT_PREFIX, CASES_RECEIVED, DEADLETTER, REPORTS_RAW, topic_named
+from schemas.topics import ASSIGNMENT_PREFIX, CASES_RECEIVED, DEADLETTER, report_topic, topic_named
 from services.runtime.clock import SimulatedClock
 from services.runtime.embedded import EmbeddedPipeline
 from tests.support.processing import handle_one
 from tests.support.sites import SHANGHAI
 from tests.unit.router.support import LATER, T0, act, file_of
+
+HOTLINE = report_topic("channel.hotline-12345").name
 
 PHONE = "13812345678"
 DESCRIPTION = "东门垃圾桶已满三天，无人清运。"
@@ -237,20 +239,20 @@ def test_through_the_pipeline_a_conflict_is_one_dead_letter_and_a_resend_nothing
     clock = SimulatedClock(start)
     pipeline = EmbeddedPipeline(site, clock)
     try:
-        pipeline.publish(REPORTS_RAW.name, json.dumps(body).encode())
+        pipeline.publish(HOTLINE, json.dumps(body).encode())
         assert pipeline.pump().dead_letters == 0
         with pipeline.engine.connect() as conn:
             before = conn.execute(select(router_cases)).all()
         assert len(before) == 1
 
         clock.advance(timedelta(hours=1))
-        pipeline.publish(REPORTS_RAW.name, json.dumps(body).encode())  # the same, again
+        pipeline.publish(HOTLINE, json.dumps(body).encode())  # the same, again
         again = pipeline.pump()
         assert again.dead_letters == 0 and again.duplicates >= 1
 
         other = {**body, "grid_id": grids[1], "description": "换了一段描述"}
         clock.advance(timedelta(hours=1))
-        pipeline.publish(REPORTS_RAW.name, json.dumps(other).encode())
+        pipeline.publish(HOTLINE, json.dumps(other).encode())
         assert pipeline.pump().dead_letters == 1
 
         received = [r.value for r in pipeline.broker.read(CASES_RECEIVED.name)]

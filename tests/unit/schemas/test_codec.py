@@ -25,7 +25,7 @@ from schemas.topics import (
     CLOCK,
     DEADLETTER,
     DEADLINES,
-    REPORTS_RAW,
+    REPORTS_OF,
     Record,
     Topic,
 )
@@ -87,7 +87,7 @@ def as_json(message: Envelope, **changes: Any) -> bytes:
         (CASE_EVENTS, CaseAccepted.derive(_step(), producer="router", now=NOW, case_id="GF-1")),
         (DEADLINES, lapsed()),
         (CLOCK, ClockTicked.derive(TickPayload(now=NOW), producer="t", now=NOW, case_id=None)),
-        (REPORTS_RAW, raw_report()),
+        (REPORTS_OF, raw_report()),
     ],
     ids=lambda v: getattr(v, "name", type(v).__name__),
 )

@@ -18,7 +18,7 @@ from schemas.commands import AcceptCase, VerifyCase
 from schemas.deadletter import RejectionReason
 from schemas.edges import EARLIEST, ID_LENGTH, LATEST, UNIT_ID_LENGTH
 from schemas.reports import RawReport
-from schemas.topics import CASE_UPDATES, CASES_RECEIVED, DEADLINES, REPORTS_RAW, Record, Topic
+from schemas.topics import CASE_UPDATES, CASES_RECEIVED, DEADLINES, REPORTS_OF, Record, Topic
 
 AT = "2026-03-02T09:30:00+08:00"
 UUID = "6f1d9c2e-3a4b-5c6d-8e7f-90a1b2c3d4e5"
@@ -111,7 +111,7 @@ def test_the_valid_messages_decode() -> None:
     assert command.payload.at == datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
     case = decode(CASES_RECEIVED, as_bytes(received()))
     assert case.payload.channel == "web"
-    assert isinstance(decode(REPORTS_RAW, as_bytes(raw())), RawReport)
+    assert isinstance(decode(REPORTS_OF, as_bytes(raw())), RawReport)
 
 
 # --- text: NUL, lone surrogates, length -------------------------------------------------
@@ -140,13 +140,13 @@ def test_a_lone_surrogate_in_a_unit_id_is_refused() -> None:
 
 
 def test_a_lone_surrogate_in_a_raw_report_url_is_refused() -> None:
-    found = refused_at(REPORTS_RAW, raw(attachments=["https://x.example/\ud83d.jpg"]))
+    found = refused_at(REPORTS_OF, raw(attachments=["https://x.example/\ud83d.jpg"]))
     assert found == {"attachments.0": "surrogate"}
 
 
 def test_a_raw_report_may_hold_controls_for_intake_to_clean() -> None:
     """Intake removes controls from free text and refuses ids that hold one (intake's tests)."""
-    report = decode(REPORTS_RAW, as_bytes(raw(description="a\x00b", external_id="W\x00-1")))
+    report = decode(REPORTS_OF, as_bytes(raw(description="a\x00b", external_id="W\x00-1")))
     assert isinstance(report, RawReport)
 
 
@@ -156,9 +156,7 @@ def test_over_long_text_is_refused() -> None:
 
 
 def test_over_long_raw_text_is_refused() -> None:
-    assert refused_at(REPORTS_RAW, raw(description="x" * 4001)) == {
-        "description": "string_too_long"
-    }
+    assert refused_at(REPORTS_OF, raw(description="x" * 4001)) == {"description": "string_too_long"}
 
 
 # --- ids ---------------------------------------------------------------------------------
@@ -233,7 +231,7 @@ def test_the_range_ends_are_as_documented() -> None:
 
 
 def test_a_raw_report_from_1900_is_refused() -> None:
-    found = refused_at(REPORTS_RAW, raw(reported_at="1900-01-01T08:00:00+08:00"))
+    found = refused_at(REPORTS_OF, raw(reported_at="1900-01-01T08:00:00+08:00"))
     assert found == {"reported_at": "time_range"}
 
 
@@ -270,7 +268,7 @@ def test_only_true_and_false_are_booleans(flag: Any) -> None:
 
 
 def test_yes_is_not_a_boolean_in_a_raw_report() -> None:
-    found = refused_at(REPORTS_RAW, raw(reporter={"anonymous": "yes"}))
+    found = refused_at(REPORTS_OF, raw(reporter={"anonymous": "yes"}))
     assert found == {"reporter.anonymous": "bool_type"}
 
 
@@ -289,7 +287,7 @@ def test_a_number_beyond_the_columns_is_refused() -> None:
 
 
 def test_a_string_is_not_a_coordinate() -> None:
-    found = refused_at(REPORTS_RAW, raw(location={"lat": "29.9"}))
+    found = refused_at(REPORTS_OF, raw(location={"lat": "29.9"}))
     assert found == {"location.lat": "float_type"}
 
 

@@ -30,7 +30,7 @@ from schemas.deadletter import RejectionReason
 from schemas.envelope import Model
 from schemas.jsonschema import OUT, TOPICS, render
 from schemas.reports import Case, CaseFacts, Location, RawReport, RawReporter, Reporter, Tier
-from schemas.topics import CATALOGUE, REPORTS_RAW, TEMPLATES, Record
+from schemas.topics import CATALOGUE, TEMPLATES, Record, report_topic
 from tests.support.sites import SHANGHAI
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
@@ -139,7 +139,7 @@ def samples() -> list[tuple[str, Model]]:
         reporter=RawReporter(anonymous=True),
     )
     dead = reject(
-        Record(topic=REPORTS_RAW.name, value=b"\xff", offset=3, timestamp=NOW),
+        Record(topic=report_topic("channel.web").name, value=b"\xff", offset=3, timestamp=NOW),
         processor="intake",
         reason=RejectionReason.NOT_UTF8,
         message="not UTF-8",

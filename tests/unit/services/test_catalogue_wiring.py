@@ -8,13 +8,14 @@ from contextlib import ExitStack
 from datetime import timedelta
 
 from schemas.catalogue import Site
-from schemas.topics import CATALOGUE, REPORTS_RAW, TEMPLATES, topic_named
+from schemas.topics import CATALOGUE, TEMPLATES, topic_named
 from services.demo.receiver import Receiver
 from services.demo.run import demo_subscriptions
 from services.processors import REGISTRY, Parts
 from services.runtime.clock import SimulatedClock
 from services.runtime.embedded import EmbeddedPipeline
 from storage.db import Transaction, make_engine
+from tests.support.processing import report_topic_of
 from tests.unit.services.test_embedded import START, reports
 
 
@@ -48,7 +49,7 @@ def _written(pipeline: EmbeddedPipeline, site: Site, clock: SimulatedClock) -> s
     """(processor, topic) of every topic a processor published to over a small story."""
     good, bad, _ = reports(site)
     for value in good + bad:
-        pipeline.publish(REPORTS_RAW.name, value)
+        pipeline.publish(report_topic_of(site, value), value)
     pipeline.pump()
     clock.advance(timedelta(days=12))
     pipeline.tick()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from schemas.topics import CASES_RECEIVED, REPORTS_RAW, Record
+from schemas.topics import CASES_RECEIVED, Record, report_topic
 from services.metrics import Metrics
 from services.processors import REGISTRY, Parts
 from services.runtime.batch import BatchRunner
@@ -20,6 +20,8 @@ from services.storage.tables import metadata
 from services.topics import site_topics
 from storage.db import Transaction, make_engine
 from tests.support.sites import SHANGHAI, tiny_site
+
+REPORTS = report_topic("grid-app").name  # tiny_site's grid app
 
 APPENDED = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
 """When the broker appended the input records."""
@@ -60,10 +62,9 @@ def _fresh() -> Engine:
 
 def test_intake_gives_the_same_bytes_at_any_wall_clock_time() -> None:
     records = [
-        Record(topic=REPORTS_RAW.name, value=_report(n), offset=n, timestamp=APPENDED)
-        for n in range(5)
+        Record(topic=REPORTS, value=_report(n), offset=n, timestamp=APPENDED) for n in range(5)
     ]
-    records.append(Record(topic=REPORTS_RAW.name, value=b"{oops", offset=9, timestamp=APPENDED))
+    records.append(Record(topic=REPORTS, value=b"{oops", offset=9, timestamp=APPENDED))
     first = _run("intake", records, APPENDED, _fresh())
     again = _run("intake", records, APPENDED + timedelta(days=40), _fresh())
     assert len(first) == 6 and first == again
@@ -73,10 +74,7 @@ def test_intake_gives_the_same_bytes_at_any_wall_clock_time() -> None:
 def test_the_router_gives_the_same_bytes_at_any_wall_clock_time() -> None:
     received = _run(
         "intake",
-        [
-            Record(topic=REPORTS_RAW.name, value=_report(n), offset=n, timestamp=APPENDED)
-            for n in range(5)
-        ],
+        [Record(topic=REPORTS, value=_report(n), offset=n, timestamp=APPENDED) for n in range(5)],
         APPENDED,
         _fresh(),
     )

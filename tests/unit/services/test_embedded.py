@@ -31,12 +31,12 @@ from schemas.topics import (
     CASE_EVENTS,
     CASES_RECEIVED,
     DEADLETTER,
-    REPORTS_RAW,
     command_topic,
     topic_named,
 )
 from services.runtime.clock import SimulatedClock
 from services.runtime.embedded import EmbeddedPipeline
+from tests.support.processing import report_topic_of
 from tests.support.sites import SHANGHAI
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday, no holiday for weeks
@@ -73,7 +73,7 @@ def reports(site: Site, tag: str = "t") -> tuple[list[bytes], list[bytes], set[s
 
 def publish_all(pipeline: EmbeddedPipeline, values: list[bytes]) -> None:
     for value in values:
-        pipeline.publish(REPORTS_RAW.name, value)
+        pipeline.publish(report_topic_of(pipeline.site, value), value)
 
 
 def read(pipeline: EmbeddedPipeline, topic: str, start: int = 0) -> list[Any]:

@@ -12,7 +12,7 @@ the production JSON formatter writes it, the Prometheus text, every webhook body
 and every database table. They may appear only where the README's "Who sees what"
 table allows:
 
-- ``gridflow.reports.raw``: what the channels sent;
+- ``gridflow.reports.channel.hotline-12345``: what the hotline sent;
 - ``gridflow.cases.received``: intake's hop to the router and the archive;
 - ``gridflow.assignments.<unit>`` of a unit the case was dispatched to;
 - ``gridflow.deadletter``: restricted to the archive and operations;
@@ -51,8 +51,8 @@ from schemas.topics import (
     CASE_EVENTS,
     CASES_RECEIVED,
     DEADLETTER,
-    REPORTS_RAW,
     command_topic,
+    report_topic,
 )
 from services.demo.actors import Actors
 from services.logs import formatter
@@ -66,7 +66,8 @@ CASES = 12
 TICK = timedelta(minutes=30)
 DAYS = 9  # long enough for slow units' deadlines to lapse and cases to escalate
 
-ALWAYS_ALLOWED = {REPORTS_RAW.name, CASES_RECEIVED.name, DEADLETTER.name}
+HOTLINE = report_topic("channel.hotline-12345")
+ALWAYS_ALLOWED = {HOTLINE.name, CASES_RECEIVED.name, DEADLETTER.name}
 ALLOWED_TABLES = {"archive_events", "archive_dead_letters", "dead_letter_bodies", "router_cases"}
 
 
@@ -212,12 +213,12 @@ def run(site: Site, caplog: pytest.LogCaptureFixture) -> Iterator[dict[str, Any]
         actors = Actors(pipeline.broker, [u.id for u in site.units], 3, 0.5, others)
         for n in range(CASES):
             body = json.dumps(raw_report(site, n), ensure_ascii=False).encode()
-            pipeline.publish(REPORTS_RAW.name, body, f"hotline_12345:pii-{n:03d}".encode())
+            pipeline.publish(HOTLINE.name, body, f"hotline_12345:pii-{n:03d}".encode())
         for value in refused_reports(site):
-            pipeline.publish(REPORTS_RAW.name, value)
+            pipeline.publish(HOTLINE.name, value)
         pipeline.pump()
         conflict = raw_report(site, CONFLICTING, external_id="pii-000")
-        pipeline.publish(REPORTS_RAW.name, json.dumps(conflict, ensure_ascii=False).encode())
+        pipeline.publish(HOTLINE.name, json.dumps(conflict, ensure_ascii=False).encode())
         pipeline.pump()
         actors.observe()
         _stray_accept(pipeline, site, clock.now())
@@ -328,7 +329,7 @@ def _the_run_exercised_what_it_checks(run: dict[str, Any]) -> None:
     assert run["webhooks"] and run["logs"]
     # the search finds what is there: each report's data on the topics it must reach
     for n in range(CASES):
-        assert found_in("".join(topics[REPORTS_RAW.name]), n) == set(person(n))
+        assert found_in("".join(topics[HOTLINE.name]), n) == set(person(n))
         assert found_in("".join(topics[CASES_RECEIVED.name]), n) == set(person(n))
         for unit_topic in run["holders"][n]:
             assert found_in("".join(topics[unit_topic]), n) == set(person(n))
@@ -378,7 +379,7 @@ def test_free_text_of_commands_stays_off_the_shared_story(site: Site) -> None:
     kept off the shared story, kept in the archive."""
     pipeline = EmbeddedPipeline(site, SimulatedClock(START))
     try:
-        pipeline.publish(REPORTS_RAW.name, json.dumps(raw_report(site, 0)).encode())
+        pipeline.publish(HOTLINE.name, json.dumps(raw_report(site, 0)).encode())
         pipeline.pump()
         [assigned] = list(_assigned(pipeline))
         held = assigned.payload.assignment

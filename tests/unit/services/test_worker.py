@@ -14,7 +14,7 @@ import pytest
 
 from schemas.clock import ClockTicked, TickPayload
 from schemas.codec import encode
-from schemas.topics import CLOCK, REPORTS_RAW, Record
+from schemas.topics import CLOCK, Record, report_topic
 from services.metrics import Metrics
 from services.processors import PROCESSORS, cluster_ports, metrics_port
 from services.runtime.batch import BatchResult
@@ -23,6 +23,8 @@ from services.runtime.loop import Loop
 from services.runtime.worker import IDLE_GAP, RETRY_PAUSE, TICK_ROUNDS, Ticking, Worker
 from services.settings import ClockMode, Settings
 from tests.support.sites import SHANGHAI
+
+REPORTS = report_topic("channel.web").name
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
 
@@ -93,7 +95,7 @@ def tick(at: datetime, offset: int) -> Record:
 
 def test_ticks_move_the_clock_and_work_goes_to_the_runner_before_the_commit() -> None:
     w, runner, source, log = worker()
-    report = Record(topic=REPORTS_RAW.name, value=b"{}", offset=7, timestamp=T0)
+    report = Record(topic=REPORTS, value=b"{}", offset=7, timestamp=T0)
     later = T0 + timedelta(days=3)
     source.waiting = [tick(later, 0), report, tick(T0 + timedelta(days=1), 1)]
     records = list(source.waiting)
@@ -122,7 +124,7 @@ def test_a_failed_tick_is_run_again_and_its_clock_record_committed_only_then() -
 
 def test_a_tick_polled_with_a_failing_batch_is_kept_and_run_after_the_retry() -> None:
     w, runner, source, _ = worker()
-    report = Record(topic=REPORTS_RAW.name, value=b"{}", offset=7, timestamp=T0)
+    report = Record(topic=REPORTS, value=b"{}", offset=7, timestamp=T0)
     later = T0 + timedelta(days=3)
     clock = tick(later, 0)
     source.waiting = [clock, report]
@@ -252,7 +254,7 @@ def test_a_batch_that_arms_an_earlier_deadline_brings_the_timer_forward() -> Non
     w.step()  # nothing polled: the due time is not read again
     assert store.reads == reads
     store.due = T0 + timedelta(seconds=2)  # what the batch armed
-    source.waiting = [Record(topic=REPORTS_RAW.name, value=b"{}", offset=1, timestamp=T0)]
+    source.waiting = [Record(topic=REPORTS, value=b"{}", offset=1, timestamp=T0)]
     w.step()
     assert store.reads == reads + 1
     w.step()
