@@ -37,25 +37,30 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from router.workflow import RECEIVED, REOPENING_REASONS, STAGE_ORDER
 from schemas.cases import (
+    AssignmentReason,
     CaseAccepted,
     CaseAssigned,
     CaseClosed,
     CaseEscalated,
+    CaseFollowedUp,
     CaseHandled,
     CaseQueued,
     CaseRated,
     CaseReceived,
+    CaseReopened,
     CaseResumed,
+    CaseSupervised,
     CaseSuspended,
     CaseVerified,
+    DeadlineKind,
     Stage,
 )
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.envelope import Envelope
 from schemas.reports import CaseFacts
 
-RECEIVED = "received"  # before the first dispatch; not a router Stage
 STAGES = (RECEIVED, *(s.value for s in Stage))
 
 
@@ -86,6 +91,17 @@ class CaseRow:
     on_time: bool | None = None
     rating: int | None = None
     last_event_at: datetime | None = None
+    external_id: str | None = None  # the channel's own number: a hotline's work order (工单号)
+    first_accepted_at: datetime | None = None  # the first acceptance (受理), by any holder
+    accept_due_at: datetime | None = None  # the first assignment's same-day accept limit
+    due_at: datetime | None = None  # the current assignment's resolve (or refer) due time
+    rated_at: datetime | None = None  # when the latest rating was given
+    followed_up_at: datetime | None = None  # the latest follow-up call that reached them
+    reopenings: int = 0  # sent back to the unit (重办): a failed check, an unsatisfied rating
+    referrals: int = 0  # referred up by the holder (上报)
+    supervisions: int = 0  # pressed by a supervisor (督办)
+    responded: bool | None = None  # the resident says the unit contacted them (响应)
+    resolved: bool | None = None  # the resident says the matter is solved (解决)
 
 
 def _first(old: datetime | None, new: datetime) -> datetime:
@@ -96,13 +112,19 @@ def _latest(old: datetime | None, new: datetime) -> datetime:
     return new if old is None or new > old else old
 
 
-def _staged(row: CaseRow, stage: Stage, at: datetime) -> CaseRow:
-    """Move to ``stage`` unless closed, or unless the current stage is newer (see module doc)."""
+def _staged(row: CaseRow, stage: Stage, e: Envelope) -> CaseRow:
+    """Move to ``stage`` unless closed, or unless the current stage is newer (see module doc).
+
+    A tie at one instant goes to the later step in the loop's order
+    (:data:`router.workflow.STAGE_ORDER`), whatever the order of arrival."""
     if row.stage == Stage.CLOSED.value:
         return row
-    if row.stage_at is not None and at < row.stage_at:
+    if row.stage_at is not None and (e.occurred_at, STAGE_ORDER[stage.value]) < (
+        row.stage_at,
+        STAGE_ORDER.get(row.stage or "", -1),
+    ):
         return row
-    return replace(row, stage=stage.value, stage_at=at)
+    return replace(row, stage=stage.value, stage_at=e.occurred_at)
 
 
 def _case_facts(row: CaseRow, case: CaseFacts) -> CaseRow:
@@ -114,6 +136,7 @@ def _case_facts(row: CaseRow, case: CaseFacts) -> CaseRow:
         grid_id=row.grid_id or case.grid_id,
         received_at=row.received_at or case.received_at,
         reported_at=row.reported_at or case.reported_at,
+        external_id=row.external_id or case.external_id,
     )
 
 
@@ -122,36 +145,77 @@ def _received(row: CaseRow, e: CaseReceived) -> CaseRow:
     return replace(row, stage=RECEIVED) if row.stage is None else row
 
 
+def _due(e: CaseAssigned, *kinds: DeadlineKind) -> datetime | None:
+    """The due time of the first of ``kinds`` the assignment starts a clock for."""
+    by_kind = {d.kind: d.due_at for d in e.payload.due}
+    return next((by_kind[k] for k in kinds if k in by_kind), None)
+
+
 def _assigned(row: CaseRow, e: CaseAssigned) -> CaseRow:
     a = e.payload.assignment
     row = _case_facts(row, e.payload.case)
     row = replace(row, assigned_at=_first(row.assigned_at, a.assigned_at))
+    if a.seq == 1:
+        row = replace(row, accept_due_at=_due(e, DeadlineKind.ACCEPT))
     if a.seq >= row.seq:
         row = replace(
-            row, unit_id=a.unit_id, tier=a.tier.value, owner_tier=a.owner_tier.value, seq=a.seq
+            row,
+            unit_id=a.unit_id,
+            tier=a.tier.value,
+            owner_tier=a.owner_tier.value,
+            seq=a.seq,
+            due_at=_due(e, DeadlineKind.RESOLVE, DeadlineKind.REFER),
         )
-    return _staged(row, Stage.ASSIGNED, e.occurred_at)
+    # a rework goes back to a unit that has accepted the case already (router.workflow)
+    stage = Stage.ACCEPTED if a.reason in REOPENING_REASONS else Stage.ASSIGNED
+    return _staged(row, stage, e)
 
 
 def _accepted(row: CaseRow, e: CaseAccepted) -> CaseRow:
-    row = replace(row, accepted_at=_latest(row.accepted_at, e.payload.at))
-    return _staged(row, Stage.ACCEPTED, e.occurred_at)
+    at = e.payload.at
+    row = replace(
+        row,
+        accepted_at=_latest(row.accepted_at, at),
+        first_accepted_at=_first(row.first_accepted_at, at),
+    )
+    return _staged(row, Stage.ACCEPTED, e)
 
 
 def _handled(row: CaseRow, e: CaseHandled) -> CaseRow:
     row = replace(row, handled_at=_latest(row.handled_at, e.payload.at))
-    return _staged(row, Stage.HANDLED, e.occurred_at)
+    return _staged(row, Stage.HANDLED, e)
 
 
 def _verified(row: CaseRow, e: CaseVerified) -> CaseRow:
-    if not e.payload.passed:  # back to the unit: the rework assignment moves the stage
+    if not e.payload.passed:  # back to the unit: the reopening moves the stage
         return row
     row = replace(row, verified_at=_latest(row.verified_at, e.payload.at))
-    return _staged(row, Stage.VERIFIED, e.occurred_at)
+    return _staged(row, Stage.VERIFIED, e)
 
 
 def _rated(row: CaseRow, e: CaseRated) -> CaseRow:
-    return replace(row, rating=e.payload.rating)
+    """The latest rating stands (an unsatisfied one reopened the case; a later one closed it)."""
+    at = e.payload.at
+    if row.rated_at is not None and at < row.rated_at:
+        return row
+    return replace(row, rating=e.payload.rating, rated_at=at)
+
+
+def _reopened(row: CaseRow, e: CaseReopened) -> CaseRow:
+    row = replace(row, reopenings=row.reopenings + 1)
+    return _staged(row, Stage.ACCEPTED, e)
+
+
+def _followed_up(row: CaseRow, e: CaseFollowedUp) -> CaseRow:
+    """The latest call that reached the resident holds their answers."""
+    p = e.payload
+    if not p.reached or (row.followed_up_at is not None and p.at < row.followed_up_at):
+        return row
+    return replace(row, followed_up_at=p.at, responded=p.responded, resolved=p.resolved)
+
+
+def _supervised(row: CaseRow, e: CaseSupervised) -> CaseRow:
+    return replace(row, supervisions=row.supervisions + 1)
 
 
 def _closed(row: CaseRow, e: CaseClosed) -> CaseRow:
@@ -164,23 +228,25 @@ def _closed(row: CaseRow, e: CaseClosed) -> CaseRow:
         unit_id=row.unit_id or p.unit_id,
         tier=row.tier or p.tier.value,
     )
-    return _staged(row, Stage.CLOSED, e.occurred_at)
+    return _staged(row, Stage.CLOSED, e)
 
 
 def _suspended(row: CaseRow, e: CaseSuspended) -> CaseRow:
-    return _staged(row, Stage.SUSPENDED, e.occurred_at)
+    return _staged(row, Stage.SUSPENDED, e)
 
 
 def _resumed(row: CaseRow, e: CaseResumed) -> CaseRow:
-    return _staged(row, Stage.ACCEPTED, e.occurred_at)
+    return _staged(row, Stage.ACCEPTED, e)
 
 
 def _queued(row: CaseRow, e: CaseQueued) -> CaseRow:
-    return _staged(row, Stage.QUEUED, e.occurred_at)
+    return _staged(row, Stage.QUEUED, e)
 
 
 def _escalated(row: CaseRow, e: CaseEscalated) -> CaseRow:
-    return replace(row, escalations=row.escalations + 1)
+    """Every move up (升级, 上报) counts; referrals also apart."""
+    referred = e.payload.reason is AssignmentReason.REFERRED
+    return replace(row, escalations=row.escalations + 1, referrals=row.referrals + referred)
 
 
 def _lapsed(row: CaseRow, e: DeadlineLapsed) -> CaseRow:
@@ -204,6 +270,9 @@ FOLDS: dict[type[Envelope], Callable[[CaseRow, Any], CaseRow]] = {
     CaseSuspended: _suspended,
     CaseResumed: _resumed,
     CaseQueued: _queued,
+    CaseReopened: _reopened,
+    CaseFollowedUp: _followed_up,
+    CaseSupervised: _supervised,
     DeadlineLapsed: _lapsed,
     DeadlineWarning: _warned,
 }

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Engine,
+    Index,
     Integer,
     String,
     Table,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 
 from archive.ports import ArchivedEvent, ArchiveStore, DeadLetterRow
@@ -83,6 +85,20 @@ archive_cases = Table(
     Column("on_time", Boolean),
     Column("rating", Integer),
     Column("last_event_at", UtcDateTime),
+    # added by revision 0008 (NULL or 0 in rows archived before, until a rebuild)
+    Column("external_id", String(128)),
+    *(
+        Column(name, UtcDateTime)
+        for name in ("first_accepted_at", "accept_due_at", "due_at", "rated_at", "followed_up_at")
+    ),
+    *(
+        Column(name, Integer, nullable=False, server_default=text("0"))
+        for name in ("reopenings", "referrals", "supervisions")
+    ),
+    Column("responded", Boolean),
+    Column("resolved", Boolean),
+    Index(None, "channel", "external_id"),  # a case by its hotline work-order number
+    Index(None, "unit_id", "stage"),  # a unit's open cases
 )
 
 archive_dead_letters = Table(

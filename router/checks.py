@@ -19,14 +19,14 @@ from pydantic import ValidationError
 
 from intake.core import RECEIPT_FIELDS
 from router.ports import CaseFile, CaseFiles
+from router.workflow import WORKING, refusal
 from schemas.cases import DeadlineKind, Stage, StepPayload
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.deadlines import DeadlinePayload
 from schemas.envelope import Envelope
 from schemas.reports import Case
 
-WORKING = (Stage.ASSIGNED, Stage.ACCEPTED)  # held by a unit that has not reported it handled
-
+__all__ = ["WORKING", "case_file", "conflict", "differences", "holding", "stale_lapse"]
 
 DIFFERS_MSG = "differs from the case as opened"
 
@@ -92,13 +92,16 @@ def case_file(files: CaseFiles, message: Envelope) -> CaseFile:
     return file
 
 
-def holding(file: CaseFile, command: Envelope, stages: tuple[Stage, ...]) -> CaseFile:
+def holding(file: CaseFile, command: Envelope) -> CaseFile:
     """``file`` when ``command`` may act on it now, else a CONFLICT refusal.
 
-    Step commands name the sender's assignment (unit_id, seq); a rating names none.
+    The stage must be one the loop's table allows the command in
+    (:data:`router.workflow.TRANSITIONS`); step commands also name the sender's
+    assignment (unit_id, seq); a rating names none.
     """
-    if file.stage not in stages:
-        raise conflict(command, file, f"it must be {' or '.join(stages)} for this step")
+    why = refusal(file.stage, command.type)
+    if why is not None:
+        raise conflict(command, file, why)
     step = command.payload
     if isinstance(step, StepPayload):
         held = file.assignment

@@ -29,11 +29,13 @@ from typing import Any
 
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for, site_calendar
-from router.checks import WORKING, case_file, conflict, differences, holding, stale_lapse
+from router.checks import case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
 from router.returns import next_unit
 from router.routing import category_of, initial_placement, place, rework_explanation
 from router.story import PRODUCER, assigned, event, reply, untold
+from router.workflow import refusal as workflow_refusal
+from router.workflow import sources
 from schemas.access import refusal, view_topic
 from schemas.cases import (
     Assignment,
@@ -43,10 +45,12 @@ from schemas.cases import (
     CaseEscalated,
     CaseExtended,
     CaseExtensionRequested,
+    CaseFollowedUp,
     CaseHandled,
     CaseQueued,
     CaseRated,
     CaseReceived,
+    CaseReopened,
     CaseRequestRefused,
     CaseResumed,
     CaseReturned,
@@ -62,10 +66,13 @@ from schemas.cases import (
     QueuedPayload,
     QueueReason,
     RefusedRequest,
+    ReopenCause,
+    ReopenedPayload,
     RequestFacts,
     RequestKind,
     ReturnedPayload,
     RoutingRule,
+    Satisfaction,
     Stage,
     SupervisionPayload,
     SuspensionRequested,
@@ -76,6 +83,7 @@ from schemas.commands import (
     Command,
     DecideRequest,
     DispatchCase,
+    FollowUpCase,
     RateCase,
     ReferUp,
     ReportHandled,
@@ -88,6 +96,7 @@ from schemas.commands import (
 )
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.deadlines import DeadlineLapsed, DeadlineReminder, DeadlineWarning
+from schemas.edges import INT_MAX
 from schemas.envelope import Envelope, Model
 from schemas.processing import Inbound, Outcome
 from schemas.replies import (
@@ -132,6 +141,7 @@ class Router:
             ReportHandled: self._report_handled,
             VerifyCase: self._verify,
             RateCase: self._rate,
+            FollowUpCase: self._follow_up,
             ReferUp: self._refer_up,
             SuperviseCase: self._supervise,
             RequestSuspension: self._request_suspension,
@@ -282,14 +292,14 @@ class Router:
     # --- the loop's steps, by the holding unit ------------------------------------
 
     def _accept(self, command: AcceptCase, now: datetime, files: CaseFiles) -> list[Emit]:
-        file = holding(case_file(files, command), command, (Stage.ASSIGNED,))
+        file = holding(case_file(files, command), command)
         files.put(replace(file, stage=Stage.ACCEPTED))
         return [event(CaseAccepted, untold(command.payload), file, command, now)]
 
     def _report_handled(
         self, command: ReportHandled, now: datetime, files: CaseFiles
     ) -> list[Emit]:
-        file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
+        file = holding(case_file(files, command), command)
         files.put(replace(file, stage=Stage.HANDLED, request=None))  # a request is moot now
         handled = event(CaseHandled, untold(command.payload), file, command, now)
         verifier = self._site.verifier_for(file.case.grid_id)
@@ -297,16 +307,44 @@ class Router:
         return [handled, *asks]  # the nearest verifier is asked to check it (核查)
 
     def _verify(self, command: VerifyCase, now: datetime, files: CaseFiles) -> list[Emit]:
-        """Passed: on to the rating. Failed: back to the same unit, which has
-        accepted it already, under a new assignment (rework)."""
-        file = holding(case_file(files, command), command, (Stage.HANDLED,))
+        """Passed: on to the rating. Failed (核查不通过): reopened to the same unit."""
+        file = holding(case_file(files, command), command)
         verified = event(CaseVerified, untold(command.payload), file, command, now)
         if command.payload.passed:
             files.put(replace(file, stage=Stage.VERIFIED))
             channel = self._site.channel_sender(file.case.channel)
             asks = [_to(verified, view_topic(channel).name)] if channel else []
             return [verified, *asks]  # the report's channel asks the resident to rate it
+        return [verified, *self._reopen(file, command, now, files, ReopenCause.VERIFICATION_FAILED)]
+
+    def _rate(self, command: RateCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        """The resident's rating (评价): satisfied or basically satisfied closes the case
+        (结案); unsatisfied (不满意) reopens it to the unit that handled it."""
+        file = holding(case_file(files, command), command)
+        held, rating = file.assignment, command.payload.rating
+        rated = event(CaseRated, untold(command.payload), file, command, now)
+        file = replace(file, rating=rating)
+        if Satisfaction.of(rating) is Satisfaction.UNSATISFIED:
+            return [rated, *self._reopen(file, command, now, files, ReopenCause.UNSATISFIED)]
+        closed = ClosedPayload(
+            at=now,
+            unit_id=held.unit_id,
+            tier=held.tier,
+            escalations=file.escalations,
+            on_time=not file.lapsed,
+            rating=rating,
+        )
+        files.put(replace(file, stage=Stage.CLOSED))
+        return [rated, event(CaseClosed, closed, file, command, now)]
+
+    def _reopen(
+        self, file: CaseFile, cause: Command, now: datetime, files: CaseFiles, why: ReopenCause
+    ) -> list[Emit]:
+        """Back to the same unit (重办), which has accepted it already, under a new
+        assignment with fresh clocks; counted, on the story and on the unit's topic."""
         held = file.assignment
+        if held.seq >= INT_MAX:
+            raise conflict(cause, file, "its assignments are used up: it cannot be reopened")
         rework = held.model_copy(
             update={
                 "seq": held.seq + 1,
@@ -316,46 +354,35 @@ class Router:
                 "why": rework_explanation(self._site, file.case, held),
             }
         )
-        files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
-        whole = file.whole_case()
-        due = self._due(rework, file.case)
-        return [verified, *assigned(file.case, rework, command, now, whole, due)]
-
-    def _rate(self, command: RateCase, now: datetime, files: CaseFiles) -> list[Emit]:
-        """The resident's rating closes the case (评价 -> 结案)."""
-        file = holding(case_file(files, command), command, (Stage.VERIFIED,))
-        held, rating = file.assignment, command.payload.rating
-        closed = ClosedPayload(
-            at=now,
-            unit_id=held.unit_id,
-            tier=held.tier,
-            escalations=file.escalations,
-            on_time=not file.lapsed,
-            rating=rating,
+        file = replace(file, reopenings=file.reopenings + 1)
+        payload = ReopenedPayload(
+            unit_id=held.unit_id, seq=rework.seq, at=now, cause=why, reopenings=file.reopenings
         )
-        files.put(replace(file, stage=Stage.CLOSED, rating=rating))
+        reopened = event(CaseReopened, payload, file, cause, now)
+        files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
+        due = self._due(rework, file.case)
         return [
-            event(CaseRated, untold(command.payload), file, command, now),
-            event(CaseClosed, closed, file, command, now),
+            reopened,
+            _to_unit(reopened, held.unit_id),
+            *assigned(file.case, rework, cause, now, file.whole_case(), due),
         ]
+
+    def _follow_up(self, command: FollowUpCase, now: datetime, files: CaseFiles) -> list[Emit]:
+        """A follow-up call to the resident (回访): on the story without the caller's
+        note; the case does not move."""
+        file = holding(case_file(files, command), command)
+        return [event(CaseFollowedUp, untold(command.payload), file, command, now)]
 
     def _refer_up(self, command: ReferUp, now: datetime, files: CaseFiles) -> list[Emit]:
         """The holder reports the case beyond its powers (上报)."""
-        file = holding(case_file(files, command), command, WORKING)
+        file = holding(case_file(files, command), command)
         if file.assignment.tier.parent() is None:
             raise conflict(command, file, "there is no tier above it to refer to")
         return self._escalate(file, command, now, files, AssignmentReason.REFERRED)
 
     def _supervise(self, command: SuperviseCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """Supervision (督办): the holder is pressed, on the story and on its own topic."""
-        open_stages = (
-            Stage.ASSIGNED,
-            Stage.ACCEPTED,
-            Stage.SUSPENDED,
-            Stage.HANDLED,
-            Stage.VERIFIED,
-        )
-        file = holding(case_file(files, command), command, open_stages)
+        file = holding(case_file(files, command), command)
         held = file.assignment
         payload = SupervisionPayload(
             at=command.payload.at,
@@ -407,7 +434,7 @@ class Router:
     def _requesting(command: RequestSuspension | RequestExtension, files: CaseFiles) -> CaseFile:
         """The file, when its holder may ask now: it accepted the case and works it
         (not suspended, not reported handled), and has no other request open."""
-        file = holding(case_file(files, command), command, (Stage.ACCEPTED,))
+        file = holding(case_file(files, command), command)
         other = file.open_request()
         if other is not None:
             raise conflict(
@@ -450,8 +477,9 @@ class Router:
         file, d = case_file(files, command), command.payload
         request = file.open_request()
         if request is None or request.request_id != d.request_id:
-            if file.stage is not Stage.ACCEPTED:
-                raise conflict(command, file, "it must be accepted for a decision")
+            if workflow_refusal(file.stage, command.type) is not None:
+                must = " or ".join(sources(command.type))
+                raise conflict(command, file, f"it must be {must} for a decision")
             open_one = f"the open one is {request.request_id}" if request else "none is open"
             raise conflict(command, file, f"request {d.request_id} is not open: {open_one}")
         held = file.assignment
@@ -486,7 +514,7 @@ class Router:
     def _resume(self, command: ResumeCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """The wait is over: the clocks run again (the escalator, on ``case.resumed``),
         and the case is back at work, accepted."""
-        file = holding(case_file(files, command), command, (Stage.SUSPENDED,))
+        file = holding(case_file(files, command), command)
         held, p = file.assignment, command.payload
         request_id = file.suspension.request_id if file.suspension else command.event_id
         payload = RequestFacts(
@@ -509,7 +537,7 @@ class Router:
         has not returned it (:mod:`router.returns`), with the returner's note on its
         topic; after ``routing.max_returns`` returns, or when no unit is left, to the
         dispatch queue of the command room over the holder."""
-        file = holding(case_file(files, command), command, WORKING)
+        file = holding(case_file(files, command), command)
         held, p = file.assignment, command.payload
         returned_by = (*file.returned_by, held.unit_id)
         category = self._site.category(file.case.category)
@@ -591,7 +619,7 @@ class Router:
     def _dispatch(self, command: DispatchCase, now: datetime, files: CaseFiles) -> list[Emit]:
         """A dispatcher assigns a queued case to a unit it chooses: a new assignment,
         with fresh clocks, like any other."""
-        file = holding(case_file(files, command), command, (Stage.QUEUED,))
+        file = holding(case_file(files, command), command)
         p, held = command.payload, file.assignment
         unit = self._site.unit(p.unit_id)
         place = self._site.jurisdiction(unit.jurisdiction) if unit else None

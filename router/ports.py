@@ -61,6 +61,7 @@ class CaseFile:
     suspension: Suspension | None = None  # while the stage is suspended
     returned_by: tuple[str, ...] = ()  # every unit that returned it (退回), in order
     queued: Queued | None = None  # while the stage is queued
+    reopenings: int = 0  # how many times it went back to the unit (重办, router.workflow)
 
     def open_request(self) -> OpenRequest | None:
         """The request still open: asked on the current assignment, which is at work."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     select,
+    text,
 )
 from sqlalchemy.engine import Row
 
@@ -50,6 +51,8 @@ cases = Table(
     # the units that returned it (退回), and its place in the dispatch queue (人工分拨)
     Column("returns_json", JsonDocument, nullable=True),
     Column("queue_json", JsonDocument, nullable=True),
+    # how many times it went back to the unit (重办); revision 0008
+    Column("reopenings", Integer, nullable=False, server_default=text("0")),
     Index(None, "unit_id", "stage"),  # a unit's open cases
 )
 
@@ -73,6 +76,7 @@ def _row(f: CaseFile) -> dict[str, Any]:
         "suspension_json": f.suspension.model_dump(mode="json") if f.suspension else None,
         "returns_json": list(f.returned_by) if f.returned_by else None,
         "queue_json": f.queued.model_dump(mode="json") if f.queued else None,
+        "reopenings": f.reopenings,
     }
 
 
@@ -90,6 +94,7 @@ def _file(r: Row[Any]) -> CaseFile:
         suspension=Suspension.model_validate(r.suspension_json) if r.suspension_json else None,
         returned_by=tuple(r.returns_json or ()),
         queued=Queued.model_validate(r.queue_json) if r.queue_json else None,
+        reopenings=r.reopenings,
     )
 
 

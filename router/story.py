@@ -88,7 +88,7 @@ def assigned(
         "correlation_id": case.case_id,
     }
     story = CaseAssigned.derive(
-        CaseAssignedPayload(assignment=assignment, case=CaseFacts.of(case)),
+        CaseAssignedPayload(assignment=assignment, case=CaseFacts.of(case), due=list(due)),
         key=(CaseAssigned.TYPE, assignment.seq),
         **common,  # type: ignore[arg-type]
     )

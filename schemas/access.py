@@ -27,6 +27,7 @@ from schemas.commands import (
     AcceptCase,
     DecideRequest,
     DispatchCase,
+    FollowUpCase,
     RateCase,
     ReferUp,
     ReportHandled,
@@ -84,6 +85,12 @@ PERMISSIONS: dict[str, tuple[Rule, ...]] = {
     VerifyCase.TYPE: (Rule(SenderRole.VERIFIER, Relation.JURISDICTION),),
     # The rating (评价) comes from the residents' channel that took the report.
     RateCase.TYPE: (Rule(SenderRole.CHANNEL, Relation.REPORTING_CHANNEL),),
+    # The follow-up call (回访): the channel that took the report, as the hotlines call
+    # back, or a verifier of the case's jurisdiction (a grid leader calling on them).
+    FollowUpCase.TYPE: (
+        Rule(SenderRole.CHANNEL, Relation.REPORTING_CHANNEL),
+        Rule(SenderRole.VERIFIER, Relation.JURISDICTION),
+    ),
     # Supervision (督办), by the supervisors of the case's jurisdiction.
     SuperviseCase.TYPE: (Rule(SenderRole.SUPERVISOR, Relation.JURISDICTION),),
     # Suspension and extension (挂起, 延期): the holder asks; a command room over the

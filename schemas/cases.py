@@ -146,18 +146,6 @@ class CaseReceived(Envelope):
     payload: Case
 
 
-class CaseAssignedPayload(Model):
-    assignment: Assignment
-    case: CaseFacts = Field(description="The case's ids, codes and times; no personal data.")
-
-
-class CaseAssigned(Envelope):
-    """The router dispatched (派遣) the case to a unit: the shared story's record of it."""
-
-    type: Literal["case.assigned"] = "case.assigned"
-    payload: CaseAssignedPayload
-
-
 LIMIT_DESCRIPTION = "The clock's limit, in its unit (working days, calendar days or hours)."
 POLICY_DESCRIPTION = (
     "The name of the site's override (deadlines.overrides) that set the limit; none when it "
@@ -189,6 +177,24 @@ class Due(Model):
         "known yet (the statutory holidays alone): it may move when the schedule comes, "
         "and a deadline.rescheduled then says so.",
     )
+
+
+class CaseAssignedPayload(Model):
+    assignment: Assignment
+    case: CaseFacts = Field(description="The case's ids, codes and times; no personal data.")
+    due: list[Due] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Each clock the assignment starts and its due time, as on the unit's "
+        "case.dispatched; empty on assignments told before the story carried them.",
+    )
+
+
+class CaseAssigned(Envelope):
+    """The router dispatched (派遣) the case to a unit: the shared story's record of it."""
+
+    type: Literal["case.assigned"] = "case.assigned"
+    payload: CaseAssignedPayload
 
 
 class CaseDispatchedPayload(Model):
@@ -240,10 +246,82 @@ class CaseVerified(Envelope):
     payload: VerifiedPayload
 
 
+class Satisfaction(StrEnum):
+    """The resident's verdict (评价), as the hotlines record it, from the 1-5 rating."""
+
+    SATISFIED = "satisfied"  # 满意: 4 or 5
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意: 3
+    UNSATISFIED = "unsatisfied"  # 不满意: 1 or 2; the case is reopened to the same unit
+
+    @classmethod
+    def of(cls, rating: int) -> Satisfaction:
+        if rating >= 4:
+            return cls.SATISFIED
+        return cls.BASICALLY_SATISFIED if rating == 3 else cls.UNSATISFIED
+
+
 class RatedPayload(Model):
     at: Time
-    rating: Rating = Field(description="5 very satisfied ... 1 very dissatisfied.")
+    rating: Rating = Field(
+        description="5 very satisfied ... 1 very dissatisfied: 4-5 satisfied (满意), 3 "
+        "basically satisfied (基本满意), 1-2 unsatisfied (不满意), which reopens the case."
+    )
     comment: Comment | None = None
+
+
+class ReopenCause(StrEnum):
+    """Why a case went back to the unit that handled it (重办)."""
+
+    VERIFICATION_FAILED = "verification_failed"  # 核查不通过
+    UNSATISFIED = "unsatisfied"  # the resident's rating was 不满意
+
+
+class ReopenedPayload(Model):
+    """A reopening: the case goes back to the same unit under a new assignment."""
+
+    unit_id: UnitId = Field(description="The unit that handled it, which has it again.")
+    seq: Seq = Field(description="The new assignment (the rework).")
+    at: Time = Field(description="When the router reopened it.")
+    cause: ReopenCause
+    reopenings: Count = Field(description="How many times the case has been reopened, this too.")
+
+
+class CaseReopened(Envelope):
+    """The case was reopened to the same unit (重办): a failed check or an unsatisfied rating."""
+
+    type: Literal["case.reopened"] = "case.reopened"
+    payload: ReopenedPayload
+
+
+class FollowUpPayload(Model):
+    """A follow-up call to the resident (回访) and what the resident said.
+
+    The answers are the hotlines' "three rates" (三率) questions: whether the unit
+    contacted the resident (响应), and whether the matter is solved (解决); the
+    satisfaction (满意) is the rating (``case.rate``)."""
+
+    at: Time
+    reached: Flag = Field(description="The resident answered the call.")
+    responded: bool | None = Field(
+        default=None,
+        description="The resident says the unit contacted them (响应); none "
+        "when not reached or not asked.",
+    )
+    resolved: bool | None = Field(
+        default=None,
+        description="The resident says the matter is solved (解决); none when "
+        "not reached or not asked.",
+    )
+    note: Note | None = Field(
+        default=None, description="The caller's free text: never on the story."
+    )
+
+
+class CaseFollowedUp(Envelope):
+    """The channel (or a verifier) called the resident back (回访); the case does not move."""
+
+    type: Literal["case.followed_up"] = "case.followed_up"
+    payload: FollowUpPayload
 
 
 class CaseRated(Envelope):

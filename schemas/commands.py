@@ -20,6 +20,7 @@ from schemas.cases import (
     DecisionPayload,
     DispatchPayload,
     ExtensionRequestPayload,
+    FollowUpPayload,
     RatedPayload,
     ReturnPayload,
     StepPayload,
@@ -70,6 +71,16 @@ class RateCase(Command):
 
     type: Literal["case.rate"] = "case.rate"
     payload: RatedPayload
+
+
+class FollowUpCase(Command):
+    """A follow-up call to the resident (回访): the answers to the three rates' questions.
+
+    From the residents' channel that took the report, or a verifier of the case's
+    jurisdiction; once the unit has reported it handled, and after it is closed."""
+
+    type: Literal["case.follow_up"] = "case.follow_up"
+    payload: FollowUpPayload
 
 
 class ReferUp(Command):
@@ -141,6 +152,7 @@ COMMANDS: tuple[type[Command], ...] = (
     ReportHandled,
     VerifyCase,
     RateCase,
+    FollowUpCase,
     ReferUp,
     SuperviseCase,
     RequestSuspension,

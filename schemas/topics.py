@@ -21,10 +21,12 @@ from schemas.cases import (
     CaseEscalated,
     CaseExtended,
     CaseExtensionRequested,
+    CaseFollowedUp,
     CaseHandled,
     CaseQueued,
     CaseRated,
     CaseReceived,
+    CaseReopened,
     CaseRequestRefused,
     CaseResumed,
     CaseReturned,
@@ -135,6 +137,8 @@ CASE_EVENTS = Topic(
         CaseResumed,
         CaseReturned,
         CaseQueued,
+        CaseReopened,
+        CaseFollowedUp,
     ),
     writers=("router",),
     readers=("escalator", "notifier", "archive"),
@@ -187,7 +191,8 @@ ASSIGNMENT_DESCRIPTION = (
     "(case.suspension_requested, case.extension_requested, case.suspended, case.extended, "
     "case.request_refused, case.resumed), and what became of each clock they moved "
     "(deadline.paused, deadline.resumed, deadline.extended); the return of a case sent on "
-    "to it, with the returner's note (case.returned); "
+    "to it, with the returner's note (case.returned); a case reopened to it after a failed "
+    "check or an unsatisfied rating (case.reopened, beside the rework's case.dispatched); "
     "the answer to each of its own commands (command.acknowledged, command.refused). A "
     "department subscribes to its own topic and sees its own work alone."
 )
@@ -228,6 +233,7 @@ ASSIGNMENTS = Topic(
         CaseRequestRefused,
         CaseResumed,
         CaseReturned,
+        CaseReopened,
         DeadlinePaused,
         DeadlineResumed,
         DeadlineExtended,

@@ -131,7 +131,7 @@ def _story() -> list[tuple[Envelope, object]]:
         (accept("GF-1", "d.command", 2), LATER),
         (report_handled("GF-1", "d.command", 2), LATER),
         (verify("GF-1", "d.command", 2), LATER),
-        (rate("GF-1", 2), LATER),
+        (rate("GF-1", 3), LATER),  # basically satisfied (基本满意): it closes
     ]
 
 
@@ -143,7 +143,7 @@ def test_the_router_runs_a_case_through_the_store(store: CaseStore) -> None:
     assert (closed.payload.on_time, closed.payload.escalations, closed.payload.rating) == (
         False,
         1,
-        2,
+        3,
     )
     file = file_of(store, "GF-1")
     assert file is not None
@@ -151,7 +151,7 @@ def test_the_router_runs_a_case_through_the_store(store: CaseStore) -> None:
         Stage.CLOSED,
         2,
         True,
-        2,
+        3,
     )
 
 

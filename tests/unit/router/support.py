@@ -16,6 +16,7 @@ from schemas.cases import (
     DecisionPayload,
     DispatchPayload,
     ExtensionRequestPayload,
+    FollowUpPayload,
     RatedPayload,
     RequestReason,
     ReturnPayload,
@@ -29,6 +30,7 @@ from schemas.commands import (
     AcceptCase,
     DecideRequest,
     DispatchCase,
+    FollowUpCase,
     RateCase,
     ReferUp,
     ReportHandled,
@@ -122,6 +124,21 @@ def verify(
 
 def rate(case_id: str, rating: int = 5, n: object = 0, sender: str = RATER) -> Envelope:
     return _command(RateCase, case_id, RatedPayload(at=T0, rating=rating), n, sender)
+
+
+def follow_up(
+    case_id: str,
+    n: object = 0,
+    sender: str = RATER,
+    responded: bool | None = True,
+    resolved: bool | None = True,
+) -> Envelope:
+    """The channel calls the resident back (回访); ``responded`` and ``resolved`` are
+    the resident's answers (None: not asked)."""
+    payload = FollowUpPayload(
+        at=T0, reached=True, responded=responded, resolved=resolved, note="李先生 says fixed"
+    )
+    return _command(FollowUpCase, case_id, payload, ("follow_up", n), sender)
 
 
 def supervise(case_id: str, n: object = 0, sender: str = "d.supervise") -> Envelope:

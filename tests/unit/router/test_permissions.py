@@ -32,6 +32,7 @@ from tests.unit.router.support import (
     decide,
     dispatch,
     file_of,
+    follow_up,
     rate,
     received,
     refer_up,
@@ -101,6 +102,7 @@ COMMAND_CASES: dict[str, tuple[Setup, Make]] = {
     "case.refer_up": (lambda r: r, lambda who: refer_up("GF-1", HOLDER, sender=who, n=who)),
     "case.verify": (_handled, lambda who: verify("GF-1", HOLDER, sender=who, n=who)),
     "case.rate": (_verified, lambda who: rate("GF-1", sender=who, n=who)),
+    "case.follow_up": (_handled, lambda who: follow_up("GF-1", sender=who, n=who)),
     "case.supervise": (lambda r: r, lambda who: supervise("GF-1", sender=who, n=who)),
     "case.request_suspension": (
         _accepted,
@@ -122,6 +124,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "case.refer_up": (HOLDER,),
     "case.verify": ("s.verify", "s-a.verify"),  # the street's, and community A's (grid s-a-g1)
     "case.rate": ("grid-app",),  # the channel that took the report
+    # the channel that took the report calls back (回访), or a verifier of the place
+    "case.follow_up": ("grid-app", "s.verify", "s-a.verify"),
     "case.supervise": ("d.supervise",),  # the district contains the grid
     "case.request_suspension": (HOLDER,),
     "case.request_extension": (HOLDER,),
@@ -140,6 +144,8 @@ REFUSED: dict[str, tuple[str, ...]] = {
     "case.verify": (HOLDER, "s.command", "d.supervise", "grid-app", "hotline"),
     # never the unit rating its own work; never another channel
     "case.rate": (HOLDER, "hotline", "s.verify", "d.supervise"),
+    # never the unit asking about its own work; never another channel, nor a supervisor
+    "case.follow_up": (HOLDER, "hotline", "d.supervise", "s.approve"),
     "case.supervise": (HOLDER, "s.verify", "grid-app"),
     "case.request_suspension": ("s.command", "s.approve", "s.verify", "d.supervise", "grid-app"),
     "case.request_extension": ("s.command", "s.approve", "d.supervise", "grid-app"),

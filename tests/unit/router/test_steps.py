@@ -89,14 +89,16 @@ def test_failed_verification_sends_it_back_to_the_same_unit(
     act(dispatched, accept("GF-1", UNIT), T0)
     act(dispatched, report_handled("GF-1", UNIT), T0)
     out = act(dispatched, verify("GF-1", UNIT, passed=False), LATER)
-    assert types(out) == ["case.verified", "case.assigned"]
+    assert types(out) == ["case.verified", "case.reopened", "case.assigned"]
     assert [e.topic for e in out] == [
         "gridflow.cases.events",
+        "gridflow.cases.events",
+        "gridflow.assignments.s.urban",  # the reopening, on the unit's topic
         "gridflow.cases.events",
         "gridflow.assignments.s.urban",
         "gridflow.replies.s.verify",  # the verifier's acknowledgement
     ]
-    verified, rework = out[0].message, out[1].message
+    verified, rework = out[0].message, out[3].message
     assert isinstance(verified, CaseVerified) and verified.payload.passed is False
     assert isinstance(rework, CaseAssigned)
     a = rework.payload.assignment
