@@ -8,7 +8,7 @@ unit's person or a resident. Partition numbers are a label of
 ``gridflow_partition_failed_attempts``: they are bounded by the topics'
 partition counts.
 
-The per-unit and per-sender topics (assignments, commands, replies) are
+The per-unit and per-sender topics (assignments, commands, replies, reports) are
 folded into one label value per kind (``gridflow.assignments.*``) so the series
 count does not grow with the number of units and senders.
 
@@ -48,9 +48,10 @@ from schemas.topics import (
     COMMAND_PREFIX,
     DEADLINES,
     REPLY_PREFIX,
+    REPORT_PREFIX,
 )
 
-_FOLDED = (ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX)
+_FOLDED = (ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX, REPORT_PREFIX)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
 """Seconds from a report's receipt to its first assignment: sub-second when all is
 well, minutes to an hour during an outage or a storm's backlog."""

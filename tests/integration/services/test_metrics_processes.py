@@ -21,6 +21,7 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.access import channel_topic
 from schemas.catalogue import Site
 from schemas.reports import Channel, Tier
 from services.processors import PROCESSORS
@@ -91,23 +92,11 @@ def cluster(
     assert codes == dict.fromkeys(PROCESSORS, 0), codes
 
 
-def hotline_topic(site: Site) -> str:
-    """Where the hotline's reports go: its own report topic (per-channel topics), or the
-    shared raw one on a tree that has none yet."""
-    try:
-        from schemas.access import channel_topic
-    except ImportError:
-        from schemas.topics import REPORTS_RAW
-
-        return REPORTS_RAW.name
-    return channel_topic(site, Channel.HOTLINE_12345).name
-
-
 def send(bootstrap: str, namespace: str, site: Site) -> None:
     grids = sorted(j.id for j in site.jurisdictions if j.tier is Tier.GRID)
     categories = sorted(c.code for c in site.categories)
     now = datetime.now(SHANGHAI) - timedelta(minutes=1)
-    topic = Names(namespace).topic(hotline_topic(site))
+    topic = Names(namespace).topic(channel_topic(site, Channel.HOTLINE_12345).name)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     for i in range(GOOD):
         body = {
