@@ -3,6 +3,8 @@
 #   promtool            (package prometheus)  - `promtool check metrics|rules`, `promtool test rules`
 #   chromium            (package chromium)    - the command-room page's browser test
 #   chromium-driver     (package chromium-driver)
+#   docker-compose      (package docker-compose) - `docker-compose config` checks
+#                       deploy/container/compose.yaml; no container engine is needed
 # Run by the Makefile's test target before the integration tests. Needs root (or sudo)
 # and a reachable Debian mirror only when something is missing; otherwise it does nothing.
 set -euo pipefail
@@ -11,6 +13,7 @@ missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 as_root=()
@@ -25,4 +28,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The package starts a Prometheus server on :9090 through systemd where systemd runs;
 # the tests need only promtool.
-command -v promtool >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null
+for tool in promtool chromium chromedriver docker-compose; do
+  command -v "$tool" >/dev/null || { echo "ensure.sh: $tool still missing" >&2; exit 1; }
+done
