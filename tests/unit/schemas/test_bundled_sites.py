@@ -143,3 +143,14 @@ def test_the_largest_site_loads_in_reasonable_time() -> None:
     start = time.perf_counter()
     load_site(BUNDLED_SITES / "maigaoqiao")
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_unit_has_a_verifier_and_an_approver_over_it(name: str) -> None:
+    """A unit's handled cases are checked (核查), and its suspensions and extensions
+    (挂起, 延期) decided, by a command room whose jurisdiction holds the unit's place:
+    without one, the unit's requests could never be answered."""
+    s = site(name)
+    for unit in s.units:
+        assert s.verifier_for(unit.jurisdiction) is not None, unit.id
+        assert s.approver_for(unit.jurisdiction) is not None, unit.id
