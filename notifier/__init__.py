@@ -1,24 +1,28 @@
-"""The notifier: tells units and supervisors what happened to cases, over webhooks.
+"""The notifier: tells units, supervisors, command rooms and residents what happened.
 
-It reads ``gridflow.cases.events`` and ``gridflow.deadlines``, plans one
-notification per interested subscriber (:func:`notifier.core.plan`), delivers it
-with retries, and records every outcome on ``gridflow.notifications``: after
-``max_attempts`` a delivery is recorded as failed (``notification.recorded``,
-status ``failed``), never silently lost, and not retried later (an outbox that
-retries over a longer period is future work).
-
-Templates: ``assignment`` (case.assigned), ``escalation`` and ``supervision``
-(case.escalated, the latter when no tier is left above: 督办),
-``deadline_warning`` (deadline.warning), ``supervision_reminder`` (deadline.reminder:
-a case lapsed at the top tier, still open, its holder pressed again), ``closure``
-(case.closed).
-
-Who hears what is configured in a subscriptions file
-(:mod:`notifier.subscriptions`, example ``notifier/subscriptions.yaml``).
+It reads ``gridflow.cases.received`` (a resident's contact, kept until closure),
+``gridflow.cases.events`` and ``gridflow.deadlines``; decides who hears what
+(:func:`notifier.core.plan`, the ``audiences`` of the subscriptions file); and
+records each delivery in its outbox in the batch's transaction, publishing
+``notification.recorded`` (``queued``). The sender (:mod:`notifier.sender`)
+delivers from the outbox: signed webhooks (:mod:`notifier.webhook`,
+:mod:`notifier.signing`), email (:mod:`notifier.mail`) and SMS
+(:mod:`notifier.sms`), concurrently, with retries over hours and a rate limit per
+address; after the last try a delivery is a dead letter with its reason, and
+``gridflow notify replay`` sends it again. The words come from Jinja2 templates in
+Chinese (:mod:`notifier.messages`, ``notifier/templates``).
 """
 
 from notifier.core import Notifier, plan
-from notifier.ports import Notification, Sender
+from notifier.ports import Outbox, OutboxEntry, Transport
 from notifier.subscriptions import Subscriptions, load_subscriptions
 
-__all__ = ["Notification", "Notifier", "Sender", "Subscriptions", "load_subscriptions", "plan"]
+__all__ = [
+    "Notifier",
+    "Outbox",
+    "OutboxEntry",
+    "Subscriptions",
+    "Transport",
+    "load_subscriptions",
+    "plan",
+]

@@ -1,4 +1,4 @@
-"""What a webhook says: the template of each notifiable event and its JSON body.
+"""What a webhook says: the subject of each notifiable event and its JSON body.
 
 Bodies are built field by field from an allow-list, never by dumping the event:
 a case carries the reporter's name, phone and address, and free text (title,
@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemas.cases import CaseAssigned, CaseClosed, CaseEscalated
+from schemas.cases import (
+    CaseAssigned,
+    CaseClosed,
+    CaseEscalated,
+    CaseExtensionRequested,
+    CaseQueued,
+    CaseReturned,
+    CaseSuspensionRequested,
+    CaseVerified,
+)
 from schemas.catalogue import Site
 from schemas.deadlines import DeadlineReminder, DeadlineWarning
 from schemas.envelope import Envelope
@@ -25,38 +34,68 @@ NOTIFIABLE_EVENTS: tuple[type[Envelope], ...] = (
     DeadlineWarning,
     DeadlineReminder,
     CaseClosed,
+    CaseVerified,
+    CaseSuspensionRequested,
+    CaseExtensionRequested,
+    CaseReturned,
+    CaseQueued,
 )
-"""The events a subscriber may ask for: each has a subject and a body below."""
+"""The events a subscriber or an audience may ask for: each has a subject and a body."""
 
 
 @dataclass(frozen=True)
 class Subject:
-    """What an event is about, for matching subscribers: its template, units and tiers."""
+    """What an event is about: its template, units and tiers (for matching
+    subscribers), the unit holding the case, the command room named, the deadline."""
 
     event_type: str
     template: str
     units: frozenset[str]
     tiers: frozenset[Tier]
+    holder: str | None = None
+    room: str | None = None
+    due_at: datetime | None = None
 
 
 def subject_of(event: Envelope) -> Subject | None:
     """The subject of a notifiable event; None for events nobody is told about."""
+    holder: str | None = None
+    room: str | None = None
+    due: datetime | None = None
+    tiers: set[Tier] = set()
     match event:
         case CaseAssigned(payload=p):
             units, tiers, template = {p.assignment.unit_id}, {p.assignment.tier}, "assignment"
+            holder = p.assignment.unit_id
         case CaseEscalated(payload=p):
             units = {p.from_unit_id} | ({p.to_unit_id} if p.to_unit_id else set())
             tiers = {p.from_tier} | ({p.to_tier} if p.to_tier else set())
             template = "escalation" if p.to_unit_id else "supervision"  # 督办: no tier above
+            holder, due = p.from_unit_id, p.due_at
         case DeadlineWarning(payload=p):
             units, tiers, template = {p.unit_id}, {p.tier}, "deadline_warning"
+            holder, due = p.unit_id, p.due_at
         case DeadlineReminder(payload=p):  # 督办 at the top: the holder is pressed again
             units, tiers, template = {p.unit_id}, {p.tier}, "supervision_reminder"
+            holder = p.unit_id
         case CaseClosed(payload=p):
-            units, tiers, template = {p.unit_id}, {p.tier}, "closure"
+            units, tiers, template, holder = {p.unit_id}, {p.tier}, "closure", p.unit_id
+        case CaseVerified(payload=p) if p.passed:  # 核查 passed: the resident is asked to rate
+            units, template, holder = {p.unit_id}, "rating_request", p.unit_id
+        case CaseSuspensionRequested(payload=p):
+            units, template, holder = {p.unit_id}, "suspension_request", p.unit_id
+            due = p.until
+        case CaseExtensionRequested(payload=p):
+            units, template, holder = {p.unit_id}, "extension_request", p.unit_id
+        case CaseReturned(payload=p):
+            units = {p.unit_id} | ({p.to_unit_id} if p.to_unit_id else set())
+            template, holder = "returned", p.unit_id
+        case CaseQueued(payload=p):
+            units, template, room = set(p.returned_by[-1:]), "queued", p.room
+            holder = p.returned_by[-1] if p.returned_by else None
         case _:
             return None
-    return Subject(event.type, template, frozenset(units), frozenset(tiers))
+    return Subject(event.type, template, frozenset(units), frozenset(tiers), holder, room, due)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -132,6 +171,39 @@ def _details(event: Envelope, site: Site) -> dict[str, Any]:
                 "escalations": p.escalations,
                 "on_time": p.on_time,
                 "rating": p.rating,
+            }
+        case CaseVerified(payload=p):
+            return {"unit": _unit(site, p.unit_id, None), "verified_at": _time(p.at)}
+        case CaseSuspensionRequested(payload=p):
+            return {
+                "unit": _unit(site, p.unit_id, None),
+                "request_id": p.request_id,
+                "reason": p.reason.value,
+                "until": _time(p.until),
+                "requested_at": _time(p.at),
+            }
+        case CaseExtensionRequested(payload=p):
+            return {
+                "unit": _unit(site, p.unit_id, None),
+                "request_id": p.request_id,
+                "reason": p.reason.value,
+                "working_days": p.working_days,
+                "requested_at": _time(p.at),
+            }
+        case CaseReturned(payload=p):
+            return {
+                "unit": _unit(site, p.unit_id, None),
+                "reason": p.reason.value,
+                "returns": p.returns,
+                "to_unit": _unit(site, p.to_unit_id, None),
+                "returned_at": _time(p.at),
+            }
+        case CaseQueued(payload=p):
+            return {
+                "reason": p.reason.value,
+                "room": p.room,
+                "returned_by": list(p.returned_by),
+                "queued_at": _time(p.at),
             }
     return {}
 

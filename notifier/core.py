@@ -1,47 +1,85 @@
-"""The notifier: which subscriber hears about which event, and delivery with retries.
+"""The notifier: decides who is told what about each event, and queues it in the outbox.
 
-:func:`plan` is pure: an event, the subscriptions and the site in, the
-notifications to send out. :class:`Notifier` sends each through a
-:class:`~notifier.ports.Sender`, retrying what may succeed later, and records
-every outcome on ``gridflow.notifications`` as a ``notification.recorded``.
+:func:`plan` is pure: an event, the subscriptions, the site and the resident's
+contact in, the deliveries out (:class:`~notifier.ports.OutboxEntry`, each with its
+idempotency key and its words already rendered). :class:`Notifier` records a
+batch's deliveries in the outbox (:class:`~notifier.ports.Outbox`) in the batch's
+transaction, beside its inbox, and publishes a ``notification.recorded`` with
+status ``queued`` for each on ``gridflow.notifications``. It sends nothing and
+waits on nobody: the sender (:mod:`notifier.sender`) delivers from the outbox, with
+retries over hours, and records ``delivered``, or ``failed`` as a dead letter with
+its reason, which ``gridflow notify replay`` sends again. A slow receiver can
+therefore never hold a batch, and the consumers poll on ordinary intervals.
 
-A delivery still failing after ``max_attempts`` (or refused for good, e.g. a 404)
-is given up: it is recorded with status ``failed``, the attempts, the last HTTP
-status and error, and is not sent again. A failure is recorded, never silent, and
-never stops the processor; but it is not retried later. Retrying over a longer
-period (an outbox that resends failed notifications) is future work.
+Who hears what is data (``audiences`` in the subscriptions file,
+:mod:`notifier.subscriptions`). A resident is reached through the channel the
+report came from; a resident who cannot be reached (no contact, no route) gets a
+``notification.recorded`` with status ``undeliverable`` and the reason, never silence.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from notifier.bodies import Subject, body_for, subject_of
-from notifier.ports import Delivery, Notification, Sender
-from notifier.subscriptions import Subscriber, Subscriptions
-from schemas.catalogue import Site
-from schemas.envelope import Envelope, Model, stable_id
+from notifier.messages import has_template, local_time, render
+from notifier.outbox import idempotency_key
+from notifier.ports import RESIDENT, Contact, Contacts, Outbox, OutboxEntry
+from notifier.subscriptions import (
+    Audience,
+    ResidentRoute,
+    Subscriber,
+    Subscriptions,
+)
+from schemas.cases import CaseAssigned, CaseClosed, CaseReceived, DeadlineKind
+from schemas.catalogue import SenderRole, Site
+from schemas.envelope import Envelope, Model
 from schemas.notifications import (
     DeliveryStatus,
     NotificationChannel,
     NotificationPayload,
     NotificationRecorded,
 )
-from schemas.processing import Inbound, Outcome, one_at_a_time
-from schemas.topics import CASE_EVENTS, DEADLINES, NOTIFICATIONS, Emit
+from schemas.processing import Inbound, Outcome
+from schemas.reports import Case, Channel
+from schemas.topics import CASE_EVENTS, CASES_RECEIVED, DEADLINES, NOTIFICATIONS, Emit
+from schemas.urls import is_web_url
 
 log = logging.getLogger(__name__)
 
 PRODUCER = "notifier"
-RETRY_STATUSES = frozenset({408, 429})
-"""4xx answers worth retrying: a timeout and "too many requests"."""
+CLOCKS_ZH = {
+    DeadlineKind.ACCEPT.value: "受理",
+    DeadlineKind.RESOLVE.value: "办结",
+    DeadlineKind.REFER.value: "上报",
+    DeadlineKind.REMIND.value: "督办",
+}
 
 
-def notification_id(event_id: str, subscriber_id: str) -> str:
-    return stable_id(event_id, subscriber_id, NotificationChannel.WEBHOOK.value)
+def encode_body(body: dict[str, Any]) -> str:
+    """A webhook's JSON text, as sent and signed: compact, UTF-8, keys in build order."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A resident who should have been told, and why they cannot be."""
+
+    key: str
+    channel: NotificationChannel
+    template: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    entries: list[OutboxEntry] = field(default_factory=list)
+    unreachable: list[Unreachable] = field(default_factory=list)
 
 
 def _wants(subscriber: Subscriber, subject: Subject) -> bool:
@@ -52,155 +90,379 @@ def _wants(subscriber: Subscriber, subject: Subject) -> bool:
     return subscriber.tiers is None or bool(subscriber.tiers & subject.tiers)
 
 
-def plan(event: Model, subscriptions: Subscriptions, site: Site) -> list[Notification]:
-    """The notifications ``event`` calls for, one per interested subscriber, in file order."""
-    if not isinstance(event, Envelope):
-        return []
-    subject = subject_of(event)
-    if subject is None:
-        return []
-    out = []
-    for sub in subscriptions.subscribers:
-        if not _wants(sub, subject):
-            continue
-        nid = notification_id(event.event_id, sub.id)
-        body = body_for(event, subject, nid, site)
-        out.append(
-            Notification(
-                notification_id=nid,
-                subscriber=sub.id,
-                url=sub.url,
+def _nearest(site: Site, role: SenderRole, unit_id: str | None) -> str | None:
+    """The sender of ``role`` nearest the unit's jurisdiction (the lowest tier above it)."""
+    unit = site.unit(unit_id) if unit_id else None
+    if unit is None:
+        return None
+    if role is SenderRole.APPROVER:
+        room = site.approver_for(unit.jurisdiction)
+        return room.id if room else None
+    found = [
+        s
+        for s in site.senders
+        if s.role is role and s.jurisdiction and site.within(unit.jurisdiction, s.jurisdiction)
+    ]
+    tiers = {s.id: site.jurisdiction(s.jurisdiction or "") for s in found}
+    best = min(found, key=lambda s: tiers[s.id].tier.rank if tiers[s.id] else 99, default=None)
+    return best.id if best else None
+
+
+def _parties(subject: Subject, audiences: Sequence[Audience], site: Site) -> list[str]:
+    """The party ids (units, senders) the audiences name for ``subject``, in order."""
+    out: list[str] = []
+    for audience in audiences:
+        match audience:
+            case Audience.UNIT | Audience.HOLDER:
+                party = subject.holder
+            case Audience.SUPERVISOR:
+                party = _nearest(site, SenderRole.SUPERVISOR, subject.holder)
+            case Audience.COMMAND_ROOM:
+                party = subject.room or _nearest(site, SenderRole.APPROVER, subject.holder)
+            case _:
+                party = None
+        if party and party not in out:
+            out.append(party)
+    return out
+
+
+def _link(pattern: str | None, case_id: str | None, external_id: str | None) -> str | None:
+    if not pattern or case_id is None:
+        return None
+    return pattern.replace("{case_id}", case_id).replace("{external_id}", external_id or "")
+
+
+def _context(event: Envelope, subject: Subject, site: Site, body: dict[str, Any]) -> dict[str, Any]:
+    """What a template may say: ids, codes, unit names, the deadline; no personal data."""
+
+    def name(unit_id: str | None) -> str | None:
+        unit = site.unit(unit_id) if unit_id else None
+        return unit.name if unit else unit_id
+
+    category = body.get("category") or {}
+    clock = body.get("deadline_kind")
+    return {
+        "case_id": event.case_id,
+        "external_id": body.get("external_id"),
+        "unit": name(subject.holder),
+        "to_unit": name((body.get("to_unit") or {}).get("id")),
+        "category": category.get("name_zh") or category.get("code") or "",
+        "clock": CLOCKS_ZH.get(clock or "", "办理"),
+        "due": local_time(subject.due_at, site.tz),
+        "working_days": body.get("working_days"),
+        "returns": body.get("returns"),
+        "link": None,
+    }
+
+
+def _webhook(
+    key: str,
+    recipient: Subscriber,
+    event: Envelope,
+    subject: Subject,
+    body: dict[str, Any],
+    context: dict[str, Any],
+    links: Any,
+) -> OutboxEntry:
+    link = _link(links.case, event.case_id, context["external_id"])
+    words = render(subject.template, False, context | {"link": link})
+    full = {**body, "notification_id": key, "message": words.text, "link": link}
+    return OutboxEntry(
+        key=key,
+        channel=NotificationChannel.WEBHOOK,
+        recipient=recipient.id,
+        address=recipient.url,
+        template=subject.template,
+        event_id=event.event_id,
+        event_type=event.type,
+        case_id=event.case_id,
+        body=encode_body(full),
+        subject=words.subject,
+        created_at=event.occurred_at,
+    )
+
+
+def _resident(
+    event: Envelope,
+    subject: Subject,
+    subs: Subscriptions,
+    site: Site,
+    contact: Contact | None,
+    context: dict[str, Any],
+    out: Plan,
+) -> None:
+    """The resident's delivery through the first route their channel allows."""
+    if not has_template(subject.template, resident=True):
+        return  # nothing for residents to hear about this kind of event
+    channel = Channel(contact.channel) if contact else None
+    routes = subs.resident.get(channel, ()) if channel else ()
+    if channel is not None and not routes:
+        return  # this channel tells its residents nothing (the window: they came in person)
+    external_id = contact.external_id if contact else None
+    sender = site.channel_sender(channel) if channel else None
+    link = _link(subs.links.rating, event.case_id, external_id)
+    ctx = context | {
+        "external_id": external_id,
+        "brand": sender.name if sender else "网格化服务",
+        "link": link if subject.template == "rating_request" else None,
+    }
+    words = render(subject.template, True, ctx)
+    for route in routes:
+        assert contact is not None
+        match route:
+            case ResidentRoute.CALLBACK if contact.callback_url and is_web_url(
+                contact.callback_url
+            ):
+                kind, address = NotificationChannel.WEBHOOK, contact.callback_url
+            case ResidentRoute.SMS if contact.phone:
+                kind, address = NotificationChannel.SMS, contact.phone
+            case ResidentRoute.EMAIL if contact.email:
+                kind, address = NotificationChannel.EMAIL, contact.email
+            case _:
+                continue
+        key = idempotency_key(event.event_id, RESIDENT, kind)
+        if kind is NotificationChannel.WEBHOOK:
+            text = encode_body(
+                {
+                    "notification_id": key,
+                    "template": subject.template,
+                    "event_id": event.event_id,
+                    "event_type": event.type,
+                    "occurred_at": event.occurred_at.isoformat(),
+                    "case_id": event.case_id,
+                    "external_id": external_id,
+                    "message": words.text,
+                    "link": ctx["link"],
+                }
+            )
+        else:
+            text = words.text
+        out.entries.append(
+            OutboxEntry(
+                key=key,
+                channel=kind,
+                recipient=RESIDENT,
+                address=address,
                 template=subject.template,
                 event_id=event.event_id,
                 event_type=event.type,
                 case_id=event.case_id,
-                body=body,
-                secret=sub.secret,
+                body=text,
+                subject=words.subject,
+                created_at=event.occurred_at,
             )
+        )
+        return
+    kind = NotificationChannel.SMS
+    why = (
+        "no contact kept for the case's resident"
+        if contact is None
+        else f"no way to reach the resident of a {contact.channel} report (routes "
+        f"{[r.value for r in routes]}: no callback URL, phone or email to use)"
+    )
+    out.unreachable.append(
+        Unreachable(idempotency_key(event.event_id, RESIDENT, kind), kind, subject.template, why)
+    )
+
+
+def plan(
+    event: Model, subscriptions: Subscriptions, site: Site, contact: Contact | None = None
+) -> Plan:
+    """The deliveries ``event`` calls for: the audiences' parties, the resident, then
+    the observers, one per recipient and channel (their keys differ)."""
+    out = Plan()
+    if not isinstance(event, Envelope):
+        return out
+    subject = subject_of(event)
+    if subject is None:
+        return out
+    details = body_for(event, subject, "", site)
+    if isinstance(event, CaseAssigned):
+        details["external_id"] = event.payload.case.external_id
+    context = _context(event, subject, site, details)
+    audiences = subscriptions.audiences.get(event.type, ())
+    recipients: list[Subscriber] = []
+    for party in _parties(subject, audiences, site):
+        hook = subscriptions.parties.get(party)
+        if hook is not None:  # a party without a webhook reads its own topic
+            recipients.append(hook)
+    if Audience.RESIDENT in audiences:
+        _resident(event, subject, subscriptions, site, contact, context, out)
+    recipients += [s for s in subscriptions.subscribers if _wants(s, subject)]
+    seen = {e.key for e in out.entries}
+    for recipient in recipients:
+        key = idempotency_key(event.event_id, recipient.id, NotificationChannel.WEBHOOK)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.entries.append(
+            _webhook(key, recipient, event, subject, details, context, subscriptions.links)
         )
     return out
 
 
-def retryable(http_status: int | None) -> bool:
-    """No answer, a 5xx, 408 or 429 may go better later; any other answer will not."""
-    return http_status is None or http_status >= 500 or http_status in RETRY_STATUSES
+def contact_of(case: Case) -> Contact:
+    """How to reach the reporter of ``case``: the phone, and an email and a callback
+    URL where the report model carries them (``reporter.email``, ``callback_url``)."""
+    reporter = case.reporter
+    return Contact(
+        channel=case.channel.value,
+        phone=reporter.phone if reporter else None,
+        email=getattr(reporter, "email", None) if reporter else None,
+        callback_url=getattr(case, "callback_url", None),
+        external_id=case.external_id,
+    )
 
 
-def deliver(
-    notification: Notification,
-    sender: Sender,
-    *,
-    max_attempts: int,
-    backoff: Sequence[float],
-    sleep: Callable[[float], None],
-) -> Delivery:
-    """Send until delivered, refused for good, or out of attempts.
-
-    The wait before attempt *n+1* is ``backoff[n-1]`` (the last one repeats). The
-    result says how it ended; a delivery that did not succeed is not tried again
-    (:class:`Notifier` records it as ``failed``).
-    """
-    status: int | None = None
-    error: str | None = None
-    attempt = 0
-    while attempt < max_attempts:
-        attempt += 1
-        try:
-            status, error = sender.send(notification)
-        except Exception as exc:  # a broken sender must not stop the processor
-            status, error = None, f"{type(exc).__name__}: {exc}"[:300]
-        if status is not None and 200 <= status < 300:
-            return Delivery(True, attempt, status, None)
-        error = error or f"HTTP {status}"
-        if not retryable(status) or attempt == max_attempts:
-            break
-        if backoff:
-            sleep(backoff[min(attempt - 1, len(backoff) - 1)])
-    return Delivery(False, attempt, status, error)
+def _resident_told(subscriptions: Subscriptions, event: Model) -> bool:
+    if not isinstance(event, Envelope):
+        return False
+    return Audience.RESIDENT in subscriptions.audiences.get(event.type, ())
 
 
 class Notifier:
-    """The notifier processor: case events and deadlines in, delivery records out.
-
-    Deliveries happen inside the batch: :meth:`handle` sends every notification,
-    with its retries and backoff sleeps, before it returns, and the runtime
-    commits the batch's offsets only after that. A batch therefore takes up to
-    about ``batch_size x subscribers x max_attempts x timeout`` (plus the
-    backoff waits), where ``timeout`` is what one attempt may take (see
-    :mod:`notifier.webhook`; httpx's timeouts are per phase, so that is about
-    connect + write + read). The runtime's ``max_poll_interval_ms``
-    (:mod:`services.runtime.kafka`) must exceed that, or Kafka takes the
-    partitions away mid-batch and the batch is delivered again (receivers
-    de-duplicate on ``Idempotency-Key``). Lower ``batch_size`` for the notifier
-    when subscribers are many or slow.
-    """
+    """The notifier processor: case events and deadlines in, outbox rows and records out."""
 
     name = PRODUCER
-    topics: tuple[str, ...] = (CASE_EVENTS.name, DEADLINES.name)
+    topics: tuple[str, ...] = (CASES_RECEIVED.name, CASE_EVENTS.name, DEADLINES.name)
 
     def __init__(
-        self,
-        subscriptions: Subscriptions,
-        site: Site,
-        sender: Sender,
-        max_attempts: int = 3,
-        backoff: Sequence[float] = (0.2, 1.0),
-        sleep: Callable[[float], None] = time.sleep,
+        self, subscriptions: Subscriptions, site: Site, outbox: Outbox, contacts: Contacts
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         self.subscriptions = subscriptions
         self.site = site
-        self.sender = sender
-        self.max_attempts = max_attempts
-        self.backoff = tuple(backoff)
-        self.sleep = sleep
+        self.outbox = outbox
+        self.contacts = contacts
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
-        return one_at_a_time(self._notify, batch)
-
-    def _notify(self, message: Model, now: datetime) -> list[Emit]:
-        emits = []
-        for n in plan(message, self.subscriptions, self.site):
-            result = deliver(
-                n,
-                self.sender,
-                max_attempts=self.max_attempts,
-                backoff=self.backoff,
-                sleep=self.sleep,
-            )
-            emits.append(self._record(n, result, message, now))
-        return emits
+        """One batch: contacts kept, deliveries planned and queued, with one write each."""
+        subs = self.subscriptions
+        fresh: dict[str, Contact] = {}
+        if subs.tells_residents:
+            for item in batch:
+                if isinstance(item.message, CaseReceived):
+                    fresh[item.message.payload.case_id] = contact_of(item.message.payload)
+        if fresh:
+            self.contacts.remember(fresh)
+        wanted = {
+            item.message.case_id
+            for item in batch
+            if _resident_told(subs, item.message) and item.message.case_id  # type: ignore[attr-defined]
+        } - set(fresh)
+        known = {**(self.contacts.recall(wanted) if wanted else {}), **fresh}
+        outcomes: list[Outcome] = []
+        entries: list[OutboxEntry] = []
+        closed: list[str] = []
+        for item in batch:
+            message = item.message
+            if isinstance(message, CaseReceived):
+                outcomes.append([])
+                continue
+            case_id = message.case_id if isinstance(message, Envelope) else None
+            planned = plan(message, subs, self.site, known.get(case_id or ""))
+            entries += planned.entries
+            outcomes.append(self._records(planned, message, item.now))
+            if isinstance(message, CaseClosed) and case_id:
+                closed.append(case_id)
+        if entries:
+            self.outbox.enqueue(entries)
+        if closed and subs.tells_residents:
+            self.contacts.forget(closed)
+        return outcomes
 
     def tick(self, now: datetime) -> list[Emit]:
         return []
 
-    def _record(self, n: Notification, result: Delivery, cause: Model, now: datetime) -> Emit:
-        status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.FAILED
-        ids = {"notification_id": n.notification_id, "subscriber": n.subscriber}
-        extra = {**ids, "case_id": n.case_id, "attempts": result.attempts}
-        if result.delivered:
-            log.info("notification delivered", extra=extra)
-        else:
-            log.warning("notification failed", extra={**extra, "http_status": result.http_status})
+    def _records(self, planned: Plan, cause: Model, now: datetime) -> list[Emit]:
+        out = []
+        for e in planned.entries:
+            out.append(
+                self._record(
+                    e.key, e.channel, e.recipient, e.template, DeliveryStatus.QUEUED, cause, now
+                )
+            )
+        for u in planned.unreachable:
+            log.info(
+                "resident unreachable",
+                extra={"case_id": getattr(cause, "case_id", None), "template": u.template},
+            )
+            out.append(
+                self._record(
+                    u.key,
+                    u.channel,
+                    RESIDENT,
+                    u.template,
+                    DeliveryStatus.UNDELIVERABLE,
+                    cause,
+                    now,
+                    error=u.reason,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _record(
+        key: str,
+        channel: NotificationChannel,
+        recipient: str,
+        template: str,
+        status: DeliveryStatus,
+        cause: Model,
+        now: datetime,
+        error: str | None = None,
+    ) -> Emit:
+        assert isinstance(cause, Envelope)
         payload = NotificationPayload(
-            notification_id=n.notification_id,
-            channel=NotificationChannel.WEBHOOK,
-            recipient=n.subscriber,
-            template=n.template,
-            source_event_id=n.event_id,
-            source_type=n.event_type,
+            notification_id=key,
+            channel=channel,
+            recipient=recipient,
+            template=template,
+            source_event_id=cause.event_id,
+            source_type=cause.type,
             status=status,
-            attempts=result.attempts,
-            http_status=result.http_status,
-            error=result.error,
+            attempts=0,
+            error=error,
         )
         record = NotificationRecorded.derive(
             payload,
             producer=PRODUCER,
             now=now,
-            case_id=n.case_id,
-            cause=cause if isinstance(cause, Envelope) else None,
-            key=(n.notification_id,),
+            case_id=cause.case_id,
+            cause=cause,
+            key=(key,),
         )
-        return Emit(topic=NOTIFICATIONS.name, key=n.case_id, message=record)
+        return Emit(topic=NOTIFICATIONS.name, key=cause.case_id, message=record)
+
+
+def outcome_record(
+    entry: OutboxEntry,
+    status: DeliveryStatus,
+    attempts: int,
+    at: datetime,
+    http_status: int | None = None,
+    error: str | None = None,
+) -> NotificationRecorded:
+    """What the sender publishes once it is done with an entry: delivered, or failed.
+
+    Its id is derived from the key and the status, so a sender that publishes it
+    twice (killed before it recorded the outcome) publishes the same id."""
+    payload = NotificationPayload(
+        notification_id=entry.key,
+        channel=entry.channel,
+        recipient=entry.recipient,
+        template=entry.template,
+        source_event_id=entry.event_id,
+        source_type=entry.event_type,
+        status=status,
+        attempts=attempts,
+        http_status=http_status,
+        error=error,
+    )
+    return NotificationRecorded.derive(
+        payload,
+        producer=PRODUCER,
+        now=at,
+        case_id=entry.case_id,
+        key=(entry.key, status.value, attempts),
+        correlation_id=entry.case_id or entry.event_id,
+    )

@@ -1,80 +1,85 @@
-"""The webhook adapter: POSTs a notification's JSON body with httpx.
+"""The webhook transport: POSTs an outbox entry's JSON body with httpx.
 
 Headers a receiver can rely on:
 
-- ``Idempotency-Key: <notification_id>``: delivery is at least once (a retry, a
-  redelivered event), so receivers de-duplicate on it.
-- ``X-Gridflow-Event: <message type>``, e.g. ``case.assigned``.
-- ``X-Gridflow-Signature: sha256=<hex>`` when the subscriber has a secret: the
-  HMAC-SHA256 of the exact body bytes, keyed with the secret (:func:`verify`).
+- ``Idempotency-Key: <key>``: delivery is at least once (a retry, a sender killed
+  before it recorded the outcome), so receivers de-duplicate on it. It is the same
+  on every attempt and on a replay.
+- ``X-Gridflow-Event: <message type>``, e.g. ``case.assigned``;
+  ``X-Gridflow-Attempt: <n>``, the attempt, from 1.
+- ``X-Gridflow-Timestamp`` and ``X-Gridflow-Signature`` when the recipient has a
+  secret (:mod:`notifier.signing`).
 
-Timeouts: 2 s to connect, 5 s for each of writing the request, waiting for the
-answer and taking a pooled connection (httpx has per-phase timeouts, no single
-total). Redirects are not followed: a subscriber's URL must be the final one.
+One attempt is bounded by the delivery policy's ``timeout_seconds`` (connect,
+write, read and pool each). Redirects are not followed: a URL must be the final one.
+A 2xx is delivered; no answer, a 5xx, 408 or 429 is tried again later; any other
+answer (a 404, a 401 for a wrong key) is refused for good and goes to the dead letters.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from typing import Any
+import time
+from collections.abc import Callable
 
 import httpx
 
-from notifier.ports import Notification, Sender
+from notifier.ports import Attempt, OutboxEntry, Transport
+from notifier.signing import sign
+from schemas.notifications import NotificationChannel
 
-TIMEOUT = httpx.Timeout(5.0, connect=2.0)
-SIGNATURE_HEADER = "X-Gridflow-Signature"
-USER_AGENT = "gridflow-notifier/1"
-
-
-def encode_body(body: dict[str, Any]) -> bytes:
-    """The exact bytes sent (and signed): compact UTF-8 JSON."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+USER_AGENT = "gridflow-notifier/2"
+RETRY_STATUSES = frozenset({408, 425, 429})
+"""4xx answers worth retrying: a timeout, too early, too many requests."""
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value for ``body``."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def retryable(http_status: int | None) -> bool:
+    """No answer, a 5xx, 408, 425 or 429 may go better later; any other answer will not."""
+    return http_status is None or http_status >= 500 or http_status in RETRY_STATUSES
 
 
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    """What a receiver does: recompute the signature and compare in constant time."""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
+class WebhookTransport(Transport):
+    """Sends over HTTP with one pooled httpx client (thread-safe); close it when done."""
 
+    channel = NotificationChannel.WEBHOOK
 
-class WebhookSender(Sender):
-    """Sends over HTTP with one pooled httpx client; close it when done."""
+    def __init__(
+        self,
+        secret_for: Callable[[str], str | None],
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secret_for = secret_for
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self.client = client or httpx.Client(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, limits=limits
+        )
+        self.clock = clock
 
-    def __init__(self, client: httpx.Client | None = None) -> None:
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
-
-    def send(self, notification: Notification) -> tuple[int | None, str | None]:
-        body = encode_body(notification.body)
+    def send(self, entry: OutboxEntry, attempt: int) -> Attempt:
+        body = entry.body.encode("utf-8")
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "Idempotency-Key": notification.notification_id,
-            "X-Gridflow-Event": notification.event_type,
+            "Idempotency-Key": entry.key,
+            "X-Gridflow-Event": entry.event_type,
+            "X-Gridflow-Attempt": str(attempt),
             "User-Agent": USER_AGENT,
         }
-        if notification.secret:
-            headers[SIGNATURE_HEADER] = sign(notification.secret, body)
+        secret = self.secret_for(entry.recipient)
+        if secret:
+            headers |= sign(secret, int(self.clock()), body)
         try:
-            response = self.client.post(notification.url, content=body, headers=headers)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            # The message names the failure (refused, timed out), not the URL's secrets.
-            return None, f"{type(exc).__name__}: {exc}"[:300]
+            response = self.client.post(entry.address, content=body, headers=headers)
+        except httpx.InvalidURL:
+            return Attempt(False, None, "InvalidURL", permanent=True)
+        except httpx.HTTPError as exc:
+            # the message names the failure (refused, timed out), not the URL
+            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:300])
+        status = response.status_code
         if response.is_success:
-            return response.status_code, None
-        return response.status_code, f"HTTP {response.status_code} {response.reason_phrase}"
+            return Attempt(True, status)
+        error = f"HTTP {status} {response.reason_phrase}"
+        return Attempt(False, status, error, permanent=not retryable(status))
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> WebhookSender:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

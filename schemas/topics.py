@@ -105,7 +105,8 @@ CASES_RECEIVED = Topic(
     key="case_id",
     carries=(CaseReceived,),
     writers=("intake",),
-    readers=("router", "archive"),
+    # the notifier keeps the reporter's contact, to tell them of closure (notifier/core.py)
+    readers=("router", "notifier", "archive"),
     description="Accepted, normalised reports: one case each.",
 )
 CASE_UPDATES = Topic(

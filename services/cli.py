@@ -15,6 +15,7 @@ from rich.table import Table
 
 from services.cli_calendar import calendar_app
 from services.cli_deadletters import deadletters
+from services.cli_notify import notify_app
 from services.cli_route import route
 from services.processors import PROCESSORS
 from services.settings import Settings
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(acl_app, name="acl")
 app.command("deadletters")(deadletters)
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(notify_app, name="notify")
 app.command("route")(route)
 console = Console()
 

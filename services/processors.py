@@ -27,7 +27,7 @@ class Parts:
     site: Site
     tx: Transaction | None
     resources: ExitStack
-    """Where what needs closing (the notifier's HTTP client) is registered."""
+    """Where what needs closing is registered."""
     subscriptions: Subscriptions | None = None
 
 
@@ -71,10 +71,12 @@ def _escalator(p: Parts) -> Processor:
 
 def _notifier(p: Parts) -> Processor:
     from notifier.core import Notifier
-    from notifier.webhook import WebhookSender
+    from notifier.sql import SqlContacts, SqlOutbox
 
+    assert p.tx is not None
     subs = p.subscriptions if p.subscriptions is not None else load_subscriptions(None, p.site)
-    return Notifier(subs, p.site, p.resources.enter_context(WebhookSender()))
+    # it only queues deliveries; the sender (services/runtime/sender.py) makes them
+    return Notifier(subs, p.site, SqlOutbox(p.tx), SqlContacts(p.tx))
 
 
 def _archive(p: Parts) -> Processor:
@@ -91,9 +93,7 @@ REGISTRY: dict[str, ProcessorSpec] = {
         ProcessorSpec("intake", _intake, stateful=False),
         ProcessorSpec("router", _router),
         ProcessorSpec("escalator", _escalator, ticks=True),
-        # webhooks are delivered inside the batch (up to 3 attempts of up to ~12 s
-        # each): small batches keep a dead endpoint from outlasting max_poll_interval_ms
-        ProcessorSpec("notifier", _notifier, batch_size=20),
+        ProcessorSpec("notifier", _notifier),
         ProcessorSpec("archive", _archive),
     )
 }

@@ -106,5 +106,42 @@ class Settings(BaseSettings):
         description="Where the deploy scripts keep the servers' data and logs, and the "
         "demo its database and log.",
     )
+    notify_sender_inline: bool = Field(
+        default=True,
+        description="Run the notifier's sender (the outbox's deliveries) as a thread of "
+        "`gridflow run notifier`; false: run it alone with `gridflow notify send`.",
+    )
+    notify_concurrency: int = Field(
+        default=16, ge=1, le=512, description="Deliveries the sender makes at once."
+    )
+    notify_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a sender holds a delivery it claimed; a sender killed "
+        "mid-delivery leaves it to be claimed again after this.",
+    )
+    notify_idle_seconds: float = Field(
+        default=1.0, gt=0, description="Longest the sender sleeps with nothing due."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for residents' email; unset: no email."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    smtp_from: str = Field(default="gridflow@localhost", description="Email From address.")
+    smtp_tls: str = Field(
+        default="none", pattern=r"^(none|starttls|ssl)$", description="none, starttls or ssl."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
+    smtp_password: str | None = Field(default=None, description="SMTP password (a secret).")
+    sms_gateway_url: str | None = Field(
+        default=None, description="SMS gateway's HTTP endpoint; unset: no SMS."
+    )
+    sms_gateway_auth: str | None = Field(
+        default=None, description="One header for the gateway, 'Name: value' (a secret)."
+    )
+    sms_body_template: str | None = Field(
+        default=None,
+        description="The gateway's JSON body, with {{phone}}, {{text}} and {{key}}.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     log_format: str = Field(default="json", description="json, or console.")

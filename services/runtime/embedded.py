@@ -1,13 +1,18 @@
 """The embedded runtime: all five processors in one process, over in-memory topics
 and one SQLite database. The default for ``gridflow demo``, for fast tests, and
 for a small site. The logic, the batch runner and the loop are the ones the Kafka
-runtime uses; only the source and the sink differ.
+runtime uses; only the source and the sink differ. The notifier's sender runs on
+the pipeline's clock: :meth:`EmbeddedPipeline.pump` drains the outbox's due
+deliveries after the processors, so a retry waits for simulated time to pass.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 
+from notifier.ports import Transport
+from notifier.sender import OutboxSender
+from notifier.sql import SqlOutbox
 from notifier.subscriptions import Subscriptions
 from schemas.catalogue import Site
 from services.metrics import Metrics
@@ -34,6 +39,7 @@ class EmbeddedPipeline:
         metrics: Metrics | None = None,
         on_error: ErrorPolicy = ErrorPolicy.DEADLETTER,
         batch_size: int = 500,
+        transports: dict[str, Transport] | None = None,
     ) -> None:
         self.site = site
         self.clock = clock
@@ -52,6 +58,33 @@ class EmbeddedPipeline:
             size = min(batch_size, spec.batch_size or batch_size)
             source = MemorySource(self.broker, f"gridflow.{name}", processor.topics, size)
             self.loops[name] = Loop(runner, source)
+        self.sender = self._sender(sink, transports)
+
+    def _sender(self, sink: MemorySink, transports: dict[str, Transport] | None) -> OutboxSender:
+        """The notifier's sender on the pipeline's clock, drained after each pump."""
+        from notifier.webhook import WebhookTransport
+        from schemas.notifications import NotificationChannel
+        from services.runtime.sender import publisher
+
+        notifier = self.loops["notifier"].runner.processor
+        subs: Subscriptions = notifier.subscriptions  # type: ignore[attr-defined]
+        tx = Transaction(self.engine)
+        found = {NotificationChannel(c): t for c, t in (transports or {}).items()}
+        found.setdefault(
+            NotificationChannel.WEBHOOK,
+            WebhookTransport(subs.secret_for, subs.delivery.timeout_seconds),
+        )
+        sender = OutboxSender(
+            SqlOutbox(tx),
+            found,
+            subs.delivery,
+            self.clock.now,
+            transaction=tx.begin,
+            publish=publisher(sink),
+            name="embedded",
+        )
+        self._resources.callback(sender.close)
+        return sender
 
     def publish(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
         """Write to a topic as an outside system would (a channel, a unit)."""
@@ -68,7 +101,17 @@ class EmbeddedPipeline:
                 if records:
                     progressed = True
                     total.add(result)
+            if self._deliver():
+                progressed = True  # their records are for the archive
         return total
+
+    def _deliver(self) -> bool:
+        """Make the outbox's due deliveries; whether any attempt finished."""
+        before = self.sender.stats
+        counts = (before.delivered, before.retried, before.dead)
+        self.sender.drain()
+        after = self.sender.stats
+        return (after.delivered, after.retried, after.dead) != counts
 
     def unread(self) -> int:
         """Records some processor has not processed yet."""

@@ -97,8 +97,6 @@ class KafkaSource:
             # that fetch is held can wait out the whole hold, which put ~0.5 s on
             # every hop. 20 ms bounds the wait at ~50 idle fetches a second.
             fetch_max_wait_ms=20,
-            # a batch may wait on slow webhooks (the notifier: timeouts and retries)
-            max_poll_interval_ms=900_000,
             # co-partitioning: partition p of every case topic goes to the same member
             partition_assignment_strategy=(RangePartitionAssignor,),
             # Static membership (services.runtime.instance): a member restarted with the

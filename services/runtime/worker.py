@@ -44,7 +44,7 @@ from kafka.errors import FencedInstanceIdError
 from sqlalchemy import Engine, text
 
 from schemas.access import processor_principal
-from schemas.catalogue import load_site
+from schemas.catalogue import Site, load_site
 from schemas.clock import ClockTicked
 from schemas.codec import DecodeError, decode
 from schemas.topics import CLOCK, Record
@@ -131,6 +131,9 @@ class Worker:
         self._hold = -math.inf  # monotonic; no tick before (IDLE_GAP)
         self._tick_pending = False  # a clock record moved the clock; its tick has not run
         self._read = 0  # how many of the loop's held clock records were read
+        self.companions: list[Callable[[], None]] = []
+        """Started by :meth:`run` (the notifier's sender thread); they register their
+        own stop on :attr:`resources`."""
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", extra={"processor": self.name, "signal": signum})
@@ -142,6 +145,8 @@ class Worker:
         if self.http is not None:
             self.http.start()
             self.resources.callback(self.http.close)
+        for start in self.companions:
+            start()
         log.info("started", extra={"processor": self.name})
         failures = 0
         last_lag = -math.inf
@@ -378,7 +383,7 @@ def build_worker(name: str, settings: Settings) -> Worker:
     if engine is not None:
         clock = ticking.clock if ticking is not None else SystemClock(site.tz)
         collect = state_collector(name, engine, metrics.state, clock.now)
-    return Worker(
+    worker = Worker(
         name,
         loop,
         metrics,
@@ -389,6 +394,32 @@ def build_worker(name: str, settings: Settings) -> Worker:
         collect,
         settings.state_metrics_seconds,
     )
+    if name == "notifier" and settings.notify_sender_inline and engine is not None:
+        worker.companions.append(_inline_sender(engine, settings, processor, site, resources))
+    return worker
+
+
+def _inline_sender(
+    engine: Engine, settings: Settings, processor: object, site: Site, resources: ExitStack
+) -> Callable[[], None]:
+    """The notifier's sender as a thread of its process, with a producer of its own."""
+    from services.runtime.sender import SenderThread, build_sender
+
+    subs = processor.subscriptions  # type: ignore[attr-defined]
+    names = Names(settings.namespace)
+    client_id = f"{names.group('notifier')}-sender-{socket.gethostname()}-{os.getpid()}"
+    security = client_security(processor_principal("notifier"))
+    sink = KafkaSink(settings.kafka_bootstrap, client_id, names, security)
+    resources.callback(sink.close)
+    clock = SystemClock(site.tz)
+    sender = build_sender(engine, settings, subs, clock.now, sink)
+    thread = SenderThread(sender, settings.notify_idle_seconds)
+
+    def start() -> None:
+        thread.start()
+        resources.callback(thread.stop)  # before the sink closes
+
+    return start
 
 
 def _ping(engine: Engine) -> Callable[[], None]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import archive.sql
 import escalator.sql
+import notifier.sql
 import router.sql
 from storage.db import metadata
 
-__all__ = ["archive", "escalator", "metadata", "router"]
+__all__ = ["archive", "escalator", "metadata", "notifier", "router"]

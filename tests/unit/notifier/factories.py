@@ -15,11 +15,18 @@ from schemas.cases import (
     CaseAssignedPayload,
     CaseClosed,
     CaseEscalated,
+    CaseReceived,
+    CaseSuspensionRequested,
+    CaseVerified,
     ClosedPayload,
     DeadlineKind,
     EscalatedPayload,
+    RequestReason,
+    SuspensionRequested,
+    VerifiedPayload,
 )
 from schemas.deadlines import DeadlinePayload, DeadlineWarning
+from schemas.envelope import stable_id
 from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
 from tests.support.sites import SHANGHAI
 
@@ -90,3 +97,27 @@ def closed() -> CaseClosed:
         at=NOW, unit_id="s.urban", tier=Tier.STREET, escalations=0, on_time=True, rating=5
     )
     return CaseClosed.derive(payload, producer="router", now=NOW, case_id=CASE_ID)
+
+
+def received(channel: Channel = Channel.HOTLINE_12345) -> CaseReceived:
+    c = case().model_copy(update={"channel": channel})
+    return CaseReceived.derive(c, producer="intake", now=NOW, case_id=CASE_ID)
+
+
+def verified(passed: bool = True) -> CaseVerified:
+    payload = VerifiedPayload(unit_id="s.urban", seq=1, at=NOW, passed=passed)
+    return CaseVerified.derive(payload, producer="router", now=NOW, case_id=CASE_ID)
+
+
+def suspension_requested() -> CaseSuspensionRequested:
+    payload = SuspensionRequested(
+        request_id=stable_id("req-1"),
+        by="s.urban",
+        unit_id="s.urban",
+        seq=1,
+        at=NOW,
+        reason=RequestReason.AWAITING_REPORTER,
+        until=NOW + timedelta(days=2),
+        note=f"等{NAME}回电",
+    )
+    return CaseSuspensionRequested.derive(payload, producer="router", now=NOW, case_id=CASE_ID)

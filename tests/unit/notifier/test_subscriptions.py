@@ -10,12 +10,13 @@ import pytest
 from notifier import subscriptions
 from notifier.subscriptions import (
     DEFAULT_SUBSCRIPTIONS,
+    ResidentRoute,
     Subscriber,
     SubscriptionError,
     load_subscriptions,
 )
 from schemas.catalogue import Site
-from schemas.reports import Tier
+from schemas.reports import Channel, Tier
 from schemas.urls import is_web_url
 
 GOOD = """
@@ -49,7 +50,7 @@ def error(
 def test_good_file_resolves(tmp_path: Path, small_site: Site) -> None:
     env = {"OPS_TOKEN": "t0k", "OPS_SECRET": "s3cret", "URBAN_TOKEN": "u"}
     subs = load_subscriptions(write(tmp_path, GOOD), site=small_site, env=env)
-    ops, plain, unit = subs.subscribers
+    ops, plain = subs.subscribers
     assert ops == Subscriber(
         id="ops.desk_1",
         url="https://ops.test/hook?token=t0k",
@@ -59,11 +60,11 @@ def test_good_file_resolves(tmp_path: Path, small_site: Site) -> None:
     )
     assert ops.secret == "s3cret"
     assert (plain.units, plain.tiers, plain.secret) == (None, None, None)
-    # the site's unit with a webhook hears its own assignments and warnings
+    # the site's unit with a webhook is a party, reached there when an audience names it
+    unit = subs.parties["s.urban"]
     assert unit.id == "unit.s.urban" and unit.url == "http://units.test/u"
-    assert unit.events == {"case.assigned", "deadline.warning"}
-    assert unit.units == {"s.urban"}
     assert subs.skipped == ()
+    assert subs.audiences == {}  # this file says nothing of audiences
 
 
 def test_unset_variables_skip_the_subscriber_with_a_warning(
@@ -85,7 +86,8 @@ def test_empty_variable_counts_as_unset(tmp_path: Path) -> None:
 
 def test_bundled_example_is_off_until_its_variable_is_set(site: Site) -> None:
     off = load_subscriptions(DEFAULT_SUBSCRIPTIONS, site=site, env={})
-    assert off.subscribers == () and off.skipped == ("operations",)
+    assert off.subscribers == () and "operations" in off.skipped
+    assert set(off.skipped) == {"operations", "sender.zs.supervise", "sender.zs.approve"}
     on = load_subscriptions(site=site, env={"GRIDFLOW_OPS_WEBHOOK": "https://ops.test/x"})
     [ops] = on.subscribers
     assert (ops.url, ops.events) == (
@@ -119,7 +121,7 @@ def test_bundled_example_is_off_until_its_variable_is_set(site: Site) -> None:
         ),
         (
             "subscribers: [{id: unit.x, url: 'http://a', events: [case.closed]}]",
-            "reserved for unit webhooks",
+            "reserved for parties",
         ),
         (
             "subscribers: [{id: a, url: 'http://a', events: [case.closed], secret_env: 'a b'}]",
@@ -131,8 +133,22 @@ def test_bundled_example_is_off_until_its_variable_is_set(site: Site) -> None:
             "duplicate subscriber ids: ['a']",
         ),
         (
-            "unit_webhooks: {events: [deadline.lapsed]}",
-            "unit_webhooks.events: Value error, unknown event types ['deadline.lapsed']",
+            "audiences: {deadline.lapsed: [holder]}",
+            "audiences: Value error, unknown event types ['deadline.lapsed']",
+        ),
+        ("audiences: {case.closed: [mayor]}", "audiences.case.closed.0: Input should be"),
+        (
+            "resident: {channels: {telegram: [sms]}}",
+            "resident.channels.telegram.[key]: Input should be",
+        ),
+        ("resident: {channels: {web: [fax]}}", "resident.channels.web.0: Input should be"),
+        (
+            "delivery: {retry: {max_attempts: 0}}",
+            "delivery.retry.max_attempts: Input should be greater than or equal to 1",
+        ),
+        (
+            "endpoints:\n - {party: a, url: 'http://a'}\n - {party: a, url: 'http://b'}",
+            "duplicate endpoint parties: ['a']",
         ),
         ("subscribers: {id: a}", "subscribers: Input should be a valid list"),
     ],
@@ -167,11 +183,53 @@ def test_unit_webhooks_can_be_disabled_or_signed(tmp_path: Path, small_site: Sit
         site=small_site,
         env={"URBAN_TOKEN": "u"},
     )
-    assert off.subscribers == ()
-    signed_text = "unit_webhooks: {secret_env: UNIT_SECRET, events: [case.assigned]}"
+    assert off.parties == {}
+    signed_text = "unit_webhooks: {secret_env: UNIT_SECRET}"
     env = {"URBAN_TOKEN": "u", "UNIT_SECRET": "k"}
-    [unit] = load_subscriptions(write(tmp_path, signed_text), site=small_site, env=env).subscribers
-    assert (unit.secret, unit.events) == ("k", frozenset({"case.assigned"}))
+    subs = load_subscriptions(write(tmp_path, signed_text), site=small_site, env=env)
+    assert subs.parties["s.urban"].secret == "k"
+    assert subs.secret_for("unit.s.urban") == "k"
+
+
+def test_endpoints_name_parties_of_the_site(tmp_path: Path, small_site: Site) -> None:
+    text = """
+endpoints:
+  - {party: d.supervise, url: 'http://sup.test/${SUP}', secret_env: SUP_KEY}
+  - {party: s.urban, url: 'http://override.test/'}
+"""
+    env = {"SUP": "x", "SUP_KEY": "k", "URBAN_TOKEN": "u"}
+    subs = load_subscriptions(write(tmp_path, text), site=small_site, env=env)
+    sup, urban = subs.parties["d.supervise"], subs.parties["s.urban"]
+    assert (sup.id, sup.url, sup.secret) == ("sender.d.supervise", "http://sup.test/x", "k")
+    assert urban.url == "http://override.test/"  # the file's endpoint replaces the catalogue's
+    bad = "endpoints: [{party: nobody, url: 'http://a.test'}]"
+    assert "endpoint nobody: no unit or sender of that id" in error(tmp_path, bad, small_site)
+
+
+def test_callbacks_need_their_secret(tmp_path: Path) -> None:
+    text = """
+audiences: {case.closed: [resident]}
+resident:
+  channels: {hotline_12345: [callback, sms]}
+  callback_secret_env: CB_KEY
+"""
+    off = load_subscriptions(write(tmp_path, text), env={})
+    assert off.resident == {Channel.HOTLINE_12345: (ResidentRoute.SMS,)}
+    on = load_subscriptions(write(tmp_path, text), env={"CB_KEY": "k"})
+    assert on.resident == {Channel.HOTLINE_12345: (ResidentRoute.CALLBACK, ResidentRoute.SMS)}
+    assert on.secret_for("resident") == "k" and on.tells_residents
+
+
+def test_the_bundled_file_tells_who_hears_what(site: Site) -> None:
+    subs = load_subscriptions(site=site, env={})
+    a = {event: [x.value for x in who] for event, who in subs.audiences.items()}
+    assert a["case.assigned"] == ["unit"]
+    assert a["deadline.warning"] == ["holder"]
+    assert a["case.escalated"] == ["holder", "supervisor"]
+    for event in ("case.suspension_requested", "case.extension_requested", "case.returned"):
+        assert a[event] == ["command_room"]
+    assert a["case.closed"] == a["case.verified"] == ["resident"]
+    assert subs.delivery.retry.span_seconds() > 4 * 3600  # retries over hours
 
 
 def test_missing_empty_and_broken_files(tmp_path: Path) -> None:
