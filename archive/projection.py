@@ -32,12 +32,12 @@ archived event payloads only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from router.workflow import RECEIVED, REOPENING_REASONS, STAGE_ORDER
+from router.workflow import RECEIVED, REOPENING_REASONS
 from schemas.cases import (
     AssignmentReason,
     CaseAccepted,
@@ -113,16 +113,10 @@ def _latest(old: datetime | None, new: datetime) -> datetime:
 
 
 def _staged(row: CaseRow, stage: Stage, e: Envelope) -> CaseRow:
-    """Move to ``stage`` unless closed, or unless the current stage is newer (see module doc).
-
-    A tie at one instant goes to the later step in the loop's order
-    (:data:`router.workflow.STAGE_ORDER`), whatever the order of arrival."""
+    """Move to ``stage`` unless closed, or unless the current stage is newer (see module doc)."""
     if row.stage == Stage.CLOSED.value:
         return row
-    if row.stage_at is not None and (e.occurred_at, STAGE_ORDER[stage.value]) < (
-        row.stage_at,
-        STAGE_ORDER.get(row.stage or "", -1),
-    ):
+    if row.stage_at is not None and e.occurred_at < row.stage_at:
         return row
     return replace(row, stage=stage.value, stage_at=e.occurred_at)
 
@@ -292,3 +286,38 @@ def project(row: CaseRow | None, event: Envelope) -> CaseRow | None:
         row = CaseRow(case_id=event.case_id)
     row = fold(row, event)
     return replace(row, last_event_at=_latest(row.last_event_at, event.occurred_at))
+
+
+_BY_TYPE: dict[str, type[Envelope]] = {kind.TYPE: kind for kind in FOLDS}
+
+
+def replay(events: Iterable[Mapping[str, Any]]) -> dict[str, CaseRow]:
+    """The case rows folded from archived events (``archive_events`` rows as mappings),
+    in the order given: the archive's arrival order gives the live projection's rows
+    (``gridflow archive rebuild``). Events the projection does not fold are skipped."""
+    rows: dict[str, CaseRow] = {}
+    for stored in events:
+        kind = _BY_TYPE.get(stored["type"])
+        case_id = stored["case_id"]
+        if kind is None or case_id is None:
+            continue
+        envelope = kind.model_validate(
+            {name: stored[name] for name in _ENVELOPE_FIELDS if name in stored}
+        )
+        new = project(rows.get(case_id), envelope)
+        if new is not None:
+            rows[case_id] = new
+    return rows
+
+
+_ENVELOPE_FIELDS = (
+    "event_id",
+    "type",
+    "case_id",
+    "occurred_at",
+    "producer",
+    "correlation_id",
+    "causation_id",
+    "schema_version",
+    "payload",
+)

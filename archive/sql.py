@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Index,
     Integer,
@@ -18,14 +20,17 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
+    delete,
     func,
     insert,
+    literal_column,
     select,
     text,
 )
+from sqlalchemy import Sequence as DbSequence
 
 from archive.ports import ArchivedEvent, ArchiveStore, DeadLetterRow
-from archive.projection import CaseRow
+from archive.projection import CaseRow, replay
 from archive.report import (
     ESCALATED,
     LAPSED,
@@ -52,6 +57,8 @@ archive_events = Table(
     Column("schema_version", Integer, nullable=False),
     Column("payload", JsonDocument, nullable=False),
     Column("archived_at", UtcDateTime, nullable=False),
+    # arrival order (revision 0009): from a sequence on PostgreSQL; SQLite has its rowid
+    Column("position", BigInteger, DbSequence("archive_events_position_seq"), nullable=True),
 )
 
 archive_cases = Table(
@@ -183,7 +190,9 @@ class SqlArchiveStore(ArchiveStore):
     def history(self, case_id: str) -> list[ArchivedEvent]:
         e = archive_events.c
         stmt = (
-            select(archive_events).where(e.case_id == case_id).order_by(e.occurred_at, e.event_id)
+            select(*(e[n] for n in _EVENT_FIELDS))
+            .where(e.case_id == case_id)
+            .order_by(e.occurred_at, e.event_id)
         )
         return [ArchivedEvent(**r._mapping) for r in self._tx.conn.execute(stmt)]
 
@@ -246,3 +255,54 @@ def read_report(engine: Engine) -> ArchiveReport:
     tx = Transaction(engine)
     with tx.begin():
         return SqlArchiveStore(tx).report()
+
+
+def archived_in_order(conn: Connection, chunk: int = 5_000) -> Iterator[dict[str, Any]]:
+    """Every archived event that concerns a case, in the order it was archived: by
+    ``position`` on PostgreSQL, by rowid on SQLite (rows of one batch in batch order)."""
+    e = archive_events.c
+    order = literal_column("rowid") if conn.dialect.name == "sqlite" else e.position
+    stmt = select(*(e[n] for n in _EVENT_FIELDS)).where(e.case_id.is_not(None)).order_by(order)
+    for r in conn.execution_options(stream_results=True, yield_per=chunk).execute(stmt):
+        yield dict(r._mapping)
+
+
+def rebuild_cases(engine: Engine) -> int:
+    """Replace archive_cases with the rows folded from the event log, in one transaction;
+    how many cases there are."""
+    with engine.connect() as conn:
+        rows = replay(archived_in_order(conn))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE archive_cases IN EXCLUSIVE MODE"))
+        conn.execute(delete(archive_cases))
+        ordered = [rows[k] for k in sorted(rows)]
+        for start in range(0, len(ordered), MAX_ROWS):
+            conn.execute(
+                insert(archive_cases), _rows(ordered[start : start + MAX_ROWS], _CASE_FIELDS)
+            )
+    return len(rows)
+
+
+def prune(
+    engine: Engine, now: datetime, inbox_days: float | None, dead_letter_days: float | None
+) -> dict[str, int]:
+    """Delete inbox ids and dead letters (with their stored bodies) older than the
+    settings say (none: keep); how many rows went from each table."""
+    from storage.db import dead_letter_bodies, inbox
+
+    gone: dict[str, int] = {}
+    with engine.begin() as conn:
+        if inbox_days is not None:
+            cut = now - timedelta(days=inbox_days)
+            gone["inbox"] = conn.execute(delete(inbox).where(inbox.c.processed_at < cut)).rowcount
+        if dead_letter_days is not None:
+            cut = now - timedelta(days=dead_letter_days)
+            d, b = archive_dead_letters.c, dead_letter_bodies.c
+            gone["archive_dead_letters"] = conn.execute(
+                delete(archive_dead_letters).where(d.archived_at < cut)
+            ).rowcount
+            gone["dead_letter_bodies"] = conn.execute(
+                delete(dead_letter_bodies).where(b.stored_at < cut)
+            ).rowcount
+    return gone

@@ -155,15 +155,6 @@ EVENTS: Mapping[str, str] = {
 }
 """Case event type -> the stage it leaves the case in (the archive's projection)."""
 
-STAGE_ORDER: Mapping[str, int] = {
-    stage: rank
-    for rank, stage in enumerate((RECEIVED, *(s.value for s in (Stage.QUEUED, A, C, S, H, V, X))))
-}
-"""The stages in the loop's order. Two events of one case at the same instant are
-applied in this order of the stages they lead to (the later step wins), so that the
-archive's projection gives one result whatever order it reads them in."""
-
-
 def transition(command_type: str) -> Transition | None:
     """The transition of ``command_type``; None for a type that is not a command."""
     return TRANSITIONS.get(command_type)
@@ -205,7 +196,6 @@ __all__ = [
     "OPEN",
     "RECEIVED",
     "REOPENING_REASONS",
-    "STAGE_ORDER",
     "TRANSITIONS",
     "WORKING",
     "Transition",

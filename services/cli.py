@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli_archive import archive_app
 from services.cli_calendar import calendar_app
 from services.cli_deadletters import deadletters
 from services.cli_notify import notify_app
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(acl_app, name="acl")
 app.command("deadletters")(deadletters)
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(archive_app, name="archive")
 app.add_typer(notify_app, name="notify")
 app.command("route")(route)
 console = Console()

@@ -97,6 +97,29 @@ class Settings(BaseSettings):
         description="How long the broker waits for a silent consumer before it moves the "
         "consumer's partitions to others; a restart within it resumes without a rebalance.",
     )
+    api_host: str = Field(
+        default="127.0.0.1", min_length=1, description="Address `gridflow serve api` binds."
+    )
+    api_port: int = Field(default=8400, ge=0, le=65535, description="Port of `gridflow serve api`.")
+    api_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description='The query API\'s bearer tokens, JSON: {"<sha256 of the token, hex>": '
+        '"<sender id>"}: a unit, a sender of senders.yaml, or operations. `gridflow api '
+        "token <sender>` makes one. No token configured: every request is refused (401).",
+    )
+    archive_inbox_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="`gridflow archive prune` deletes the inbox's event ids older than this "
+        "many days (every processor's); unset: kept for ever. Redelivery older than this is "
+        "no longer recognised, so keep it above the topics' retention.",
+    )
+    archive_dead_letter_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="`gridflow archive prune` deletes archived dead letters, and the full "
+        "bodies of cut-down ones, older than this many days; unset: kept for ever.",
+    )
     on_error: ErrorPolicy = Field(
         default=ErrorPolicy.DEADLETTER, description="deadletter, or stop, on a failing message."
     )
