@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from intake import normalise
+from intake.formats import renamed, to_raw
 from schemas.access import view_topic
 from schemas.cases import CaseReceived
 from schemas.catalogue import Site
@@ -32,9 +33,10 @@ from schemas.codec import field_errors
 from schemas.commands import Command
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.envelope import Model, stable_id
-from schemas.processing import Inbound, Outcome
+from schemas.formats import REPORT_FORMATS
+from schemas.processing import MAX_VALUE_BYTES, Inbound, Outcome
 from schemas.replies import CommandRefused, RefusedPayload
-from schemas.reports import Case, Location, RawReport, Reporter
+from schemas.reports import Case, Location, RawReport, RawSource, Reporter
 from schemas.topics import (
     CASE_UPDATES,
     CASES_RECEIVED,
@@ -99,11 +101,13 @@ class _Problems:
         raise Rejected(reason, f"{len(self.errors)} field(s) refused: {summary}", self.errors)
 
 
-def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
+def to_case(raw: RawReport, site: Site, now: datetime, sent: Model | None = None) -> Case:
     """Validate ``raw`` against the site and the clock and normalise it, or raise Rejected.
 
     Times are converted to the site's timezone. The case is validated after
-    normalising, since normalising can lengthen text past a field's limit.
+    normalising, since normalising can lengthen text past a field's limit. ``sent``
+    is what the channel sent when it was another format than the native report
+    (:mod:`intake.formats`): the case's ``source`` records that format.
     """
     tz = site.tz
     problems = _Problems()
@@ -134,6 +138,7 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
             problems.add(f"attachments.{i}", "must be an http(s) URL", "url_scheme")
         elif normalise.has_controls(url):
             problems.add(f"attachments.{i}", CONTROLS_MSG, "control_character")
+    source = _source(raw.source, getattr(sent or raw, "FORMAT", "native"), problems)
     description = description or ""  # a blank one is already a problem
     fields = {
         "case_id": case_id_for(raw.channel, external_id),
@@ -151,6 +156,7 @@ def to_case(raw: RawReport, site: Site, now: datetime) -> Case:
         "reporter": reporter,
         "attachments": attachments,
         "placement": placement,
+        "source": source,
     }
     case = None
     try:
@@ -224,6 +230,22 @@ def _reporter(reporter: Reporter | None, problems: _Problems) -> dict[str, Any] 
     return {"name": normalise.one_line(reporter.name), "phone": phone, "anonymous": False}
 
 
+def _source(source: RawSource | None, fmt: str, problems: _Problems) -> dict[str, Any] | None:
+    """The channel's own facts, checked as ids and URLs are; the native format without
+    any is no source at all (a native report's case stays as it was)."""
+    fields = source.model_dump(exclude_none=True) if source is not None else {}
+    fields = {k: v.strip() for k, v in fields.items()}
+    for name, value in fields.items():
+        if normalise.has_controls(value):
+            problems.add(f"source.{name}", CONTROLS_MSG, "control_character")
+    url = fields.get("callback_url")
+    if url is not None and not is_web_url(url):
+        problems.add("source.callback_url", "must be an http(s) URL", "url_scheme")
+    if fmt == "native" and not fields:
+        return None
+    return {"format": fmt, **fields}
+
+
 def _location(location: Location | None) -> dict[str, Any] | None:
     """The location with a clean address; None when nothing of it is left."""
     if location is None:
@@ -241,12 +263,18 @@ class Intake:
 
     name = PRODUCER
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, max_bytes: int = MAX_VALUE_BYTES) -> None:
         self.site = site
+        self.max_bytes = max_bytes
         self.topics: tuple[str, ...] = (
             *(report_topic(s.id).name for s in site.all_senders() if s.channel is not None),
             *(command_topic(s.id).name for s in site.all_senders()),
         )
+
+    def value_limit(self, topic: str) -> int:
+        """The largest value read on ``topic``: a larger one is dead-lettered by its size
+        before it is parsed (``too_large``), the original kept in the letter."""
+        return self.max_bytes
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
         out: list[Outcome] = []
@@ -313,12 +341,18 @@ class Intake:
         channel's reply topic as well as the dead-letter topic.
         """
         sender = self.site.sender(topic.removeprefix(REPORT_PREFIX))
-        if not isinstance(message, RawReport) or sender is None or sender.channel is None:
+        if not isinstance(message, REPORT_FORMATS) or sender is None or sender.channel is None:
             raise Rejected(
                 RejectionReason.UNKNOWN_TYPE,
                 f"{topic} carries the reports of a channel of the site, "
                 f"not {type(message).__name__}",
             )
+        if not isinstance(message, RawReport):  # another format: the topic names its channel
+            try:
+                case = to_case(to_raw(message, sender.channel), self.site, now, message)
+            except Rejected as refused:
+                raise renamed(refused, message) from None
+            return self._received(case, now)
         if message.channel is not sender.channel:
             why = (
                 f"report {message.external_id} refused: it came on {topic}, the "
@@ -351,7 +385,9 @@ class Intake:
                     )
                 ],
             )
-        case = to_case(message, self.site, now)
+        return self._received(to_case(message, self.site, now), now)
+
+    def _received(self, case: Case, now: datetime) -> list[Emit]:
         event = CaseReceived.derive(
             case,
             producer=PRODUCER,

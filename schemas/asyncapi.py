@@ -36,8 +36,12 @@ _NOT_ID = re.compile(r"[^a-z0-9]+")
 
 
 def message_id(model: type[Model]) -> str:
-    """The message's key under ``components.messages``: its ``type``."""
-    return model.TYPE if issubclass(model, Envelope) else "report.raw"
+    """The message's key under ``components.messages``: its ``type``, or for a report
+    format ``report.<format>`` (the native one ``report.raw``)."""
+    if issubclass(model, Envelope):
+        return model.TYPE
+    fmt = getattr(model, "FORMAT", "native")
+    return "report.raw" if fmt == "native" else f"report.{fmt}"
 
 
 def channel_id(topic: Topic) -> str:

@@ -38,7 +38,7 @@ from schemas.edges import (
     Time,
 )
 from schemas.envelope import Model
-from schemas.reports import REQUEST_TYPE_DESCRIPTION, RequestType, Urgency
+from schemas.reports import REQUEST_TYPE_DESCRIPTION, RawReport, RequestType, Urgency
 
 REQUEST_TYPES_ZH: dict[str, RequestType] = {
     "咨询": RequestType.ENQUIRY,
@@ -168,6 +168,14 @@ class GridAppReport(Model):
     )
 
 
+class Open311Attributes(Model):
+    """The attributes every service defines (``GET services/{code}``): the deadline's
+    selectors, in English or Chinese words."""
+
+    request_type: RawCode | None = Field(default=None, description=REQUEST_TYPE_DESCRIPTION)
+    urgency: RawCode | None = Field(default=None, description="normal, or urgent (紧急).")
+
+
 class Open311Request(Model):
     """An Open311 GeoReport v2 service request (``POST requests``), its form fields as
     the specification names them, plus the gateway's token and receipt time."""
@@ -191,12 +199,14 @@ class Open311Request(Model):
     phone: RawPhone | None = None
     description: RawDescription | None = None
     media_url: RawUrl | None = None
-    attributes: dict[RawCode, RawCode] = Field(
-        default_factory=dict,
-        max_length=20,
-        description="attribute[code]=value pairs; gridflow reads request_type and urgency.",
+    attributes: Open311Attributes = Field(
+        default_factory=Open311Attributes,
+        description="The attribute[code]=value pairs of the service definition.",
     )
 
 
 FORMATS: tuple[type[Model], ...] = (WorkOrder12345, GridAppReport, Open311Request)
 """Every non-native format, in the order the docs list them."""
+
+REPORT_FORMATS: tuple[type[Model], ...] = (RawReport, *FORMATS)
+"""What a report topic carries: the native report and every other format."""

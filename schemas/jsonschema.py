@@ -26,7 +26,8 @@ OUT = Path(__file__).parent / "json"
 def _file_name(model: type[Model]) -> str:
     if issubclass(model, Envelope):
         return f"{model.TYPE}.schema.json"
-    return "report.raw.schema.json"
+    fmt = getattr(model, "FORMAT", "native")  # a report format (schemas.formats)
+    return "report.raw.schema.json" if fmt == "native" else f"report.{fmt}.schema.json"
 
 
 def _models() -> list[type[Model]]:

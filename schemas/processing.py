@@ -26,6 +26,10 @@ from schemas.deadletter import Rejected
 from schemas.envelope import Model
 from schemas.topics import Emit
 
+MAX_VALUE_BYTES = 262_144
+"""The default of the largest record value intake reads (``GRIDFLOW_INTAKE_MAX_BYTES``):
+every report the schema allows fits, with room for JSON's escapes."""
+
 Outcome = list[Emit] | Rejected
 """What the logic made of one inbound message: outputs, or a refusal with its reason."""
 

@@ -46,9 +46,9 @@ from schemas.deadlines import (
 )
 from schemas.edges import UNIT_ID_PATTERN
 from schemas.envelope import Model
+from schemas.formats import REPORT_FORMATS
 from schemas.notifications import NotificationRecorded
 from schemas.replies import CommandAcknowledged, CommandRefused
-from schemas.reports import RawReport
 from schemas.suspension import DeadlineExtended, DeadlinePaused, DeadlineResumed
 
 CASE_PARTITIONS = 6
@@ -252,13 +252,14 @@ ASSIGNMENTS = Topic(
 REPORTS_OF = Topic(
     name=REPORT_PREFIX + "<channel_sender_id>",
     key="'<channel>:<external_id>' (optional; intake does not rely on it)",
-    carries=(RawReport,),
+    carries=REPORT_FORMATS,
     writers=("the channel",),
     readers=("intake",),
     description="One topic per upstream channel (the 12345 hotline, the grid app, the web, "
     "the Open311 gateway, ...): its reports exactly as it sends them, in the native JSON "
-    "format. Only the channel's principal may write it, so the topic proves which channel "
-    "a report came from; intake refuses a report whose channel field names another.",
+    "format or another its format field names (docs/FORMATS.md). Only the channel's "
+    "principal may write it, so the topic proves which channel a report came from; intake "
+    "refuses a native report whose channel field names another.",
 )
 """The report topics as one entry: every channel sender's is this, under its id."""
 

@@ -18,6 +18,7 @@ from services.cli_calendar import calendar_app
 from services.cli_deadletters import deadletters
 from services.cli_notify import notify_app
 from services.cli_route import route
+from services.cli_serve import serve_app
 from services.processors import PROCESSORS
 from services.settings import Settings
 
@@ -37,6 +38,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(archive_app, name="archive")
 app.add_typer(notify_app, name="notify")
 app.command("route")(route)
+app.add_typer(serve_app, name="serve")
 console = Console()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from notifier.subscriptions import Subscriptions, load_subscriptions
 from schemas.catalogue import Site
+from schemas.processing import MAX_VALUE_BYTES
 from services.runtime.processor import Processor
 from storage.db import Transaction
 
@@ -29,6 +30,8 @@ class Parts:
     resources: ExitStack
     """Where what needs closing is registered."""
     subscriptions: Subscriptions | None = None
+    max_bytes: int = MAX_VALUE_BYTES
+    """The largest record value intake reads (``GRIDFLOW_INTAKE_MAX_BYTES``)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class ProcessorSpec:
 def _intake(p: Parts) -> Processor:
     from intake.core import Intake
 
-    return Intake(p.site)
+    return Intake(p.site, p.max_bytes)
 
 
 def _router(p: Parts) -> Processor:

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.processing import MAX_VALUE_BYTES
+
 DEFAULT_PG_URL = "postgresql+psycopg2://gridflow:gridflow@127.0.0.1:55432/gridflow"
 
 
@@ -119,6 +121,35 @@ class Settings(BaseSettings):
         gt=0,
         description="`gridflow archive prune` deletes archived dead letters, and the full "
         "bodies of cut-down ones, older than this many days; unset: kept for ever.",
+    )
+    intake_max_bytes: int = Field(
+        default=MAX_VALUE_BYTES,
+        ge=1024,
+        description="Largest report or command intake reads, and largest Open311 POST body, "
+        "in bytes: a larger one is refused by its size before it is parsed (dead letter "
+        "too_large, original kept; HTTP 400). Every report the schema allows fits the default.",
+    )
+    open311_host: str = Field(
+        default="127.0.0.1", min_length=1, description="Address `gridflow serve open311` binds."
+    )
+    open311_port: int = Field(
+        default=8311, ge=0, le=65535, description="Port of `gridflow serve open311`."
+    )
+    open311_api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='Open311 API keys, JSON: {"<key>": "<channel sender id>"}; a POST with '
+        "a key goes to that sender's report topic. No key: every POST is refused (403).",
+    )
+    open311_jurisdictions: list[dict[str, str]] = Field(
+        default_factory=list,
+        description='The sites the gateway serves, JSON: [{"site": "<directory>", '
+        '"namespace": "...", "database_url": "..."}]; jurisdiction_id is the site id. '
+        "Default: the configured site, namespace and database.",
+    )
+    open311_ack_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a POST waits for the broker's acknowledgement before 503.",
     )
     on_error: ErrorPolicy = Field(
         default=ErrorPolicy.DEADLETTER, description="deadletter, or stop, on a failing message."

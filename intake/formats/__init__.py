@@ -47,9 +47,6 @@ MAPPINGS: dict[type[Model], FormatMapping] = {
 }
 """The dispatch table: format model -> its mapping."""
 
-REPORT_MODELS: tuple[type[Model], ...] = (RawReport, *MAPPINGS)
-"""Every model a report topic carries: the native report first."""
-
 
 def source_loc(loc: str, fields: Mapping[str, str]) -> str:
     """``loc`` of the native report as the format names it: the longest native prefix
@@ -106,4 +103,4 @@ def to_raw(message: Model, channel: Channel) -> RawReport:
         ) from None
 
 
-__all__ = ["MAPPINGS", "REPORT_MODELS", "renamed", "source_loc", "to_raw"]
+__all__ = ["MAPPINGS", "renamed", "source_loc", "to_raw"]

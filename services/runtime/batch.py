@@ -373,8 +373,10 @@ class BatchRunner:
 
     def _decode(self, record: Record) -> object:
         """The record's message, or the Emit of its dead letter."""
+        limit = getattr(self.processor, "value_limit", None)  # intake's size limit, if any
         try:
-            return decode(topic_named(record.topic), record.value)
+            topic = topic_named(record.topic)
+            return decode(topic, record.value, limit(record.topic) if limit else None)
         except DecodeError as exc:
             return self._dead_letter(record, exc.reason, exc.message, exc.errors)
         except KeyError as exc:  # a topic outside the catalogue

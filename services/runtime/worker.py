@@ -325,7 +325,8 @@ def build_worker(name: str, settings: Settings) -> Worker:
         from notifier.subscriptions import load_subscriptions
 
         subscriptions = load_subscriptions(settings.subscriptions, site)
-    processor = processor_spec.build(Parts(site, tx, resources, subscriptions))
+    parts = Parts(site, tx, resources, subscriptions, max_bytes=settings.intake_max_bytes)
+    processor = processor_spec.build(parts)
     topics = list(processor.topics)
     ticking = None
     if processor_spec.ticks:

@@ -169,7 +169,9 @@ def test_every_message_of_the_catalogue_has_a_schema_file() -> None:
     names = {p.name for p in OUT.glob("*.schema.json")}
     for topic in TOPICS:
         for model in topic.carries:
-            file_name = f"{getattr(model, 'TYPE', '') or 'report.raw'}.schema.json"
+            fmt = getattr(model, "FORMAT", "native")  # a report format (schemas.formats)
+            report = "report.raw" if fmt == "native" else f"report.{fmt}"
+            file_name = f"{getattr(model, 'TYPE', '') or report}.schema.json"
             assert file_name in names, f"{topic.name} carries {model.__name__}: no {file_name}"
             assert schema_of(file_name)["title"] == model.__name__
 
