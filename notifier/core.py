@@ -231,6 +231,7 @@ def _resident(
                     "occurred_at": event.occurred_at.isoformat(),
                     "case_id": event.case_id,
                     "external_id": external_id,
+                    "reference": contact.callback_reference,
                     "message": words.text,
                     "link": ctx["link"],
                 }
@@ -302,15 +303,18 @@ def plan(
 
 
 def contact_of(case: Case) -> Contact:
-    """How to reach the reporter of ``case``: the phone, and an email and a callback
-    URL where the report model carries them (``reporter.email``, ``callback_url``)."""
-    reporter = case.reporter
+    """How to reach the reporter of ``case``: the reporter's phone, and the channel's
+    callback (``case.source``: a 12345 work order's ``callback_url`` and reference).
+    The report model has no email (Open311's is not kept): ``email`` is read where a
+    reporter carries one."""
+    reporter, source = case.reporter, case.source
     return Contact(
         channel=case.channel.value,
         phone=reporter.phone if reporter else None,
         email=getattr(reporter, "email", None) if reporter else None,
-        callback_url=getattr(case, "callback_url", None),
+        callback_url=source.callback_url if source else None,
         external_id=case.external_id,
+        callback_reference=source.callback_reference if source else None,
     )
 
 

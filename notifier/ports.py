@@ -144,7 +144,8 @@ class Contact:
     """How to reach the resident who reported a case (personal data).
 
     ``channel`` is the report's channel (:class:`schemas.reports.Channel` value);
-    ``callback_url`` is the channel's own system's callback (a 12345 work order's).
+    ``callback_url`` is the channel's own system's callback (a 12345 work order's,
+    ``Case.source.callback_url``).
     """
 
     channel: str
@@ -152,6 +153,8 @@ class Contact:
     email: str | None = field(default=None, repr=False)
     callback_url: str | None = field(default=None, repr=False)
     external_id: str | None = None
+    callback_reference: str | None = None
+    """The channel's reference to quote in its callback (the work order's)."""
 
 
 class Contacts(ABC):

@@ -70,6 +70,7 @@ contacts = Table(
     Column("email", String(320), nullable=True),
     Column("callback_url", String(2048), nullable=True),
     Column("external_id", String(128), nullable=True),
+    Column("callback_reference", String(128), nullable=True),  # migration 0010
 )
 
 _PENDING = OutboxStatus.PENDING.value
@@ -266,6 +267,7 @@ class SqlContacts(Contacts):
                 "email": c.email,
                 "callback_url": c.callback_url,
                 "external_id": c.external_id,
+                "callback_reference": c.callback_reference,
             }
             for case_id, c in found.items()
         ]
@@ -278,7 +280,9 @@ class SqlContacts(Contacts):
         for i in range(0, len(ids), MAX_ROWS):
             query = select(contacts).where(contacts.c.case_id.in_(ids[i : i + MAX_ROWS]))
             for r in self.tx.conn.execute(query):
-                out[r.case_id] = Contact(r.channel, r.phone, r.email, r.callback_url, r.external_id)
+                out[r.case_id] = Contact(
+                    r.channel, r.phone, r.email, r.callback_url, r.external_id, r.callback_reference
+                )
         return out
 
     def forget(self, case_ids: Collection[str]) -> None:

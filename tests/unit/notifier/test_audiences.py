@@ -13,7 +13,7 @@ from schemas.catalogue import Site
 from schemas.envelope import stable_id
 from schemas.notifications import DeliveryStatus, NotificationChannel, NotificationRecorded
 from schemas.processing import Inbound
-from schemas.reports import Channel
+from schemas.reports import Channel, Source
 from tests.unit.notifier.factories import (
     ADDRESS,
     CASE_ID,
@@ -136,7 +136,25 @@ def test_a_resident_who_cannot_be_reached_is_recorded_with_why(small_site: Site)
 def test_contact_of_a_case() -> None:
     c = contact_of(case())
     assert (c.channel, c.phone, c.external_id) == ("hotline_12345", PHONE, "NB-0001")
-    assert PHONE not in repr(c)
+    assert c.callback_url is None and PHONE not in repr(c)
+    source = Source(
+        format="hotline_12345.work_order",
+        callback_url="https://12345.test/reply",
+        callback_reference="WO-77",
+    )
+    order = contact_of(case().model_copy(update={"source": source}))
+    assert (order.callback_url, order.callback_reference) == ("https://12345.test/reply", "WO-77")
+
+
+def test_the_callback_quotes_the_channel_reference(small_site: Site) -> None:
+    contact = Contact(
+        "hotline_12345",
+        callback_url="https://12345.test/reply",
+        external_id="NB-0001",
+        callback_reference="WO-77",
+    )
+    [cb] = plan(closed(), rules(), small_site, contact).entries
+    assert json.loads(cb.body)["reference"] == "WO-77"
 
 
 def test_the_batch_keeps_contacts_queues_and_records(small_site: Site) -> None:
