@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for, next_reminder, next_warning
 from escalator.metrics import PROVISIONAL_DEADLINES
-from escalator.ports import Deadline, DeadlineStore
+from escalator.ports import CalendarSource, Deadline, DeadlineStore
 from escalator.reschedule import Rescheduler
 from escalator.suspension import Counting, extended, paused, resumed, whole_second
 from schemas.cases import (
@@ -108,29 +108,45 @@ class Escalator:
     topics = (CASE_EVENTS.name,)
 
     def __init__(
-        self, site: Site, calendar: WorkingCalendar, store: DeadlineStore, batch: int = 1000
+        self,
+        site: Site,
+        calendar: WorkingCalendar,
+        store: DeadlineStore,
+        batch: int = 1000,
+        calendars: CalendarSource | None = None,
     ) -> None:
         self._site = site
-        self._calendar = calendar
         self._store = store
         self._tz = site.tz
         self._batch = batch  # most lapses (and, apart, warnings) one tick works through
-        # provisional deadlines counted again from the first ticks on (escalator.reschedule)
-        self._rescheduler = Rescheduler(site, calendar, batch)
-        # suspension and extension: working time left, counted on the same calendar
-        self._counting = Counting(site, calendar)
+        self._calendars = calendars  # a new notice taken up while running, if any
+        self._count_on(calendar)
+
+    def _count_on(self, calendar: WorkingCalendar) -> None:
+        """Count on ``calendar`` from now: the clocks armed next, the time left of a
+        suspension, and a pass over the provisional deadlines (escalator.reschedule),
+        from the next tick on."""
+        self._calendar = calendar
+        self._rescheduler = Rescheduler(self._site, calendar, self._batch)
+        self._counting = Counting(self._site, calendar)
+
+    def _refresh_calendar(self) -> None:
+        if self._calendars is not None and (new := self._calendars.changed()) is not None:
+            self._count_on(new)
 
     # --- the case story arms and disarms ------------------------------------------
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
         """Arm or disarm the deadlines of the batch's cases. It emits only when a
-        suspension, a resume or an extension moves a clock: the unit's announcement.
+        suspension, a resume or an extension moves a clock, or when a clock armed is
+        not the one the unit was told: the unit's announcement.
 
         One load of every case the batch touches, its steps applied in order, then
         one write of the difference: the rows removed or changed go, exactly as they
         were loaded, and the new ones come. Rows left as they were are not written,
         so one a concurrent tick took meanwhile stays taken.
         """
+        self._refresh_calendar()
         case_ids = [c for c in (_case_of(item.message) for item in batch) if c is not None]
         loaded = self._store.load(case_ids) if case_ids else {}
         armed: Armed = {c: {d.kind: d for d in ds} for c, ds in loaded.items()}
@@ -154,7 +170,8 @@ class Escalator:
     def _apply(self, message: Model, armed: Armed) -> list[Emit]:
         """One step of the story on ``armed``; Rejected (with ``armed`` untouched) for
         a step that does not say whose deadlines it settles. What it emits: the unit's
-        announcements of the clocks a suspension, a resume or an extension moved."""
+        announcements of the clocks a suspension, a resume or an extension moved, or
+        that an assignment told otherwise."""
         case_id = _case_of(message)
         if case_id is None:
             if isinstance(message, _STEPS):
@@ -167,8 +184,8 @@ class Escalator:
         if isinstance(message, (CaseSuspended, CaseResumed, CaseExtended)):
             return self._move(message, kinds)
         if isinstance(message, CaseAssigned):
-            self._arm(message, kinds)
-        elif isinstance(message, CaseAccepted):
+            return self._arm(message, kinds)
+        if isinstance(message, CaseAccepted):
             self._disarm(kinds, message.payload.seq, (DeadlineKind.ACCEPT,))
         elif isinstance(message, CaseHandled):
             self._disarm(kinds, message.payload.seq, _HANDLING)
@@ -270,17 +287,24 @@ class Escalator:
         )
         return [Emit(topic=assignment_topic(new.unit_id).name, key=new.case_id, message=message)]
 
-    def _arm(self, message: CaseAssigned, kinds: dict[DeadlineKind, Deadline]) -> None:
+    def _arm(self, message: CaseAssigned, kinds: dict[DeadlineKind, Deadline]) -> list[Emit]:
         """The new holder's deadlines replace all of the case's, unless a later
-        assignment's are armed already (this one is stale)."""
+        assignment's are armed already (this one is stale).
+
+        The escalator's count is the one that holds. Where the unit was told another
+        due time (``due`` on the assignment: the router counted on a calendar the
+        escalator has since left, when a new notice came in between), the unit hears
+        the one armed, once, as ``deadline.rescheduled`` at the assignment's time."""
         case_id = message.payload.case.case_id
         a = message.payload.assignment
         if any(d.seq > a.seq for d in kinds.values()):
             log.warning("stale assignment ignored", extra={"case_id": case_id, "seq": a.seq})
-            return
+            return []
         kinds.clear()
+        told = {d.kind: d for d in message.payload.due}
+        out: list[Emit] = []
         for clock in clocks_for(self._site, self._calendar, a, message.payload.case):
-            kinds[clock.kind] = Deadline(
+            kinds[clock.kind] = armed = Deadline(
                 case_id=case_id,
                 kind=clock.kind,
                 seq=a.seq,
@@ -296,6 +320,14 @@ class Escalator:
                 unit=clock.limit.unit,
                 policy=clock.policy,
             )
+            was = told.get(clock.kind)
+            if was is not None and (was.due_at, was.provisional) != (
+                clock.due_at,
+                clock.provisional,
+            ):
+                old = replace(armed, due_at=was.due_at, provisional=was.provisional)
+                out.append(self._rescheduler.announce(old, armed, message.occurred_at))
+        return out
 
     def _remind(self, message: CaseEscalated, kinds: dict[DeadlineKind, Deadline]) -> None:
         """Supervised at the top (no unit above took it): the holder keeps the case,
@@ -359,6 +391,7 @@ class Escalator:
         While lapses fill whole rounds (a backlog), warnings wait for the round that
         drains it.
         """
+        self._refresh_calendar()
         rescheduled = self._rescheduler.step(self._store, now)
         due = self._store.due(now, self._batch)
         # A full batch of lapses is a backlog (after downtime): its rows' warnings are

@@ -11,7 +11,9 @@ import abc
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
+from escalator.calendar import WorkingCalendar
 from schemas.cases import DeadlineKind, Limit, LimitUnit
 from schemas.reports import Tier
 
@@ -131,3 +133,11 @@ class DeadlineStore(abc.ABC):
         :meth:`remove`); the ones it marked, in their given order. One gone, re-armed
         meanwhile, or already marked (another instance's tick warned of it) is not
         returned."""
+
+
+class CalendarSource(Protocol):
+    """Where a new calendar comes from while the process runs (the site's
+    ``calendar.yaml`` changed: :mod:`services.calendar_watch`)."""
+
+    def changed(self) -> WorkingCalendar | None:
+        """The calendar to count on from now, when it changed since the last call."""

@@ -2,11 +2,11 @@
 
 A deadline counted on a day of a year no schedule covered (:mod:`escalator.calendar`)
 is armed with ``provisional`` set and the moment its clock began. The calendar is
-built once, when the process starts, from the bundled notices, the site's
-``calendar.yaml`` and the installed ``chinese_calendar``; so a new notice or a
-package upgrade reaches a running system through a restart, and the first ticks
-after it are when provisional deadlines can change. :class:`Rescheduler` walks
-them then, a page per tick, by (case, kind):
+built when the process starts, from the bundled notices, the site's ``calendar.yaml``
+and the installed ``chinese_calendar``, and again when ``calendar.yaml`` changes while
+it runs (:mod:`services.calendar_watch`). Each new calendar starts a pass: from the
+next tick on, :class:`Rescheduler` walks the provisional deadlines, a page per tick,
+by (case, kind):
 
 - one still counting a provisional day stays as it is;
 - one now counted on official days only takes its new due and warning times,
@@ -43,8 +43,8 @@ PRODUCER = "escalator"
 class Rescheduler:
     """One pass over the armed provisional deadlines, a page at a time.
 
-    A process makes one pass, from its first tick on: its calendar does not change
-    while it runs. :attr:`done` once it reached the end.
+    One pass per calendar, from the first tick on it (the escalator starts another
+    when it takes up a new calendar). :attr:`done` once it reached the end.
 
     Its place survives a tick rolled back: a page that rescheduled anything is read
     again by the next step (the rows rescheduled are gone from it once committed,

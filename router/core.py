@@ -29,6 +29,7 @@ from typing import Any
 
 from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for, site_calendar
+from escalator.ports import CalendarSource
 from router.checks import case_file, conflict, differences, holding, stale_lapse
 from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
 from router.returns import next_unit
@@ -129,11 +130,16 @@ class Router:
     topics = (CASES_RECEIVED.name, CASE_UPDATES.name, DEADLINES.name)
 
     def __init__(
-        self, site: Site, store: CaseStore, calendar: WorkingCalendar | None = None
+        self,
+        site: Site,
+        store: CaseStore,
+        calendar: WorkingCalendar | None = None,
+        calendars: CalendarSource | None = None,
     ) -> None:
         self._site = site
         self._store = store
         self._calendar = calendar or site_calendar(site)
+        self._calendars = calendars  # a new notice taken up while running, if any
         # The one map from message type to handler.
         self.handlers: dict[type[Model], Handler] = {
             CaseReceived: self._received,
@@ -156,6 +162,8 @@ class Router:
         }
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        if self._calendars is not None and (calendar := self._calendars.changed()) is not None:
+            self._calendar = calendar  # the due times told from this batch on
         ids = {m.case_id for m in (i.message for i in batch) if isinstance(m, Envelope)}
         files = CaseFiles(self._store.load({i for i in ids if i is not None}))
         outcomes: list[Outcome] = []

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
+from escalator.ports import CalendarSource
 from notifier.subscriptions import Subscriptions, load_subscriptions
 from schemas.catalogue import Site
 from schemas.processing import MAX_VALUE_BYTES
@@ -32,6 +34,10 @@ class Parts:
     subscriptions: Subscriptions | None = None
     max_bytes: int = MAX_VALUE_BYTES
     """The largest record value intake reads (``GRIDFLOW_INTAKE_MAX_BYTES``)."""
+    site_dir: Path | None = None
+    """The directory the site was loaded from: its calendar.yaml is watched."""
+    calendar_reload_seconds: float = 0
+    """How often to look at it (``GRIDFLOW_CALENDAR_RELOAD_SECONDS``); 0: never."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,16 @@ def _router(p: Parts) -> Processor:
     from router.sql import SqlCaseStore
 
     assert p.tx is not None
-    return Router(p.site, SqlCaseStore(p.tx))
+    return Router(p.site, SqlCaseStore(p.tx), calendars=_calendars(p))
+
+
+def _calendars(p: Parts) -> CalendarSource | None:
+    """A watch on the site's calendar.yaml, when the site came from a directory."""
+    if p.site_dir is None or p.calendar_reload_seconds <= 0:
+        return None
+    from services.calendar_watch import SiteCalendarWatch
+
+    return SiteCalendarWatch(p.site, p.site_dir, p.calendar_reload_seconds)
 
 
 def _escalator(p: Parts) -> Processor:
@@ -69,7 +84,7 @@ def _escalator(p: Parts) -> Processor:
     from escalator.sql import SqlDeadlineStore
 
     assert p.tx is not None
-    return Escalator(p.site, site_calendar(p.site), SqlDeadlineStore(p.tx))
+    return Escalator(p.site, site_calendar(p.site), SqlDeadlineStore(p.tx), calendars=_calendars(p))
 
 
 def _notifier(p: Parts) -> Processor:

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         default=None, description="Notifier subscriptions YAML; default: the bundled file."
     )
     clock: ClockMode = Field(default=ClockMode.SYSTEM, description="system, or ticks.")
+    calendar_reload_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the router and the escalator look at the site's calendar.yaml "
+        "for a new State Council notice, in seconds; a change is taken up while they run "
+        "(services/calendar_watch.py). 0: only at start.",
+    )
     tick_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -44,7 +44,7 @@ from kafka.errors import FencedInstanceIdError
 from sqlalchemy import Engine, text
 
 from schemas.access import processor_principal
-from schemas.catalogue import Site, load_site
+from schemas.catalogue import DEFAULT_SITE, Site, load_site
 from schemas.clock import ClockTicked
 from schemas.codec import DecodeError, decode
 from schemas.topics import CLOCK, Record
@@ -325,7 +325,15 @@ def build_worker(name: str, settings: Settings) -> Worker:
         from notifier.subscriptions import load_subscriptions
 
         subscriptions = load_subscriptions(settings.subscriptions, site)
-    parts = Parts(site, tx, resources, subscriptions, max_bytes=settings.intake_max_bytes)
+    parts = Parts(
+        site,
+        tx,
+        resources,
+        subscriptions,
+        max_bytes=settings.intake_max_bytes,
+        site_dir=settings.site or DEFAULT_SITE,
+        calendar_reload_seconds=settings.calendar_reload_seconds,
+    )
     processor = processor_spec.build(parts)
     topics = list(processor.topics)
     ticking = None
