@@ -394,16 +394,20 @@ class Escalator:
         self._refresh_calendar()
         rescheduled = self._rescheduler.step(self._store, now)
         due = self._store.due(now, self._batch)
-        # A full batch of lapses is a backlog (after downtime): its rows' warnings are
-        # moot, and reading warnings past them walks every overdue row. Warnings wait
-        # for the round that drains it; a warning still ahead of its due time comes then.
-        backlog = len(due) >= self._batch
-        read = [] if backlog else self._store.warnings_due(now, self._batch)
-        warned = self._take(read, self._advance_warnings)
         lapsed = self._take(
             [d for d in due if d.kind is not DeadlineKind.REMIND], self._store.remove
         )
         reminded = self._take([d for d in due if d.kind is DeadlineKind.REMIND], self._repeat)
+        # Warnings are read once the lapses are taken, so the read never walks overdue
+        # rows (unwarned ones sort first by warn_at): with fewer lapses than a round,
+        # every overdue row is gone (or, a reminder, moved on) by then, and at most a
+        # round of them is left for the index to step over. A full round of lapses is a
+        # backlog (after downtime): its rows' warnings are moot, and the overdue rows
+        # left would be walked; warnings wait for the round that drains it, and one
+        # still ahead of its due time comes then.
+        backlog = len(due) >= self._batch
+        read = [] if backlog else self._store.warnings_due(now, self._batch)
+        warned = self._take(read, self._advance_warnings)
         for d in lapsed:
             log.info("deadline lapsed", extra={"case_id": d.case_id, "kind": d.kind.value})
         out: list[Emit] = list(rescheduled)

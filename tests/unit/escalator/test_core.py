@@ -521,3 +521,27 @@ def test_warnings_wait_while_lapses_fill_whole_rounds(store) -> None:
         ["deadline.warning"],
         [],
     ]
+
+
+class Watching(MemoryDeadlineStore):
+    """Records what was left overdue when a tick read its warnings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.overdue_at_read: list[int] = []
+
+    def warnings_due(self, now: datetime, limit: int) -> list[Deadline]:
+        self.overdue_at_read.append(sum(1 for d in self.rows() if d.due_at <= now))
+        return super().warnings_due(now, limit)
+
+
+def test_warnings_are_read_once_the_lapses_are_taken() -> None:
+    """The read of warnings walks unwarned rows by warn_at, overdue ones first: it comes
+    after the tick took its lapses, so (short of a backlog) none is left to walk."""
+    store = Watching()
+    escalator = fresh(batch=10, store=store)
+    feed(escalator, *(assigned(f"c{i}", when=THU) for i in range(5)))
+    now = RESOLVE_DUE - timedelta(hours=1)  # five accepts lapsed, five resolves to warn
+    types = [e.message.type for e in story_of(escalator.tick(now))]
+    assert types == ["deadline.warning"] * 5 + ["deadline.lapsed"] * 5  # the order told
+    assert store.overdue_at_read == [0]
