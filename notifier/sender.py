@@ -2,8 +2,8 @@
 
 One :class:`OutboxSender` round (:meth:`OutboxSender.step`):
 
-1. record the outcome of every attempt that finished since the last round, each in
-   its own short transaction: delivered; tried again at the policy's next time
+1. record the outcome of every attempt that finished since the last round, in one
+   short transaction: delivered; tried again at the policy's next time
    (:class:`notifier.outbox.RetryPolicy`); or, after the last try or a permanent
    refusal, a dead letter with the reason (``gridflow notify replay`` sends it
    again). The outcome is then published (``notification.recorded``, delivered or
@@ -106,6 +106,10 @@ class OutboxSender:
     def in_flight(self) -> int:
         return len(self._flight)
 
+    def busy(self, address: str) -> int:
+        """Attempts in flight to ``address``."""
+        return self._busy.get(address, 0)
+
     def drain(self, timeout: float = 30.0) -> None:
         """Deliver until nothing due is left and nothing is in flight (the embedded
         runtime, tests), or ``timeout`` seconds pass."""
@@ -159,22 +163,26 @@ class OutboxSender:
         limit = self.policy.rate.concurrent
         skip = {a for a, n in self._busy.items() if n >= limit} | self.rates.full(mono)
         token = uuid.uuid4().hex
-        with self._tx():
+        start: list[tuple[Transport, Claimed]] = []
+        with self._tx():  # the claim, and what it cannot start, in one transaction
             claimed = self.outbox.claim(self.now(), free, self.lease_seconds, token, skip)
-        for c in claimed:
-            address = c.entry.address
-            if self._busy[address] >= limit or not self.rates.allows(address, mono):
-                with self._tx():
+            for c in claimed:
+                address = c.entry.address
+                if self._busy[address] >= limit or not self.rates.allows(address, mono):
                     self.outbox.release(c.entry.key, c.token)
-                self.stats.released += 1
-                continue
-            transport = self.transports.get(c.entry.channel)
-            if transport is None:
-                why = f"no {c.entry.channel.value} transport configured (see README, Notifications)"
-                self._record(c, Attempt(False, None, why, permanent=True))
-                continue
-            self._busy[address] += 1
-            self.rates.record(address, mono)
+                    self.stats.released += 1
+                    continue
+                transport = self.transports.get(c.entry.channel)
+                if transport is None:
+                    why = f"no {c.entry.channel.value} transport configured (README, Notifications)"
+                    record = self._record(c, Attempt(False, None, why, permanent=True))
+                    if record is not None and self.publish is not None:
+                        self.publish([record])
+                    continue
+                self._busy[address] += 1
+                self.rates.record(address, mono)
+                start.append((transport, c))
+        for transport, c in start:  # only once the claim is committed
             self._flight[self._pool.submit(_attempt, transport, c)] = c
 
     def _harvest(self, wait_seconds: float) -> int:
@@ -183,38 +191,39 @@ class OutboxSender:
         finished, _ = wait(list(self._flight), timeout=wait_seconds, return_when=FIRST_COMPLETED)
         finished = {f for f in self._flight if f.done()} | set(finished)
         records: list[NotificationRecorded] = []
-        for future in finished:
-            claimed = self._flight.pop(future)
-            address = claimed.entry.address
-            self._busy[address] -= 1
-            if self._busy[address] <= 0:
-                del self._busy[address]
-            record = self._record(claimed, future.result())
-            if record is not None:
-                records.append(record)
+        with self._tx():  # every outcome of the round in one transaction
+            for future in finished:
+                claimed = self._flight.pop(future)
+                address = claimed.entry.address
+                self._busy[address] -= 1
+                if self._busy[address] <= 0:
+                    del self._busy[address]
+                record = self._record(claimed, future.result())
+                if record is not None:
+                    records.append(record)
         if records and self.publish is not None:
             self.publish(records)
         return len(finished)
 
     def _record(self, c: Claimed, attempt: Attempt) -> NotificationRecorded | None:
-        """The attempt's outcome in the outbox; the record to publish, if it is final."""
+        """The attempt's outcome in the outbox (the caller's transaction); the record to
+        publish, if it is final."""
         e, now = c.entry, self.now()
         extra = {"notification_id": e.key, "case_id": e.case_id, "attempt": c.attempt}
         extra |= {"recipient": e.recipient, "channel": e.channel.value}
         status: DeliveryStatus | None = None
-        with self._tx():
-            if attempt.ok:
-                held = self.outbox.delivered(e.key, c.token, now, attempt.http_status)
-                status = DeliveryStatus.DELIVERED
+        if attempt.ok:
+            held = self.outbox.delivered(e.key, c.token, now, attempt.http_status)
+            status = DeliveryStatus.DELIVERED
+        else:
+            error = attempt.error or "failed"
+            retry = self.policy.retry
+            later = None if attempt.permanent else retry.next_at(e.key, c.attempt, now)
+            if later is None:
+                held = self.outbox.dead(e.key, c.token, now, error, attempt.http_status)
+                status = DeliveryStatus.FAILED
             else:
-                error = attempt.error or "failed"
-                retry = self.policy.retry
-                later = None if attempt.permanent else retry.next_at(e.key, c.attempt, now)
-                if later is None:
-                    held = self.outbox.dead(e.key, c.token, now, error, attempt.http_status)
-                    status = DeliveryStatus.FAILED
-                else:
-                    held = self.outbox.retry(e.key, c.token, later, error, attempt.http_status)
+                held = self.outbox.retry(e.key, c.token, later, error, attempt.http_status)
         if not held:  # the lease ran out and another claim holds it now
             self.stats.lost_lease += 1
             log.warning("outcome not recorded: lease lost", extra=extra)
@@ -231,6 +240,8 @@ class OutboxSender:
         else:
             self.stats.retried += 1
             log.info("notification to be retried", extra=extra | {"status": attempt.http_status})
+            return None
+        if e.case_id is None:  # every notifiable event is a case's; a record needs one
             return None
         return outcome_record(
             e, status, c.attempt, now, attempt.http_status, None if attempt.ok else attempt.error

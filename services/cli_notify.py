@@ -11,6 +11,7 @@ app by ``services/cli.py`` (``app.add_typer(notify_app, name="notify")``).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,9 +63,10 @@ def outbox(
         str | None, typer.Option(help="Only deliveries in this state: pending, delivered, dead.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
 ) -> None:
     """List the latest deliveries: where each stands, and the last error."""
-    from notifier.ports import RESIDENT, OutboxStatus
+    from notifier.ports import OutboxStatus
 
     try:
         wanted = OutboxStatus(status) if status else None
@@ -76,28 +78,37 @@ def outbox(
             rows = box.rows(wanted, limit)
     finally:
         engine.dispose()
-    table = Table(
-        "key", "channel", "recipient", "template", "case", "status", "tries", "next", "error"
-    )
-    for r in rows:
-        e = r.entry
-        # a resident's address is personal data: the recipient says who, never the number
-        who = RESIDENT if e.recipient == RESIDENT else e.recipient
-        next_at = (
-            r.next_at.isoformat(timespec="seconds")
+    # the recipient says who ("resident"), never a resident's number or address
+    listed = [
+        {
+            "key": r.entry.key,
+            "channel": r.entry.channel.value,
+            "recipient": r.entry.recipient,
+            "template": r.entry.template,
+            "case_id": r.entry.case_id,
+            "status": r.status.value,
+            "attempts": r.attempts,
+            "next_at": r.next_at.isoformat(timespec="seconds")
             if r.status is OutboxStatus.PENDING and r.next_at
-            else ""
-        )
+            else None,
+            "http_status": r.http_status,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+    if as_json:
+        for item in listed:
+            typer.echo(json.dumps(item, ensure_ascii=False))
+        return
+    table = Table("key", "channel", "recipient", "template", "case", "status", "tries", "next")
+    table.add_column("error", overflow="fold")
+    for item in listed:
         table.add_row(
-            e.key,
-            e.channel.value,
-            who,
-            e.template,
-            e.case_id or "",
-            r.status.value,
-            str(r.attempts),
-            next_at,
-            r.error or "",
+            *(str(item[k] or "") for k in ("key", "channel", "recipient", "template", "case_id")),
+            str(item["status"]),
+            str(item["attempts"]),
+            str(item["next_at"] or ""),
+            str(item["error"] or ""),
         )
     Console().print(table)
 
