@@ -3,6 +3,8 @@
 #   promtool            (package prometheus)  - `promtool check metrics|rules`, `promtool test rules`
 #   chromium            (package chromium)    - the command-room page's browser test
 #   chromium-driver     (package chromium-driver)
+#   a CJK font          (package fonts-wqy-microhei) - the page is in Chinese; without
+#                       one, the browser test's screenshots show boxes
 #   docker-compose      (package docker-compose) - `docker-compose config` checks
 #                       deploy/container/compose.yaml; no container engine is needed
 # Run by the Makefile's test target before the integration tests. Needs root (or sudo)
@@ -14,6 +16,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 as_root=()

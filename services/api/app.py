@@ -203,6 +203,9 @@ def create_app(settings: Settings, engine: Engine | None = None, site: Site | No
     app.state.tokens = Tokens(app.state.site, settings.api_tokens)
     for router in ROUTERS:
         app.include_router(router)
+    from services.api.room import room  # 指挥大屏; here, since it imports this module
+
+    app.include_router(room)
     return app
 
 
