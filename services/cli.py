@@ -13,9 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli_archive import archive_app
+from services.cli_archive import archive_app, serve_api
 from services.cli_calendar import calendar_app
+from services.cli_case import case_app
 from services.cli_deadletters import deadletters
+from services.cli_kpi import kpi, report
 from services.cli_notify import notify_app
 from services.cli_route import route
 from services.cli_serve import serve_app
@@ -36,9 +38,13 @@ app.add_typer(acl_app, name="acl")
 app.command("deadletters")(deadletters)
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(archive_app, name="archive")
+app.add_typer(case_app, name="case")
+app.command("kpi")(kpi)
+app.command("report")(report)
 app.add_typer(notify_app, name="notify")
 app.command("route")(route)
 app.add_typer(serve_app, name="serve")
+serve_app.command("api")(serve_api)
 console = Console()
 
 
@@ -139,16 +145,6 @@ def db_upgrade() -> None:
     engine = make_engine(_settings().database_url)
     upgrade(engine)
     console.print(f"database at revision {current(engine)}")
-
-
-@app.command()
-def report() -> None:
-    """Print the archive's figures from the database (GRIDFLOW_DATABASE_URL)."""
-    from archive.sql import read_report
-    from services.demo.summary import print_report
-    from storage.db import make_engine
-
-    print_report(console, read_report(make_engine(_settings().database_url)))
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 Areas: ``/cases`` (a case and its whole history, by case id or by the channel's
 work-order number), ``/units`` (a unit's open and overdue cases), ``/queue`` (the
-dispatch queue), ``/kpi`` (the figures of archive/kpi.py). Every route needs a
+dispatch queue), ``/kpi`` (the figures of archive/kpi.py over the cases the sender
+may see). Every route needs a
 bearer token (services/api/auth.py) and shows only what its sender may see; the
 OpenAPI document is at ``/openapi.json``. Another area mounts with
 ``app.include_router(...)`` in :func:`create_app`.
@@ -11,16 +12,18 @@ OpenAPI document is at ``/openapi.json``. Another area mounts with
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from dataclasses import MISSING, asdict, fields
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Connection, Engine
 
+from archive.kpi import By, Figures, Period, compute
 from archive.projection import CaseRow
+from escalator.clocks import site_calendar
 from schemas.catalogue import Site, load_site
 from services.api import queries
 from services.api.auth import Tokens, Viewer
@@ -29,12 +32,12 @@ from storage.db import make_engine
 
 # --- the response models ----------------------------------------------------------
 
-_TYPES = {f.name: f.type for f in fields(CaseRow)}
+KPI_FIELDS = list(Figures("", "").as_dict())
 CaseSummary: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "CaseSummary",
     __doc__="One case as the archive projects it (archive_cases): ids, codes, times, "
     "counters; never personal data.",
-    **{f.name: (Any, f.default) for f in fields(CaseRow)},
+    **{f.name: (Any, ... if f.default is MISSING else f.default) for f in fields(CaseRow)},
 )
 
 
@@ -113,8 +116,14 @@ def _visible(who: Viewer, the_site: Site, row: CaseRow) -> bool:
 cases = APIRouter(prefix="/cases", tags=["cases"], responses=REFUSALS)
 
 
+TEXT = r"^[^\x00-\x1f\x7f]+$"
+"""Ids and numbers in paths and queries: printable text (no NUL, no control character)."""
+CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=TEXT)]
+UnitPath = Annotated[str, Path(min_length=1, max_length=160, pattern=TEXT)]
+
+
 @cases.get("/{case_id}", response_model=CaseDetail, summary="A case and its whole history")
-def get_case(case_id: str, who: Who, conn: Conn, the_site: OfSite) -> dict[str, Any]:
+def get_case(case_id: CaseId, who: Who, conn: Conn, the_site: OfSite) -> dict[str, Any]:
     row = queries.case_row(conn, case_id)
     if row is None or not _visible(who, the_site, row):
         raise HTTPException(404, f"no case {case_id} among the cases {who.id} may see")
@@ -142,8 +151,8 @@ def find_cases(
     who: Who,
     conn: Conn,
     the_site: OfSite,
-    external_id: Annotated[str, Query(min_length=1, max_length=128)],
-    channel: Annotated[str | None, Query(max_length=32)] = None,
+    external_id: Annotated[str, Query(min_length=1, max_length=128, pattern=TEXT)],
+    channel: Annotated[str | None, Query(max_length=32, pattern=TEXT)] = None,
 ) -> dict[str, Any]:
     rows = queries.cases_by_external_id(conn, external_id, channel)
     found = [summary(r) for r in rows if _visible(who, the_site, r)]
@@ -157,7 +166,7 @@ units = APIRouter(prefix="/units", tags=["units"], responses=REFUSALS)
 
 @units.get("/{unit_id}/cases", response_model=CaseList, summary="A unit's open or overdue cases")
 def unit_cases(
-    unit_id: str,
+    unit_id: UnitPath,
     who: Who,
     conn: Conn,
     the_site: OfSite,
@@ -187,7 +196,42 @@ def dispatch_queue(who: Who, conn: Conn, the_site: OfSite) -> dict[str, Any]:
     return {"cases": [summary(r) for r in rows], "count": len(rows)}
 
 
-ROUTERS = [cases, units, queue]
+# --- /kpi ------------------------------------------------------------------------
+
+kpis = APIRouter(prefix="/kpi", tags=["kpi"], responses=REFUSALS)
+
+KpiFigures: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "KpiFigures",
+    __doc__="The figures of one group in one period (archive/kpi.py; docs/ARCHITECTURE.md).",
+    group=(str, ...),
+    period=(str, ...),
+    **{name: (Any, None) for name in KPI_FIELDS if name not in ("group", "period")},
+)
+
+
+class KpiList(BaseModel):
+    figures: list[KpiFigures]  # type: ignore[valid-type]
+    as_of: datetime
+
+
+@kpis.get("", response_model=KpiList, summary="The KPIs of the cases the sender may see")
+def get_kpis(
+    who: Who,
+    conn: Conn,
+    the_site: OfSite,
+    request: Request,
+    by: By = By.UNIT,
+    period: Period = Period.MONTH,
+    since: date | None = None,
+    until: date | None = None,
+) -> dict[str, Any]:
+    rows = (r for r in queries.all_cases(conn) if _visible(who, the_site, r))
+    now = datetime.now(UTC)
+    found = compute(rows, by, period, now, request.app.state.calendar, the_site.tz, since, until)
+    return {"figures": [f.as_dict() for f in found], "as_of": now}
+
+
+ROUTERS = [cases, units, queue, kpis]
 """Every area, in the order they are mounted."""
 
 
@@ -201,13 +245,13 @@ def create_app(settings: Settings, engine: Engine | None = None, site: Site | No
     app.state.site = site or load_site(settings.site)
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.tokens = Tokens(app.state.site, settings.api_tokens)
+    app.state.calendar = site_calendar(app.state.site)
     for router in ROUTERS:
         app.include_router(router)
     from services.api.room import room  # 指挥大屏; here, since it imports this module
 
     app.include_router(room)
     return app
-
 
 
 def serve(settings: Settings) -> None:

@@ -152,3 +152,18 @@ def test_the_dispatch_queue_is_the_command_rooms(base_url: str) -> None:
 def test_the_openapi_document_is_published(base_url: str) -> None:
     doc = httpx.get(base_url + "/openapi.json", timeout=10).json()
     assert {"/cases/{case_id}", "/cases", "/units/{unit_id}/cases", "/queue"} <= set(doc["paths"])
+
+
+def test_kpis_cover_the_cases_the_sender_may_see(base_url: str) -> None:
+    mine = get(base_url, "/kpi", "urban", by="unit", period="month").json()
+    assert {f["group"] for f in mine["figures"]} == {"s.urban"}
+    assert sum(f["received"] for f in mine["figures"]) == 3  # GF-1, GF-2, GF-3
+    room = get(base_url, "/kpi", "room", by="unit", period="month").json()
+    assert {f["group"] for f in room["figures"]} == {"s.urban", "s.command"}  # GF-4 queued
+    everything = get(base_url, "/kpi", "ops", by="all", period="day").json()
+    received = [(f["period"], f["received"]) for f in everything["figures"] if f["received"]]
+    assert received == [("2026-03-05", 4)]
+    # all four are due on 11 March (as the tiny site counts), before AS_OF, none closed
+    due = [(f["period"], f["completion_due"], f["on_time_rate"]) for f in everything["figures"]]
+    assert due[-1] == ("2026-03-11", 4, 0.0)
+    assert get(base_url, "/kpi", "urban", by="nonsense").status_code == 422
