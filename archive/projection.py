@@ -58,10 +58,13 @@ from schemas.cases import (
     Stage,
 )
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
+from schemas.duplicates import CaseLinked
 from schemas.envelope import Envelope
 from schemas.reports import CaseFacts
 
-STAGES = (RECEIVED, *(s.value for s in Stage))
+DUPLICATE = "duplicate"
+"""A report linked to an open case (重复件, ``case.linked``): counted apart, never open."""
+STAGES = (RECEIVED, *(s.value for s in Stage), DUPLICATE)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,12 @@ def _resumed(row: CaseRow, e: CaseResumed) -> CaseRow:
     return _staged(row, Stage.ACCEPTED, e)
 
 
+def _linked(row: CaseRow, e: CaseLinked) -> CaseRow:
+    """A duplicate: its facts, and the stage that keeps it out of the open cases."""
+    row = _case_facts(row, e.payload.case)
+    return replace(row, stage=DUPLICATE, stage_at=e.occurred_at)
+
+
 def _queued(row: CaseRow, e: CaseQueued) -> CaseRow:
     return _staged(row, Stage.QUEUED, e)
 
@@ -264,6 +273,7 @@ FOLDS: dict[type[Envelope], Callable[[CaseRow, Any], CaseRow]] = {
     CaseSuspended: _suspended,
     CaseResumed: _resumed,
     CaseQueued: _queued,
+    CaseLinked: _linked,
     CaseReopened: _reopened,
     CaseFollowedUp: _followed_up,
     CaseSupervised: _supervised,

@@ -31,6 +31,7 @@ from escalator.calendar import WorkingCalendar
 from escalator.clocks import clocks_for, site_calendar
 from escalator.ports import CalendarSource
 from router.checks import case_file, conflict, differences, holding, stale_lapse
+from router.duplicates import Nearby, linked
 from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
 from router.returns import next_unit
 from router.routing import category_of, initial_placement, place, rework_explanation
@@ -140,6 +141,7 @@ class Router:
         self._store = store
         self._calendar = calendar or site_calendar(site)
         self._calendars = calendars  # a new notice taken up while running, if any
+        self._nearby = Nearby(site.duplicates)  # the batch's near-duplicate candidates
         # The one map from message type to handler.
         self.handlers: dict[type[Model], Handler] = {
             CaseReceived: self._received,
@@ -166,6 +168,7 @@ class Router:
             self._calendar = calendar  # the due times told from this batch on
         ids = {m.case_id for m in (i.message for i in batch) if isinstance(m, Envelope)}
         files = CaseFiles(self._store.load({i for i in ids if i is not None}))
+        self._nearby = Nearby.load(self._site.duplicates, self._store, batch)
         outcomes: list[Outcome] = []
         for item in batch:
             try:
@@ -255,6 +258,8 @@ class Router:
         known = files.get(case.case_id)
         if known is not None:
             return self._resent(message, known)
+        if (link := self._nearby.find(case, files)) is not None:
+            return linked(self._site, message, link, now)  # 重复件: not dispatched again
         category, to = initial_placement(self._site, case)
         assignment = Assignment(
             unit_id=to.unit.id,
@@ -269,6 +274,7 @@ class Router:
             why=to.why,
         )
         files.put(CaseFile.opened(case, assignment))
+        self._nearby.opened(case, assignment.unit_id)
         return assigned(case, assignment, message, now, case, self._due(assignment, case))
 
     def _resent(self, message: CaseReceived, file: CaseFile) -> list[Emit]:

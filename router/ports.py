@@ -88,8 +88,69 @@ class CaseFile:
         return Case.model_validate(self.document)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Where to look for the open cases a new report may repeat: its category, a box
+    around its point and a window around its time (router/duplicates.py)."""
+
+    category: str
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class NearbyCase:
+    """An open case with a point, as the near-duplicate lookup needs it."""
+
+    case_id: str
+    category: str
+    lat: float
+    lon: float
+    reported_at: datetime
+    unit_id: str
+
+
+def point_of(document: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The point a case file's case gave, if any."""
+    location = document.get("location") or {}
+    lat, lon = location.get("lat"), location.get("lon")
+    return None if lat is None or lon is None else (float(lat), float(lon))
+
+
+def point_in(file: CaseFile, probes: Sequence[Probe]) -> NearbyCase | None:
+    """``file`` as a :class:`NearbyCase` when its point and time fall in a probe."""
+    point = point_of(file.document)
+    if point is None:
+        return None
+    for p in probes:
+        if (
+            p.category == file.case.category
+            and p.lat_min <= point[0] <= p.lat_max
+            and p.lon_min <= point[1] <= p.lon_max
+            and p.since <= file.case.reported_at <= p.until
+        ):
+            return NearbyCase(
+                case_id=file.case_id,
+                category=file.case.category,
+                lat=point[0],
+                lon=point[1],
+                reported_at=file.case.reported_at,
+                unit_id=file.assignment.unit_id,
+            )
+    return None
+
+
 class CaseStore(abc.ABC):
     """Case files by case id, read and written a batch at a time."""
+
+    @abc.abstractmethod
+    def open_near(self, probes: Sequence[Probe]) -> list[NearbyCase]:
+        """The open (not closed) cases inside any probe's box and window, with one
+        query for a batch's probes; in no particular order."""
 
     @abc.abstractmethod
     def load(self, case_ids: Collection[str]) -> dict[str, CaseFile]:

@@ -16,21 +16,33 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     String,
     Table,
+    and_,
     bindparam,
+    or_,
     select,
     text,
 )
 from sqlalchemy.engine import Row
 
-from router.ports import CaseFile, CaseStore, OpenRequest, Queued, Suspension
+from router.ports import (
+    CaseFile,
+    CaseStore,
+    NearbyCase,
+    OpenRequest,
+    Probe,
+    Queued,
+    Suspension,
+    point_of,
+)
 from schemas.cases import Assignment, Stage
 from schemas.reports import CaseFacts
 from storage.db import MAX_ROWS, Transaction, metadata, upsert
-from storage.types import JsonDocument
+from storage.types import JsonDocument, UtcDateTime
 
 cases = Table(
     "router_cases",
@@ -53,7 +65,13 @@ cases = Table(
     Column("queue_json", JsonDocument, nullable=True),
     # how many times it went back to the unit (重办); revision 0008
     Column("reopenings", Integer, nullable=False, server_default=text("0")),
+    # the near-duplicate lookup (router/duplicates.py); revision 0011
+    Column("category", String(64), nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("reported_at", UtcDateTime, nullable=True),
     Index(None, "unit_id", "stage"),  # a unit's open cases
+    Index(None, "category", "lat"),  # open cases near a point
 )
 
 
@@ -77,6 +95,10 @@ def _row(f: CaseFile) -> dict[str, Any]:
         "returns_json": list(f.returned_by) if f.returned_by else None,
         "queue_json": f.queued.model_dump(mode="json") if f.queued else None,
         "reopenings": f.reopenings,
+        "category": f.case.category,
+        "lat": point[0] if (point := point_of(f.document)) else None,
+        "lon": point[1] if point else None,
+        "reported_at": f.case.reported_at,
     }
 
 
@@ -110,6 +132,18 @@ _LOAD = (
 )
 
 
+_NEAR = (
+    cases.c.case_id,
+    cases.c.category,
+    cases.c.lat,
+    cases.c.lon,
+    cases.c.reported_at,
+    cases.c.unit_id,
+)
+_PROBES_A_QUERY = 200
+"""Boxes OR-ed in one statement: a batch of 500 reports is three statements."""
+
+
 class SqlCaseStore(CaseStore):
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
@@ -120,6 +154,22 @@ class SqlCaseStore(CaseStore):
         for start in range(0, len(ids), MAX_ROWS):
             rows = self._tx.conn.execute(_LOAD, {"ids": ids[start : start + MAX_ROWS]})
             out.update((r.case_id, _file(r)) for r in rows)
+        return out
+
+    def open_near(self, probes: Sequence[Probe]) -> list[NearbyCase]:
+        out: list[NearbyCase] = []
+        for start in range(0, len(probes), _PROBES_A_QUERY):
+            boxes = [
+                and_(
+                    cases.c.category == p.category,
+                    cases.c.lat.between(p.lat_min, p.lat_max),
+                    cases.c.lon.between(p.lon_min, p.lon_max),
+                    cases.c.reported_at.between(p.since, p.until),
+                )
+                for p in probes[start : start + _PROBES_A_QUERY]
+            ]
+            query = select(*_NEAR).where(cases.c.stage != Stage.CLOSED.value, or_(*boxes))
+            out += [NearbyCase(**r._mapping) for r in self._tx.conn.execute(query)]
         return out
 
     def save(self, files: Sequence[CaseFile]) -> None:

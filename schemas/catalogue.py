@@ -360,6 +360,17 @@ class Deadlines(Model):
         return Warnings(before_hours=LEGACY_WARN_BEFORE_HOURS if hours is None else hours)
 
 
+class DuplicatePolicy(Model):
+    """site.yaml's ``duplicates:``: a report of the same category within ``distance_m``
+    metres and ``within_hours`` of an open case is linked to it as a duplicate (重复件),
+    not dispatched again (router/duplicates.py). Without it no report is a duplicate."""
+
+    distance_m: float = Field(gt=0, le=5000, description="Metres between the two points.")
+    within_hours: float = Field(
+        gt=0, le=24 * 90, description="Hours between the two reports' times."
+    )
+
+
 class Routing(Model):
     mode: RoutingMode = RoutingMode.STEPWISE
     entry_tier: Tier = Field(
@@ -387,6 +398,7 @@ class Site(Model):
     timezone: str = "Asia/Shanghai"
     routing: Routing = Routing()
     deadlines: Deadlines
+    duplicates: DuplicatePolicy | None = None
     jurisdictions: list[Jurisdiction]
     units: list[Unit]
     categories: list[Category]

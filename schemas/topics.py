@@ -44,6 +44,7 @@ from schemas.deadlines import (
     DeadlineRescheduled,
     DeadlineWarning,
 )
+from schemas.duplicates import CaseLinked
 from schemas.edges import UNIT_ID_PATTERN
 from schemas.envelope import Model
 from schemas.formats import REPORT_FORMATS
@@ -138,6 +139,7 @@ CASE_EVENTS = Topic(
         CaseResumed,
         CaseReturned,
         CaseQueued,
+        CaseLinked,
         CaseReopened,
         CaseFollowedUp,
     ),
@@ -192,7 +194,8 @@ ASSIGNMENT_DESCRIPTION = (
     "(case.suspension_requested, case.extension_requested, case.suspended, case.extended, "
     "case.request_refused, case.resumed), and what became of each clock they moved "
     "(deadline.paused, deadline.resumed, deadline.extended); the return of a case sent on "
-    "to it, with the returner's note (case.returned); a case reopened to it after a failed "
+    "to it, with the returner's note (case.returned); a report linked to a case it holds "
+    "as a duplicate (case.linked, 重复件); a case reopened to it after a failed "
     "check or an unsatisfied rating (case.reopened, beside the rework's case.dispatched); "
     "the answer to each of its own commands (command.acknowledged, command.refused). A "
     "department subscribes to its own topic and sees its own work alone."
@@ -234,6 +237,7 @@ ASSIGNMENTS = Topic(
         CaseRequestRefused,
         CaseResumed,
         CaseReturned,
+        CaseLinked,
         CaseReopened,
         DeadlinePaused,
         DeadlineResumed,
@@ -284,6 +288,7 @@ REPLIES_TO = Topic(
         CaseSuspensionRequested,
         CaseExtensionRequested,
         CaseQueued,
+        CaseLinked,
         CommandAcknowledged,
         CommandRefused,
     ),
@@ -291,7 +296,8 @@ REPLIES_TO = Topic(
     readers=("the sender",),
     description="One topic per sender that is not a unit (a unit reads its assignment topic), "
     "its whole view: for a verifier, the cases handled in its area, to check (case.handled); "
-    "for a channel, the cases it reported that passed the check, to rate (case.verified); for "
+    "for a channel, the cases it reported that passed the check, to rate (case.verified), "
+    "and those linked to an open case as duplicates, with its case number (case.linked); for "
     "a command room (approver), the suspensions and extensions its units ask for, to decide "
     "(case.suspension_requested, case.extension_requested), and the cases put in its dispatch "
     "queue (case.queued), to assign (case.dispatch); for "
