@@ -324,3 +324,13 @@ def test_random_walks_agree_with_the_table(tiny: Site, walk: list[str]) -> None:
         told = [e.message for e in out if isinstance(e.message, CaseReopened)]
         reopenings += len({m.event_id for m in told})
         assert after.reopenings == reopenings
+
+
+def test_the_architecture_document_shows_the_table() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "ARCHITECTURE.md").read_text()
+    for t in TRANSITIONS.values():
+        sources = ", ".join(f"`{s}`" for s in t.sources)
+        targets = ", ".join(f"`{s}`" for s in t.targets)
+        assert f"| `{t.command}` | {sources} | {targets} | {t.says} |" in doc, t.command
