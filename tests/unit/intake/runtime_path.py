@@ -16,6 +16,7 @@ from services.metrics import Metrics
 from services.runtime.batch import BatchRunner
 from services.runtime.memory import MemoryBroker, MemorySink
 from services.settings import ErrorPolicy
+from services.topics import site_topics
 
 
 @dataclass
@@ -36,7 +37,7 @@ def run(
 ) -> Outcomes:
     broker = MemoryBroker()
     topics = [CASES_RECEIVED.name, CASE_UPDATES.name, DEADLETTER.name]
-    broker.create_topics([*topics, *{t for t, _ in records}])
+    broker.create_topics({*(t.name for t in site_topics(site)), *(t for t, _ in records)})
     runner = BatchRunner(
         Intake(site, max_bytes), None, MemorySink(broker, lambda: now), Metrics(),
         ErrorPolicy.DEADLETTER,
