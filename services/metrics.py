@@ -47,6 +47,7 @@ from schemas.topics import (
     CASE_EVENTS,
     COMMAND_PREFIX,
     DEADLINES,
+    NOTIFICATIONS,
     REPLY_PREFIX,
     REPORT_PREFIX,
 )
@@ -220,8 +221,10 @@ class Metrics:
         )
         self.notifications = Counter(
             "gridflow_notification_deliveries",
-            "Attempts of the notifier's sender, by channel (webhook, email, sms) and "
-            "outcome: delivered, retried (to be tried again), failed (given up: dead).",
+            "Notifications recorded on gridflow.notifications, by channel (webhook, email, "
+            "sms) and outcome: queued (the notifier's batch put it in the outbox), "
+            "delivered, failed (given up: dead in the outbox), undeliverable (nobody to "
+            "send it to).",
             ["channel", "outcome"],
             registry=r,
         )
@@ -248,6 +251,9 @@ class Metrics:
             elif kind == "case.escalated":
                 to_tier = payload.to_tier.value if payload.to_tier is not None else "none"  # type: ignore[union-attr]
                 self.escalations.labels(payload.from_tier.value, to_tier).inc()  # type: ignore[union-attr]
+        elif topic == NOTIFICATIONS.name and kind == "notification.recorded":
+            payload = message.payload  # type: ignore[attr-defined]
+            self.notifications.labels(payload.channel.value, payload.status.value).inc()
         elif topic == DEADLINES.name and kind in _DEADLINE_EVENTS:
             payload = message.payload  # type: ignore[attr-defined]
             self.deadline_events.labels(

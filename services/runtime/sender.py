@@ -32,6 +32,7 @@ from notifier.webhook import WebhookTransport
 from schemas.codec import encode, encode_key
 from schemas.notifications import NotificationChannel, NotificationRecorded
 from schemas.topics import NOTIFICATIONS
+from services.metrics import Metrics
 from services.runtime.batch import Outgoing, Sink
 from services.settings import Settings
 from storage.db import Transaction
@@ -71,8 +72,12 @@ def transports(
     return out
 
 
-def publisher(sink: Sink) -> Callable[[Sequence[NotificationRecorded]], None]:
-    """Publishes the sender's outcomes; a failure is logged, the deliveries stand."""
+def publisher(
+    sink: Sink, metrics: Metrics | None = None
+) -> Callable[[Sequence[NotificationRecorded]], None]:
+    """Publishes the sender's outcomes, counted in ``metrics`` once acknowledged
+    (``gridflow_notification_deliveries_total``); a failure is logged, the deliveries
+    stand."""
 
     def publish(records: Sequence[NotificationRecorded]) -> None:
         messages = [Outgoing(NOTIFICATIONS.name, encode_key(r.case_id), encode(r)) for r in records]
@@ -85,6 +90,10 @@ def publisher(sink: Sink) -> Callable[[Sequence[NotificationRecorded]], None]:
                 extra={"processor": "notifier", "records": len(records)},
                 exc_info=True,
             )
+            return
+        if metrics is not None:
+            for record in records:
+                metrics.published("notifier", NOTIFICATIONS.name, record)
 
     return publish
 
@@ -96,6 +105,7 @@ def build_sender(
     now: Callable[[], datetime],
     sink: Sink | None = None,
     name: str = "sender",
+    metrics: Metrics | None = None,
 ) -> OutboxSender:
     tx = Transaction(engine)  # its own connection: the batches keep theirs
 
@@ -112,7 +122,7 @@ def build_sender(
         transaction=transaction,
         concurrency=settings.notify_concurrency,
         lease_seconds=settings.notify_lease_seconds,
-        publish=publisher(sink) if sink is not None else None,
+        publish=publisher(sink, metrics) if sink is not None else None,
         name=name,
     )
 

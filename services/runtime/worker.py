@@ -404,12 +404,18 @@ def build_worker(name: str, settings: Settings) -> Worker:
         settings.state_metrics_seconds,
     )
     if name == "notifier" and settings.notify_sender_inline and engine is not None:
-        worker.companions.append(_inline_sender(engine, settings, processor, site, resources))
+        sender = _inline_sender(engine, settings, processor, site, resources, metrics)
+        worker.companions.append(sender)
     return worker
 
 
 def _inline_sender(
-    engine: Engine, settings: Settings, processor: object, site: Site, resources: ExitStack
+    engine: Engine,
+    settings: Settings,
+    processor: object,
+    site: Site,
+    resources: ExitStack,
+    metrics: Metrics,
 ) -> Callable[[], None]:
     """The notifier's sender as a thread of its process, with a producer of its own."""
     from services.runtime.sender import SenderThread, build_sender
@@ -421,7 +427,7 @@ def _inline_sender(
     sink = KafkaSink(settings.kafka_bootstrap, client_id, names, security)
     resources.callback(sink.close)
     clock = SystemClock(site.tz)
-    sender = build_sender(engine, settings, subs, clock.now, sink)
+    sender = build_sender(engine, settings, subs, clock.now, sink, metrics=metrics)
     thread = SenderThread(sender, settings.notify_idle_seconds)
 
     def start() -> None:

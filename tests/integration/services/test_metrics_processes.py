@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas.access import channel_topic
 from schemas.catalogue import Site
 from schemas.reports import Channel, Tier
+from services.demo.receiver import Receiver
 from services.processors import PROCESSORS
 from services.runtime.local import LocalCluster
 from services.runtime.names import Names
@@ -72,6 +73,13 @@ def cluster(
     tmp_path: Path, kafka_bootstrap: str, database_url: str, site: Site
 ) -> Iterator[tuple[LocalCluster, dict[str, int], str]]:
     need_tool("promtool")
+    receiver = Receiver().__enter__()  # the subscriber the notifier delivers to
+    subscriptions = tmp_path / "subscriptions.yaml"
+    subscriptions.write_text(
+        f"subscribers:\n  - id: metrics\n    url: {receiver.url}/hook\n"
+        "    events: [case.assigned]\n",
+        encoding="utf-8",
+    )
     namespace = f"metrics{uuid.uuid4().hex[:8]}"
     create_topics(kafka_bootstrap, site_topics(site), names=Names(namespace))
     env = {
@@ -81,6 +89,7 @@ def cluster(
         "GRIDFLOW_DATABASE_URL": database_url,
         "GRIDFLOW_POLL_TIMEOUT_MS": "200",
         "GRIDFLOW_STATE_METRICS_SECONDS": "1",
+        "GRIDFLOW_SUBSCRIPTIONS": str(subscriptions),
     }
     ports = dict(zip(PROCESSORS, free_ports(len(PROCESSORS)), strict=True))
     processes = LocalCluster(tmp_path, env, ports)
@@ -89,6 +98,7 @@ def cluster(
         yield processes, ports, namespace
     finally:
         codes = processes.stop()
+        receiver.__exit__(None, None, None)
     assert codes == dict.fromkeys(PROCESSORS, 0), codes
 
 
@@ -155,6 +165,19 @@ def test_each_process_serves_health_and_metrics_that_move(
     assert total(router, "gridflow_report_to_assignment_seconds_sum") < GOOD * 60
     assert total(router, "gridflow_cases_open", stage="assigned") == GOOD
     assert total(after["archive"], "gridflow_batch_records_count", processor="archive") >= 1
+    wait_for(  # the notifier's sender delivered one webhook a case, and counted it
+        "the deliveries counted",
+        lambda: (
+            total(
+                scrape(ports["notifier"]),
+                "gridflow_notification_deliveries_total",
+                channel="webhook",
+                outcome="delivered",
+            )
+            == GOOD
+        ),
+        timeout=30,
+    )
     wait_for(
         "the escalator's state gauges",
         lambda: total(scrape(ports["escalator"]), "gridflow_deadlines_open") >= GOOD,

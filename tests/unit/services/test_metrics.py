@@ -203,3 +203,36 @@ def test_the_outbox_gauges_count_entries_not_delivered(
     )
     oldest = datetime(2026, 3, 2, 1, 0, tzinfo=UTC).timestamp()
     assert value(metrics, "gridflow_outbox_oldest_pending_timestamp_seconds") == oldest
+
+
+def test_notification_outcomes_are_counted_by_channel() -> None:
+    from schemas.notifications import (
+        DeliveryStatus,
+        NotificationChannel,
+        NotificationPayload,
+        NotificationRecorded,
+    )
+    from schemas.topics import NOTIFICATIONS
+
+    metrics = Metrics()
+    for channel, status in [
+        (NotificationChannel.SMS, DeliveryStatus.FAILED),
+        (NotificationChannel.SMS, DeliveryStatus.FAILED),
+        (NotificationChannel.WEBHOOK, DeliveryStatus.DELIVERED),
+    ]:
+        payload = NotificationPayload.model_construct(channel=channel, status=status)
+        record = NotificationRecorded.model_construct(payload=payload)
+        metrics.published("notifier", NOTIFICATIONS.name, record)
+    assert (
+        value(metrics, "gridflow_notification_deliveries_total", channel="sms", outcome="failed")
+        == 2
+    )
+    assert (
+        value(
+            metrics,
+            "gridflow_notification_deliveries_total",
+            channel="webhook",
+            outcome="delivered",
+        )
+        == 1
+    )
