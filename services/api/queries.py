@@ -26,14 +26,16 @@ LIMIT = 1000
 """Most rows a list returns."""
 
 _C = archive_cases.c
+_CASE = [_C[f.name] for f in fields(CaseRow)]
+"""archive_cases's columns in CaseRow's field order: rows build positionally (faster)."""
 
 
 def _row(r: Any) -> CaseRow:
-    return CaseRow(**r._mapping)
+    return CaseRow(*r)
 
 
 def case_row(conn: Connection, case_id: str) -> CaseRow | None:
-    found = conn.execute(select(archive_cases).where(_C.case_id == case_id)).first()
+    found = conn.execute(select(*_CASE).where(_C.case_id == case_id)).first()
     return _row(found) if found else None
 
 
@@ -41,7 +43,7 @@ def cases_by_external_id(
     conn: Connection, external_id: str, channel: str | None = None
 ) -> list[CaseRow]:
     """The cases of a channel's own number (a hotline work order, 工单号)."""
-    stmt = select(archive_cases).where(_C.external_id == external_id)
+    stmt = select(*_CASE).where(_C.external_id == external_id)
     if channel is not None:
         stmt = stmt.where(_C.channel == channel)
     return [_row(r) for r in conn.execute(stmt.order_by(_C.case_id).limit(LIMIT))]
@@ -64,7 +66,7 @@ def open_cases(
 ) -> list[CaseRow]:
     """Open cases (every stage but closed), of ``unit_id`` if given; with ``overdue_at``,
     only those whose current due time has passed by then (逾期)."""
-    stmt = select(archive_cases).where(_C.stage != Stage.CLOSED.value)
+    stmt = select(*_CASE).where(_C.stage != Stage.CLOSED.value)
     if unit_id is not None:
         stmt = stmt.where(_C.unit_id == unit_id)
     if overdue_at is not None:
@@ -76,7 +78,7 @@ def open_cases(
 def dispatch_queue(conn: Connection) -> list[CaseRow]:
     """The cases waiting in a command room's dispatch queue (人工分拨), oldest first."""
     stmt = (
-        select(archive_cases)
+        select(*_CASE)
         .where(_C.stage == Stage.QUEUED.value)
         .order_by(_C.stage_at, _C.case_id)
         .limit(LIMIT)
@@ -87,7 +89,7 @@ def dispatch_queue(conn: Connection) -> list[CaseRow]:
 def all_cases(conn: Connection, chunk: int = 10_000) -> Iterator[CaseRow]:
     """Every case row, streamed (the KPIs' input)."""
     result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-        select(archive_cases)
+        select(*_CASE)
     )
     for r in result:
         yield _row(r)
