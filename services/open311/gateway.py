@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
+from archive.projection import DUPLICATE
 from archive.sql import archive_cases
 from intake.core import case_id_for
 from schemas.cases import Stage
@@ -94,8 +95,9 @@ def token_for(sender_id: str, body: bytes, received_at: datetime) -> str:
 
 
 def status_of(stage: str | None) -> str:
-    """GeoReport v2 knows open and closed; the stage is the status notes."""
-    return "closed" if stage == Stage.CLOSED else "open"
+    """GeoReport v2 knows open and closed; the stage is the status notes. A duplicate
+    (重复件) is closed as a request of its own: the case it repeats carries on."""
+    return "closed" if stage in (Stage.CLOSED, DUPLICATE) else "open"
 
 
 _COLUMNS = (
@@ -151,7 +153,7 @@ def find_requests(
         if codes:
             query = query.where(archive_cases.c.category.in_(list(codes)))
         if statuses and set(statuses) != {"open", "closed"}:
-            closed = archive_cases.c.stage == Stage.CLOSED.value
+            closed = archive_cases.c.stage.in_([Stage.CLOSED.value, DUPLICATE])
             if "closed" in statuses:
                 query = query.where(closed)
             else:

@@ -265,10 +265,12 @@ def archived(engine: Engine, case_id: str, stage: str, **more: Any) -> None:
 def test_requests_and_their_status_from_the_archive(client: TestClient, archive: Engine) -> None:
     archived(archive, "GF-AAAA", "accepted")
     archived(archive, "GF-BBBB", "closed", category="urban.garbage")
+    archived(archive, "GF-DUPL", "duplicate")  # 重复件: closed as a request of its own
     body = client.get("/requests.json").json()
     assert {(r["service_request_id"], r["status"]) for r in body} == {
         ("GF-AAAA", "open"),
         ("GF-BBBB", "closed"),
+        ("GF-DUPL", "closed"),
     }
     assert [r["service_request_id"] for r in client.get("/requests.json?status=open").json()] == [
         "GF-AAAA"
