@@ -139,6 +139,10 @@ def to_case(raw: RawReport, site: Site, now: datetime, sent: Model | None = None
         elif normalise.has_controls(url):
             problems.add(f"attachments.{i}", CONTROLS_MSG, "control_character")
     source = _source(raw.source, getattr(sent or raw, "FORMAT", "native"), problems)
+    named_site = getattr(sent, "jurisdiction_id", None)  # a format that names its site
+    if named_site is not None and normalise.code(named_site) != site.id:
+        msg = f"names site {named_site!r}; this is site {site.id}"
+        problems.add("jurisdiction_id", msg, "unknown_jurisdiction", reference=True)
     description = description or ""  # a blank one is already a problem
     fields = {
         "case_id": case_id_for(raw.channel, external_id),

@@ -148,3 +148,11 @@ def test_request_type_and_urgency_select_the_deadline_policy(
     case = case_of(site, Channel.HOTLINE_12345, value)
     _, override = site.limit_for(DeadlineKind.RESOLVE, Tier.STREET, case)
     assert override is not None and override.name == policy
+
+
+def test_an_open311_request_for_another_site_is_refused(site: Site) -> None:
+    value = example_bytes("open311_request.json", jurisdiction_id="yichang")
+    with pytest.raises(Rejected) as info:
+        case_of(site, Channel.OPEN311, value)
+    assert info.value.reason is RejectionReason.UNKNOWN_REFERENCE
+    assert [e.loc for e in info.value.errors] == ["jurisdiction_id"]
