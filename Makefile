@@ -50,6 +50,7 @@ bench: install servers
 	$(SERVERS_ENV) $(BIN)/python bench/run.py
 	$(SERVERS_ENV) $(BIN)/python bench/deadlines.py
 	$(SERVERS_ENV) $(BIN)/python bench/open311.py
+	$(SERVERS_ENV) $(BIN)/python bench/archive.py
 
 lint: install
 	$(BIN)/ruff check .
