@@ -1,7 +1,8 @@
-"""Channels end to end: 12345 work orders and grid-app reports beside native reports, on
-their channels' topics, through the five processors as OS processes on real Kafka and
-PostgreSQL; a near-duplicate pair (an app report and a work order twenty metres apart,
-same category) makes one case and one link (重复件), told to the holder and the channel.
+"""Channels end to end: 12345 work orders, grid-app reports and an Open311 POST (the
+gateway as its own process) beside native reports, on their channels' topics, through
+the five processors as OS processes on real Kafka and PostgreSQL; a near-duplicate pair
+(an app report and a work order twenty metres apart, same category) makes one case and
+one link (重复件), told to the holder and the channel.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kafka import KafkaProducer
 from sqlalchemy import text
@@ -168,12 +172,40 @@ def test_work_orders_and_app_reports_beside_native_ones(
     pipeline = Pipeline(tmp_path / "logs", env, dict(zip(PROCESSORS, free_ports(5), strict=True)))
     assert "topics:" in pipeline.cli("topics", "create")
     pipeline.start()
+    [port] = free_ports(1)
+    gateway_env = env | {
+        "GRIDFLOW_OPEN311_PORT": str(port),
+        "GRIDFLOW_OPEN311_API_KEYS": json.dumps({"e2e-key": "channel.open311"}),
+    }
+    log = (tmp_path / "open311.log").open("wb")
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "services", "serve", "open311"],
+        env=gateway_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        _exercise(pipeline, kafka_bootstrap, database_url, site, tag, Names(namespace))
+        base = f"http://127.0.0.1:{port}"
+        wait_for("the gateway", lambda: _answers(base, gateway), timeout=60)
+        _exercise(pipeline, kafka_bootstrap, database_url, site, tag, Names(namespace), base)
     finally:
+        gateway.terminate()
+        gateway.wait(30)
+        log.close()
         codes = pipeline.stop()
         _delete_namespace(kafka_bootstrap, namespace)
     assert codes == dict.fromkeys(PROCESSORS, 0), codes
+    # uvicorn shuts down cleanly on SIGTERM (its log says so), then re-raises the signal
+    assert gateway.returncode in (0, -15), (tmp_path / "open311.log").read_text()[-2000:]
+    assert "Application shutdown complete" in (tmp_path / "open311.log").read_text()
+
+
+def _answers(base: str, gateway: subprocess.Popen[bytes]) -> bool:
+    assert gateway.poll() is None, "the Open311 gateway exited"
+    try:
+        return httpx.get(f"{base}/discovery.json", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _delete_namespace(bootstrap: str, namespace: str) -> None:
@@ -201,11 +233,32 @@ def _send(
 
 
 def _exercise(
-    pipeline: Pipeline, bootstrap: str, database_url: str, site: Site, tag: str, names: Names
+    pipeline: Pipeline,
+    bootstrap: str,
+    database_url: str,
+    site: Site,
+    tag: str,
+    names: Names,
+    gateway: str,
 ) -> None:
     sent, kinds = reports(site, tag)
     the_pair = pair(tag)
     _send(bootstrap, site, names, [*sent, *the_pair])
+    posted = httpx.post(  # a resident's app, through the Open311 gateway process
+        f"{gateway}/requests.json",
+        data={
+            "api_key": "e2e-key",
+            "service_code": "urban.streetlight",
+            "lat": str(POINT[0] + 0.01),
+            "long": str(POINT[1]),
+            "description": "路灯不亮。",
+            "attribute[request_type]": "help",
+        },
+        timeout=30,
+    )
+    assert posted.status_code == 200, posted.text
+    [answer] = posted.json()
+    kinds[answer["service_request_id"]] = "open311"
     first = case_id_for(Channel.GRID_APP, f"{tag}-pair-app")
     second = case_id_for(Channel.HOTLINE_12345, f"{tag}-pair-order")
     _send(bootstrap, site, names, sent[1:2])  # a work order resent: still one case
@@ -269,6 +322,12 @@ def _exercise(
         lambda: len(archived()) == len(ids) and archived().get(duplicate) == "duplicate",
     )
     assert sum(1 for s in archived().values() if s == "duplicate") == 1
+    [status] = httpx.get(
+        f"{gateway}/requests/{answer['service_request_id']}.json", timeout=30
+    ).json()
+    assert status["status"] == "open" and status["service_code"] == "urban.streetlight"
+    [token] = httpx.get(f"{gateway}/tokens/{answer['token']}.json", timeout=30).json()
+    assert token["service_request_id"] == answer["service_request_id"]
     with engine.connect() as conn:
         received = conn.execute(
             text(
@@ -282,6 +341,7 @@ def _exercise(
         "native": EACH,
         "hotline_12345.work_order": EACH + 1,
         "grid_app.report": EACH + 1,
+        "open311.request": 1,
     }, formats
     orders = [
         r.payload
