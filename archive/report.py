@@ -46,6 +46,7 @@ class ArchiveReport:
     satisfied: int  # ratings >= SATISFIED_FROM
     rating_sum: int
     notifications: Mapping[str, int]  # by delivery status
+    open_overdue: int = 0  # open cases with a lapsed deadline: due, and not done in time
 
     @property
     def open(self) -> int:
@@ -57,8 +58,10 @@ class ArchiveReport:
 
     @property
     def on_time_rate(self) -> float | None:
-        """及时办结率: closed on time / closed."""
-        return self.closed_on_time / self.closed if self.closed else None
+        """及时办结率: closed on time / (closed + open ones past a deadline): the open cases
+        that are overdue count against it (archive/kpi.py has the per-period figure)."""
+        due = self.closed + self.open_overdue
+        return self.closed_on_time / due if due else None
 
     @property
     def satisfaction_rate(self) -> float | None:
@@ -123,4 +126,7 @@ def tally(
         satisfied=sum(1 for r in ratings if r >= SATISFIED_FROM),
         rating_sum=sum(ratings),
         notifications=counts(status.items()),
+        open_overdue=sum(
+            1 for r in rows if r.stage != Stage.CLOSED.value and (r.lapsed_deadlines or 0) > 0
+        ),
     )

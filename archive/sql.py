@@ -221,12 +221,13 @@ class SqlArchiveStore(ArchiveStore):
 
         stages = grouped(c.stage)
         closed = Stage.CLOSED.value
-        on_time, ratings, satisfied, rating_sum = conn.execute(
+        on_time, ratings, satisfied, rating_sum, overdue = conn.execute(
             select(
                 func.sum(case(((c.stage == closed) & c.on_time.is_(True), 1), else_=0)),
                 func.count(c.rating),
                 func.sum(case((c.rating >= SATISFIED_FROM, 1), else_=0)),
                 func.sum(c.rating),
+                func.sum(case(((c.stage != closed) & (c.lapsed_deadlines > 0), 1), else_=0)),
             )
         ).one()
         types = grouped(e.type)
@@ -247,6 +248,7 @@ class SqlArchiveStore(ArchiveStore):
             satisfied=int(satisfied or 0),
             rating_sum=int(rating_sum or 0),
             notifications=by_payload(NOTIFICATION, "status"),
+            open_overdue=int(overdue or 0),
         )
 
 

@@ -254,3 +254,14 @@ def test_read_report_opens_its_own_transaction(sqlite_engine: Engine) -> None:
     tx = Transaction(sqlite_engine)
     Backend(SqlArchiveStore(tx), tx).archive(scripted_history())
     assert read_report(sqlite_engine) == EXPECTED
+
+
+def test_open_overdue_cases_count_against_the_on_time_rate(backend: Backend) -> None:
+    events = [*Story(1).full_loop(rating=5)]
+    for n in (2, 3, 4):
+        s = Story(n)
+        events += [s.received(), s.assigned(), s.lapsed()]
+    backend.archive(events)
+    with backend.session() as store:
+        report = store.report()
+    assert (report.closed_on_time, report.open_overdue, report.on_time_rate) == (1, 3, 0.25)

@@ -57,3 +57,17 @@ def test_report_is_a_value() -> None:
     assert isinstance(EXPECTED, ArchiveReport)
     with pytest.raises(AttributeError):
         EXPECTED.cases = 1  # type: ignore[misc]
+
+
+def test_open_cases_past_a_deadline_count_against_the_on_time_rate() -> None:
+    """The issue's example: one case closed on time, three open past their deadlines: 25%,
+    not the 100% that dividing by the closed cases alone gave."""
+    from tests.unit.archive.story import Story
+
+    events = [*Story(1).full_loop(rating=5)]
+    for n in (2, 3, 4):
+        s = Story(n)
+        events += [s.received(), s.assigned(), s.lapsed()]
+    report = archived(events).report()
+    assert (report.closed, report.closed_on_time, report.open_overdue) == (1, 1, 3)
+    assert report.on_time_rate == pytest.approx(0.25)
