@@ -155,6 +155,7 @@ EVENTS: Mapping[str, str] = {
 }
 """Case event type -> the stage it leaves the case in (the archive's projection)."""
 
+
 def transition(command_type: str) -> Transition | None:
     """The transition of ``command_type``; None for a type that is not a command."""
     return TRANSITIONS.get(command_type)
