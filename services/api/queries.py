@@ -88,9 +88,7 @@ def dispatch_queue(conn: Connection) -> list[CaseRow]:
 
 def all_cases(conn: Connection, chunk: int = 10_000) -> Iterator[CaseRow]:
     """Every case row, streamed (the KPIs' input)."""
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-        select(*_CASE)
-    )
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(select(*_CASE))
     for r in result:
         yield _row(r)
 
