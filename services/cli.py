@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli_archive import archive_app, serve_api
+from services.cli_archive import api_app, archive_app, serve_api
 from services.cli_calendar import calendar_app
 from services.cli_case import case_app
 from services.cli_deadletters import deadletters
@@ -38,6 +38,7 @@ app.add_typer(acl_app, name="acl")
 app.command("deadletters")(deadletters)
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(archive_app, name="archive")
+app.add_typer(api_app, name="api")
 app.add_typer(case_app, name="case")
 app.command("kpi")(kpi)
 app.command("report")(report)

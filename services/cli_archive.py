@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -50,3 +51,25 @@ def serve_api() -> None:
     from services.cli import _settings
 
     serve(_settings())
+
+
+api_app = typer.Typer(help="The query API's tokens.", no_args_is_help=True)
+
+
+@api_app.command("token")
+def token(sender: Annotated[str, typer.Argument(help="A unit, a sender, or operations.")]) -> None:
+    """Make a bearer token for ``sender`` and print it with its GRIDFLOW_API_TOKENS entry
+    (only the SHA-256 is configured; keep the token itself secret)."""
+    import json
+
+    from schemas.catalogue import load_site
+    from services.api.auth import OPERATIONS, digest, new_token
+    from services.cli import _settings
+
+    site = load_site(_settings().site)
+    if sender != OPERATIONS and site.sender(sender) is None:
+        typer.echo(f"{sender!r} is neither a unit nor a sender of site {site.id}", err=True)
+        raise typer.Exit(1)
+    secret = new_token()
+    typer.echo(f"token: {secret}")
+    typer.echo(f"GRIDFLOW_API_TOKENS entry: {json.dumps({digest(secret): sender})}")

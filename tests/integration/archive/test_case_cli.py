@@ -59,3 +59,17 @@ def test_open_and_queue(archive_url: str) -> None:
     assert [c["case_id"] for c in run("case", "open", "s.urban")] == ["GF-1"]  # type: ignore[union-attr]
     assert [c["case_id"] for c in run("case", "open", "s.urban", "--overdue")] == ["GF-1"]  # type: ignore[union-attr]
     assert [c["case_id"] for c in run("case", "queue")] == ["GF-2"]  # type: ignore[union-attr]
+
+
+def test_api_token_makes_a_token_the_api_accepts() -> None:
+    from schemas.catalogue import load_site
+    from services.api.auth import Tokens
+
+    out = CliRunner().invoke(app, ["api", "token", "zs.urban"])
+    assert out.exit_code == 0, out.output
+    secret = out.output.split("token: ")[1].split()[0]
+    entry = json.loads(out.output.split("GRIDFLOW_API_TOKENS entry: ")[1])
+    viewer = Tokens(load_site(), entry).viewer(secret)
+    assert viewer is not None and (viewer.id, viewer.role) == ("zs.urban", "unit")
+    refused = CliRunner().invoke(app, ["api", "token", "nobody"])
+    assert refused.exit_code == 1 and "neither a unit nor a sender" in refused.output
