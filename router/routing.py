@@ -75,22 +75,36 @@ def place(site: Site, case: Case, category: Category, tier: Tier, rule: RoutingR
     jurisdiction's default unit); a rejection when there is none. At the grid tier
     that is the innermost grid with units around the case's (nested grids).
 
-    ``rule`` is why the case is placed at ``tier``; it goes into the explanation."""
-    where = site.serving(case.grid_id, tier)
-    unit = site.unit_for(where.id, category.unit_type) if where is not None else None
-    if where is None or unit is None:
+    ``rule`` is why the case is placed at ``tier``; it goes into the explanation.
+
+    The placement is a function of the catalogue, the grid, the category, the tier
+    and the rule alone, so it is worked out once per such key and catalogue
+    (:meth:`Site.memo`); its parts are immutable. Then a decision is a look-up."""
+    key = ("place", case.grid_id, category.code, tier, rule)
+    found = site.memo(key, lambda: _place(site, case.grid_id, category, tier, rule))
+    if found is None:
         raise Rejected(
             RejectionReason.UNROUTABLE,
             f"case {case.case_id}: no {tier} unit of type {category.unit_type} "
             f"serves grid {case.grid_id} in site {site.id}",
         )
+    return found
+
+
+def _place(
+    site: Site, grid_id: str, category: Category, tier: Tier, rule: RoutingRule
+) -> Placement | None:
+    where = site.serving(grid_id, tier)
+    unit = site.unit_for(where.id, category.unit_type) if where is not None else None
+    if where is None or unit is None:
+        return None
     typed = category.unit_type in unit.unit_types
     choice = UnitChoice.TYPED if typed else UnitChoice.DEFAULT
     text = " ".join(
         (
             _rule_text(rule, category, tier),
             _unit_text(choice, unit, where, category.unit_type),
-            _nested_text(case.grid_id, where, tier),
+            _nested_text(grid_id, where, tier),
             f"Catalogue {site.version}.",
         )
     )
@@ -99,7 +113,7 @@ def place(site: Site, case: Case, category: Category, tier: Tier, rule: RoutingR
         unit_choice=choice,
         unit_type=category.unit_type,
         text=" ".join(text.split()),
-        path=path(site, case.grid_id, where.id),
+        path=path(site, grid_id, where.id),
     )
     return Placement(unit=unit, tier=tier, jurisdiction_id=where.id, why=why)
 
@@ -126,7 +140,20 @@ def rework_explanation(site: Site, case: Case, held: Assignment) -> Explanation:
 
 def path(site: Site, grid_id: str, jurisdiction_id: str) -> list[PathStep]:
     """The jurisdictions from ``grid_id`` up its parents to ``jurisdiction_id``, both
-    included; just the jurisdiction when it does not contain the grid."""
+    included; just the jurisdiction when it does not contain the grid. Worked out once
+    per pair and catalogue: the steps are immutable, and building them was a third of
+    a routing decision."""
+    steps = site.memo(
+        ("path", grid_id, jurisdiction_id), lambda: _path(site, grid_id, jurisdiction_id)
+    )
+    return list(steps)
+
+
+def _path(site: Site, grid_id: str, jurisdiction_id: str) -> tuple[PathStep, ...]:
+    return tuple(_walk(site, grid_id, jurisdiction_id))
+
+
+def _walk(site: Site, grid_id: str, jurisdiction_id: str) -> list[PathStep]:
     steps: list[PathStep] = []
     place = site.jurisdiction(grid_id)
     while place is not None and len(steps) < PATH_LIMIT:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -50,6 +50,11 @@ DEFAULT_SITE = BUNDLED_SITES / "zhuangshi"
 
 PROCESSOR_PRINCIPAL_PREFIX = "gridflow."
 """A processor's Kafka principal is this and its name (``gridflow.router``)."""
+
+
+T = TypeVar("T")
+MEMO_SIZE = 10_000
+"""Most keys :meth:`Site.memo` keeps: about 20 MiB of routing decisions at most."""
 
 
 class CatalogueError(ValueError):
@@ -413,6 +418,7 @@ class Site(Model):
     _map: GridMap | None = PrivateAttr(default=None)
     _map_digest: str = PrivateAttr(default="")
     _version: str | None = PrivateAttr(default=None)
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Site:
@@ -647,7 +653,22 @@ class Site(Model):
         copy = super().model_copy(update=update, deep=deep)
         if update:
             copy._version = None  # another catalogue: its own version
+        copy._memo = {}  # never shared: a copy may be another catalogue
         return copy
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per ``key`` for this catalogue: for what is a pure
+        function of the site and ``key`` (a routing decision, its path), asked again
+        and again. The :data:`MEMO_SIZE` keys used last are kept."""
+        memo = self._memo
+        try:
+            value: T = memo.pop(key)
+        except KeyError:
+            value = compute()
+            if len(memo) >= MEMO_SIZE:
+                del memo[next(iter(memo))]  # the least recently used
+        memo[key] = value  # now the most recently used
+        return value
 
     @property
     def version(self) -> str:
@@ -671,6 +692,12 @@ class Site(Model):
         """The grid a point lies in (:meth:`schemas.geo.GridMap.locate`); None when it
         lies in no mapped grid, or the site has no map."""
         return self._map.locate(lat, lon) if self._map is not None else None
+
+    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[Located | None]:
+        """:meth:`locate` for many ``(lat, lon)`` at once (one query of the index)."""
+        if self._map is None:
+            return [None] * len(points)
+        return self._map.locate_many(points)
 
     def with_map(self, doc: Any) -> Site:
         """This site with the boundaries of GeoJSON ``doc``, validated (GeoError)."""

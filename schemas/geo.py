@@ -98,6 +98,25 @@ class GridMap:
             found -= {a for g in found for a in self._ancestors(g)}
         return Located(grids=tuple(sorted(found)))
 
+    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[Located | None]:
+        """:meth:`locate` for each ``(lat, lon)`` of ``points``, in one query of the tree:
+        what a batch of reports asks at once (a loop of :meth:`locate` builds a point and
+        queries the tree once per report)."""
+        if not points:
+            return []
+        coords = np.asarray(points, dtype=float)
+        query = shapely.points(coords[:, 1], coords[:, 0])
+        inputs, hits = self._tree.query(query, predicate="intersects")
+        found: list[set[str]] = [set() for _ in points]
+        for i, g in zip(inputs.tolist(), self._grid_array[hits].tolist(), strict=True):
+            found[i].add(g)
+        out: list[Located | None] = []
+        for grids in found:
+            if len(grids) > 1:  # nested grids: keep the innermost
+                grids -= {a for g in grids for a in self._ancestors(g)}
+            out.append(Located(grids=tuple(sorted(grids))) if grids else None)
+        return out
+
     def _ancestors(self, place: str) -> list[str]:
         out = []
         up = self._parent_of(place)

@@ -216,3 +216,31 @@ def test_a_calendar_entry_that_is_not_a_date(copy: Path) -> None:
     _add_calendar(copy, "  holidays: [next-tuesday]\n")
     with pytest.raises(CatalogueError, match=r"deadlines\.holidays\.0"):
         load_site(copy)
+
+
+def test_the_memo_keeps_the_keys_used_last_and_is_never_shared_by_a_copy() -> None:
+    import schemas.catalogue as catalogue
+    from tests.support.sites import tiny_site
+
+    site = tiny_site()
+    calls: list[int] = []
+
+    def compute(n: int) -> int:
+        calls.append(n)
+        return n * n
+
+    assert site.memo(("sq", 3), lambda: compute(3)) == 9
+    assert site.memo(("sq", 3), lambda: compute(3)) == 9
+    assert calls == [3]  # once per key
+    copy = site.model_copy()
+    assert copy.memo(("sq", 3), lambda: compute(3)) == 9 and calls == [3, 3]  # its own
+    size, catalogue.MEMO_SIZE = catalogue.MEMO_SIZE, 2
+    try:
+        site.memo(("sq", 4), lambda: compute(4))
+        site.memo(("sq", 3), lambda: compute(3))  # used again: the most recent now
+        site.memo(("sq", 5), lambda: compute(5))  # evicts 4, the least recent
+        site.memo(("sq", 3), lambda: compute(3))
+        site.memo(("sq", 4), lambda: compute(4))
+    finally:
+        catalogue.MEMO_SIZE = size
+    assert calls == [3, 3, 4, 5, 4]

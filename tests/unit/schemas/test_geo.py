@@ -169,3 +169,25 @@ def test_zhuangshi_map_is_yaml_consistent() -> None:
     site = load_site()
     assert site.grid_map is not None
     assert len(site.grid_map) == len(places) - 2  # all but the city and the district
+
+
+def test_many_points_at_once_are_placed_as_one_at_a_time() -> None:
+    site = _mapped(*GOOD)
+    points = [(30.05, 120.02), (30.05, 120.05), (30.05, 120.1), (30.05, 120.3), (30.0, 120.02)]
+    assert site.locate_many(points) == [site.locate(lat, lon) for lat, lon in points]
+    assert site.locate_many([]) == []
+    assert tiny_site().locate_many(points[:2]) == [None, None]  # no map at all
+
+
+def test_many_points_on_nested_grids_keep_the_innermost() -> None:
+    from schemas.catalogue import BUNDLED_SITES, load_site
+
+    site = load_site(BUNDLED_SITES / "maigaoqiao")  # three levels of grids
+    mapped = site.grid_map
+    assert mapped is not None
+    leaves = sorted(mapped.grids)[::97]
+    points = [(p.y, p.x) for p in (mapped.shapes[g].representative_point() for g in leaves)] + [
+        (0.0, 0.0)
+    ]
+    assert site.locate_many(points) == [site.locate(lat, lon) for lat, lon in points]
+    assert site.locate_many(points)[-1] is None
