@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.cases import CaseEscalated, Stage
+from schemas.cases import CaseEscalated, Satisfaction, Stage
 from schemas.deadlines import DeadlineLapsed, DeadlineWarning
 from schemas.notifications import DeliveryStatus, NotificationRecorded
 
 UNKNOWN = "unknown"  # the key for cases whose stage, tier or unit is not known yet
-SATISFIED_FROM = 4  # a rating of 4 or 5 counts as satisfied (满意)
+SATISFIED_FROM = min(r for r in range(1, 6) if Satisfaction.of(r) is not Satisfaction.UNSATISFIED)
+"""The lowest rating 满意率 counts: 满意 (4-5) and 基本满意 (3), as the hotlines and
+archive/kpi.py count it; from :meth:`schemas.cases.Satisfaction.of`, its one source."""
 ESCALATED = CaseEscalated.TYPE
 LAPSED = DeadlineLapsed.TYPE
 WARNING = DeadlineWarning.TYPE

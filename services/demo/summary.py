@@ -77,7 +77,7 @@ def print_report(console: Console, r: ArchiveReport) -> None:
     head.add_row("deadline warnings", str(r.deadline_warnings))
     head.add_row("deadlines lapsed", str(r.lapsed_deadlines))
     head.add_row("on-time completion (及时办结率)", _pct(r.on_time_rate))
-    head.add_row("satisfaction (满意率, rating ≥ 4)", _pct(r.satisfaction_rate))
+    head.add_row("satisfaction (满意率: 满意 or 基本满意, rating ≥ 3)", _pct(r.satisfaction_rate))
     mean = "—" if r.mean_rating is None else f"{r.mean_rating:.2f} / 5"
     head.add_row("mean rating", mean)
     head.add_row("dead letters", str(r.dead_letters))

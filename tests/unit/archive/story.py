@@ -217,7 +217,7 @@ EXPECTED = ArchiveReport(
     dead_letters_by_reason={"invalid": 2, "not_utf8": 1},
     closed_on_time=2,
     ratings=3,
-    satisfied=2,
+    satisfied=3,  # ratings 5, 3 and 4: 满意, 基本满意, 满意
     rating_sum=12,
     notifications={"delivered": 3, "failed": 1},
 )
