@@ -13,7 +13,8 @@ jurisdiction contains (``Viewer.may_see``) and never a resident's personal data:
 - the dispatch queue (人工分拨);
 - the three rates for today and this month, in the site's timezone. 办结率 is the
   cases received that are closed; 及时办结率 is the closed ones closed on time;
-  满意率 is the ratings of 4 or 5 (``archive.report.SATISFIED_FROM``);
+  满意率 is the ratings from ``archive.report.SATISFIED_FROM`` up (3-5: satisfied or
+  basically satisfied);
 - the latest escalations (升级).
 """
 
