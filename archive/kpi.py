@@ -18,6 +18,8 @@ docs/ARCHITECTURE.md ("KPIs") repeats it in words:
   or basically satisfied (基本满意, 3);
 - escalations on lapse (升级), referrals up by the holder (上报), supervisions (督办) and
   reopenings (重办), counted apart over the cases received in the period;
+- duplicates (重复件): reports received in the period that were linked to an open case
+  instead of dispatched; counted apart, and in no other figure;
 - handling time: mean and 90th percentile (nearest rank), in working days of the
   escalator's calendar, from the first dispatch to the last handling report, of the
   cases closed in the period.
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
-from archive.projection import CaseRow
+from archive.projection import DUPLICATE, CaseRow
 from escalator.calendar import WorkingCalendar
 from schemas.cases import Satisfaction, Stage
 
@@ -82,6 +84,7 @@ class Figures:
     group: str
     period: str
     received: int = 0
+    duplicates: int = 0  # reports linked to an open case (重复件): counted apart, in no rate
     acceptance_due: int = 0
     accepted_on_time: int = 0
     completion_due: int = 0
@@ -182,6 +185,10 @@ class Context:
 
 def _measures(r: CaseRow, c: Context) -> Iterable[tuple[datetime, dict[str, int]]]:
     """Each (date, counts) a case adds: the one definition of every figure."""
+    if r.stage == DUPLICATE:  # linked to an open case, never dispatched: counted apart
+        if r.received_at is not None:
+            yield r.received_at, {"duplicates": 1}
+        return
     if r.received_at is not None:
         yield (
             r.received_at,

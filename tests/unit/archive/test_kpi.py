@@ -205,3 +205,21 @@ def test_since_and_until_bound_the_days_counted() -> None:
         since=AS_OF.date().replace(month=4, day=1),
     )
     assert [(f.period, f.received) for f in found] == [("2026-04", 2)]
+
+
+def test_a_duplicate_is_counted_apart_and_in_no_other_figure() -> None:
+    """A report linked to an open case (重复件, stage ``duplicate``) adds one duplicate to
+    its period and nothing else: not received, not due, not rated."""
+    from dataclasses import replace
+
+    from archive.projection import DUPLICATE
+
+    base = compute(ROWS, By.ALL, Period.MONTH, AS_OF, CALENDAR, SHANGHAI)
+    seeded = next(r for r in ROWS if r.received_at is not None and r.rating is not None)
+    twin = replace(seeded, case_id="GF-DUPLICATE", stage=DUPLICATE)
+    found = compute([*ROWS, twin], By.ALL, Period.MONTH, AS_OF, CALENDAR, SHANGHAI)
+    month = next(f.period for f in base if f.received)
+    before = {f.period: f for f in base}[month]
+    after = {f.period: f for f in found}[month]
+    assert after.duplicates == before.duplicates + 1
+    assert replace(after, duplicates=before.duplicates) == before
