@@ -49,6 +49,7 @@ bench: install servers
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(SERVERS_ENV) $(BIN)/python bench/run.py
 	$(SERVERS_ENV) $(BIN)/python bench/deadlines.py
+	$(SERVERS_ENV) $(BIN)/python bench/notify.py
 	$(BIN)/python bench/routing.py
 	$(SERVERS_ENV) $(BIN)/python bench/open311.py
 	$(SERVERS_ENV) $(BIN)/python bench/archive.py

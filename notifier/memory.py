@@ -51,6 +51,8 @@ class MemoryOutbox(Outbox):
         lease_seconds: float,
         token: str,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
+        per_address: int | None = None,
     ) -> list[Claimed]:
         with self._lock:
             due = [
@@ -62,8 +64,17 @@ class MemoryOutbox(Outbox):
                 and (r.lease_until is None or r.lease_until <= now)
             ]
             due.sort(key=lambda r: (r.next_at or now, r.seq))
+            taken: dict[str, int] = {}
+            chosen = []
+            for r in due:
+                address = r.entry.address
+                cap = (room or {}).get(address, per_address)
+                if cap is not None and taken.get(address, 0) >= cap:
+                    continue
+                taken[address] = taken.get(address, 0) + 1
+                chosen.append(r)
             out = []
-            for r in due[:limit]:
+            for r in chosen[:limit]:
                 r.attempts += 1
                 r.lease_until = now + timedelta(seconds=lease_seconds)
                 r.token = token

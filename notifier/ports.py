@@ -97,13 +97,16 @@ class Outbox(ABC):
         lease_seconds: float,
         token: str,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
+        per_address: int | None = None,
     ) -> list[Claimed]:
         """Take up to ``limit`` due entries under a lease until ``now + lease_seconds``.
 
         Due: pending, ``next_at <= now`` and no live lease (an expired lease, the
-        sender that held it having died, is due again). Recipients in ``skip`` (busy or
-        over their rate), by address, are left for another round. Each claim counts an
-        attempt.
+        sender that held it having died, is due again). Addresses in ``skip`` (over
+        their rate) are left for another round; of any other, at most its ``room``
+        (default ``per_address``, no bound when None) oldest are taken. Each claim
+        counts an attempt.
         """
 
     @abstractmethod
@@ -114,6 +117,10 @@ class Outbox(ABC):
     @abstractmethod
     def delivered(self, key: str, token: str, at: datetime, http_status: int | None) -> bool:
         """Mark it delivered, if ``token`` still holds it; whether it did."""
+
+    def delivered_all(self, done: Sequence[tuple[str, str, int | None]], at: datetime) -> set[str]:
+        """Mark each ``(key, token, http_status)`` delivered; the keys still held."""
+        return {key for key, token, status in done if self.delivered(key, token, at, status)}
 
     @abstractmethod
     def retry(

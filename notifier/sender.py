@@ -2,15 +2,15 @@
 
 One :class:`OutboxSender` round (:meth:`OutboxSender.step`):
 
-1. record the outcome of every attempt that finished since the last round, in one
-   short transaction: delivered; tried again at the policy's next time
+1. record the outcome of every attempt that finished since the last round:
+   delivered; tried again at the policy's next time
    (:class:`notifier.outbox.RetryPolicy`); or, after the last try or a permanent
    refusal, a dead letter with the reason (``gridflow notify replay`` sends it
    again). The outcome is then published (``notification.recorded``, delivered or
    failed) when a publisher is given;
 2. claim due entries under a lease, as many as the pool has free threads, leaving
    out the addresses that are busy (``rate.concurrent`` attempts in flight) or over
-   their rate (``rate.per_minute``);
+   their rate (``rate.per_minute``); 1 and 2 are one short transaction;
 3. hand each to its channel's transport on the thread pool.
 
 Only the thread that calls :meth:`step` touches the outbox; the pool threads only
@@ -97,11 +97,20 @@ class OutboxSender:
     # --- one round ------------------------------------------------------------------
 
     def step(self, wait_seconds: float = 0.0) -> int:
-        """Record finished attempts (waiting up to ``wait_seconds`` for one), then claim
-        and start more; how many attempts finished."""
-        done = self._harvest(wait_seconds)
-        self._start()
-        return done
+        """One round: the attempts that finished (waiting up to ``wait_seconds`` for
+        one) recorded, and more claimed, in one transaction; then the claimed started
+        and the outcomes published. How many attempts finished."""
+        outcomes = self._finished(wait_seconds)
+        records: list[NotificationRecorded] = []
+        with self._tx():
+            records += self._record_all(outcomes)
+            start, final = self._claim()
+            records += final
+        for transport, c in start:  # only once the claim is committed
+            self._flight[self._pool.submit(_attempt, transport, c)] = c
+        if records and self.publish is not None:
+            self.publish(records)
+        return len(outcomes)
 
     def in_flight(self) -> int:
         return len(self._flight)
@@ -114,7 +123,7 @@ class OutboxSender:
         """Deliver until nothing due is left and nothing is in flight (the embedded
         runtime, tests), or ``timeout`` seconds pass."""
         end = time.monotonic() + timeout
-        self._start()
+        self.step()
         while self._flight and time.monotonic() < end:
             self.step(min(0.5, max(0.0, end - time.monotonic())))
 
@@ -135,7 +144,11 @@ class OutboxSender:
         """Record what finishes within ``wait_seconds``; the rest is left to its lease."""
         end = time.monotonic() + wait_seconds
         while self._flight and time.monotonic() < end:
-            self._harvest(min(0.2, end - time.monotonic()))
+            outcomes = self._finished(min(0.2, end - time.monotonic()))
+            with self._tx():
+                records = self._record_all(outcomes)
+            if records and self.publish is not None:
+                self.publish(records)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for transport in self.transports.values():
             with contextlib.suppress(Exception):
@@ -155,65 +168,72 @@ class OutboxSender:
         with self.transaction():
             yield
 
-    def _start(self) -> None:
+    def _claim(self) -> tuple[list[tuple[Transport, Claimed]], list[NotificationRecorded]]:
+        """Claim what the pool has room for (in the caller's transaction); what to start,
+        and the records of those that could not be (no transport: a dead letter)."""
         free = self.concurrency - len(self._flight)
         if free <= 0:
-            return
+            return [], []
         mono = self.monotonic()
         limit = self.policy.rate.concurrent
         skip = {a for a, n in self._busy.items() if n >= limit} | self.rates.full(mono)
+        room = {a: limit - n for a, n in self._busy.items() if n < limit}
         token = uuid.uuid4().hex
         start: list[tuple[Transport, Claimed]] = []
-        with self._tx():  # the claim, and what it cannot start, in one transaction
-            claimed = self.outbox.claim(self.now(), free, self.lease_seconds, token, skip)
-            for c in claimed:
-                address = c.entry.address
-                if self._busy[address] >= limit or not self.rates.allows(address, mono):
-                    self.outbox.release(c.entry.key, c.token)
-                    self.stats.released += 1
-                    continue
-                transport = self.transports.get(c.entry.channel)
-                if transport is None:
-                    why = f"no {c.entry.channel.value} transport configured (README, Notifications)"
-                    record = self._record(c, Attempt(False, None, why, permanent=True))
-                    if record is not None and self.publish is not None:
-                        self.publish([record])
-                    continue
-                self._busy[address] += 1
-                self.rates.record(address, mono)
-                start.append((transport, c))
-        for transport, c in start:  # only once the claim is committed
-            self._flight[self._pool.submit(_attempt, transport, c)] = c
-
-    def _harvest(self, wait_seconds: float) -> int:
-        if not self._flight:
-            return 0
-        finished, _ = wait(list(self._flight), timeout=wait_seconds, return_when=FIRST_COMPLETED)
-        finished = {f for f in self._flight if f.done()} | set(finished)
         records: list[NotificationRecorded] = []
-        with self._tx():  # every outcome of the round in one transaction
-            for future in finished:
-                claimed = self._flight.pop(future)
-                address = claimed.entry.address
-                self._busy[address] -= 1
-                if self._busy[address] <= 0:
-                    del self._busy[address]
-                record = self._record(claimed, future.result())
-                if record is not None:
-                    records.append(record)
-        if records and self.publish is not None:
-            self.publish(records)
-        return len(finished)
+        claimed = self.outbox.claim(self.now(), free, self.lease_seconds, token, skip, room, limit)
+        for c in claimed:
+            address = c.entry.address
+            if self._busy[address] >= limit or not self.rates.allows(address, mono):
+                self.outbox.release(c.entry.key, c.token)
+                self.stats.released += 1
+                continue
+            transport = self.transports.get(c.entry.channel)
+            if transport is None:
+                why = f"no {c.entry.channel.value} transport configured (README, Notifications)"
+                record = self._record(c, Attempt(False, None, why, permanent=True))
+                records += [record] if record is not None else []
+                continue
+            self._busy[address] += 1
+            self.rates.record(address, mono)
+            start.append((transport, c))
+        return start, records
 
-    def _record(self, c: Claimed, attempt: Attempt) -> NotificationRecorded | None:
+    def _finished(self, wait_seconds: float) -> list[tuple[Claimed, Attempt]]:
+        """The attempts done, waiting up to ``wait_seconds`` for the first."""
+        if not self._flight:
+            return []
+        wait(list(self._flight), timeout=wait_seconds, return_when=FIRST_COMPLETED)
+        outcomes: list[tuple[Claimed, Attempt]] = []
+        for future in [f for f in self._flight if f.done()]:
+            claimed = self._flight.pop(future)
+            address = claimed.entry.address
+            self._busy[address] -= 1
+            if self._busy[address] <= 0:
+                del self._busy[address]
+            outcomes.append((claimed, future.result()))
+        return outcomes
+
+    def _record_all(self, outcomes: list[tuple[Claimed, Attempt]]) -> list[NotificationRecorded]:
+        """Every outcome in the outbox (the caller's transaction); the final ones' records."""
+        if not outcomes:
+            return []
+        ok = [(c.entry.key, c.token, a.http_status) for c, a in outcomes if a.ok]
+        held = self.outbox.delivered_all(ok, self.now()) if ok else set()
+        records = [self._record(c, a, held) for c, a in outcomes]
+        return [r for r in records if r is not None]
+
+    def _record(
+        self, c: Claimed, attempt: Attempt, delivered: set[str] | None = None
+    ) -> NotificationRecorded | None:
         """The attempt's outcome in the outbox (the caller's transaction); the record to
         publish, if it is final."""
         e, now = c.entry, self.now()
         extra = {"notification_id": e.key, "case_id": e.case_id, "attempt": c.attempt}
         extra |= {"recipient": e.recipient, "channel": e.channel.value}
         status: DeliveryStatus | None = None
-        if attempt.ok:
-            held = self.outbox.delivered(e.key, c.token, now, attempt.http_status)
+        if attempt.ok:  # marked with the round's others (delivered_all)
+            held = delivered is not None and e.key in delivered
             status = DeliveryStatus.DELIVERED
         else:
             error = attempt.error or "failed"

@@ -20,7 +20,23 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, and_, or_, select, update
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from notifier.ports import (
@@ -137,6 +153,8 @@ class SqlOutbox(Outbox):
         lease_seconds: float,
         token: str,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
+        per_address: int | None = None,
     ) -> list[Claimed]:
         conn = self.tx.conn
         free = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now)
@@ -144,26 +162,25 @@ class SqlOutbox(Outbox):
         query = select(outbox.c.key).where(due)
         if skip:
             query = query.where(outbox.c.address.not_in(list(skip)))
-        query = query.order_by(outbox.c.next_at).limit(limit)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        keys = list(conn.execute(query).scalars())
-        if not keys:
-            return []
-        conn.execute(
+        if per_address is None and not room:
+            query = query.order_by(outbox.c.next_at).limit(limit)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+        else:
+            query = _per_address(query, limit, room or {}, per_address)
+        # one statement: the due keys (locked, skipping those another sender locks), leased
+        # if still free under the row lock, read back with their new attempt count
+        rows = conn.execute(
             update(outbox)
-            .where(outbox.c.key.in_(keys), outbox.c.status == _PENDING, free)
+            .where(outbox.c.key.in_(query.scalar_subquery()), outbox.c.status == _PENDING, free)
             .values(
                 attempts=outbox.c.attempts + 1,
                 lease_until=now + timedelta(seconds=lease_seconds),
                 lease_token=token,
             )
-        )
-        rows = conn.execute(
-            select(outbox).where(outbox.c.key.in_(keys), outbox.c.lease_token == token)
+            .returning(*outbox.c)
         ).all()
-        order = {k: i for i, k in enumerate(keys)}
-        rows.sort(key=lambda r: order[r.key])
+        rows.sort(key=lambda r: (r.next_at, r.key))
         return [Claimed(_entry(r), r.attempts, token) for r in rows]
 
     def _finish(self, key: str, token: str, **values: Any) -> bool:
@@ -180,6 +197,33 @@ class SqlOutbox(Outbox):
 
     def release(self, key: str, token: str) -> bool:
         return self._finish(key, token, attempts=outbox.c.attempts - 1)
+
+    def delivered_all(self, done: Sequence[tuple[str, str, int | None]], at: datetime) -> set[str]:
+        """One statement per HTTP status (mostly one a round): rows still held by their
+        claim's token."""
+        groups: dict[int | None, list[tuple[str, str]]] = {}
+        for key, token, http_status in done:
+            groups.setdefault(http_status, []).append((key, token))
+        held: set[str] = set()
+        for http_status, pairs in groups.items():
+            result = self.tx.conn.execute(
+                update(outbox)
+                .where(
+                    tuple_(outbox.c.key, outbox.c.lease_token).in_(pairs),
+                    outbox.c.status == _PENDING,
+                )
+                .values(
+                    status=OutboxStatus.DELIVERED.value,
+                    done_at=at,
+                    http_status=http_status,
+                    error=None,
+                    lease_until=None,
+                    lease_token=None,
+                )
+                .returning(outbox.c.key)
+            )
+            held.update(result.scalars())
+        return held
 
     def delivered(self, key: str, token: str, at: datetime, http_status: int | None) -> bool:
         return self._finish(
@@ -252,6 +296,38 @@ class SqlOutbox(Outbox):
         ).scalar()
         times = [t for t in (free, leased) if t is not None]
         return min(times, default=None)
+
+
+SCAN = 50
+"""A claim ranks at most ``SCAN x limit`` of the oldest due rows by address."""
+
+
+def _per_address(
+    due: Select[Any], limit: int, room: Mapping[str, int], per_address: int | None
+) -> Select[Any]:
+    """The oldest due keys, at most each address's room of one address: the oldest
+    ``SCAN x limit`` due rows, numbered within their address, those under the room.
+
+    A window function cannot take ``FOR UPDATE``, so these rows are not locked: the
+    claim's ``UPDATE`` locks them and checks again that they are free, so two senders
+    still never hold one row (the second waits on the first's lock, then finds it taken).
+    """
+    oldest = (
+        due.add_columns(outbox.c.address, outbox.c.next_at)
+        .order_by(outbox.c.next_at)
+        .limit(SCAN * limit)
+        .subquery()
+    )
+    number = (
+        func.row_number()
+        .over(partition_by=oldest.c.address, order_by=(oldest.c.next_at, oldest.c.key))
+        .label("n")
+    )
+    ranked = select(oldest.c.key, oldest.c.next_at, oldest.c.address, number).subquery()
+    cap: Any = literal(per_address if per_address is not None else 1_000_000)
+    if room:
+        cap = case(dict(room), value=ranked.c.address, else_=cap)
+    return select(ranked.c.key).where(ranked.c.n <= cap).order_by(ranked.c.next_at).limit(limit)
 
 
 class SqlContacts(Contacts):

@@ -140,3 +140,13 @@ def test_contacts_are_kept_and_forgotten(contacts: Contacts) -> None:
     assert contacts.recall(["GF-1"])["GF-1"].channel == "web"
     contacts.forget(["GF-1", "GF-9"])
     assert contacts.recall(["GF-1", "GF-2"]) == {"GF-2": Contact("web")}
+
+
+def test_claim_takes_at_most_each_address_room(outbox: Outbox) -> None:
+    outbox.enqueue([entry(i, f"http://{'ab'[i % 2]}.test/", at_minutes=-i) for i in range(10)])
+    claimed = outbox.claim(NOW, 10, LEASE, "t", per_address=2, room={"http://a.test/": 1})
+    by_address = sorted(c.entry.address for c in claimed)
+    assert by_address == ["http://a.test/", "http://b.test/", "http://b.test/"]
+    # the oldest of each address (here: the highest n, created earliest)
+    assert {c.entry.key for c in claimed} == {"k-008", "k-009", "k-007"}
+    assert len(outbox.claim(NOW, 10, LEASE, "u", per_address=2)) == 4
