@@ -331,8 +331,8 @@ def create_app(gateway: Gateway) -> FastAPI:
             end_date = gateway.clock()
         rows = find_requests(
             j,
-            ids=_list(service_request_id),
-            codes=_list(service_code),
+            ids=_list(service_request_id, "service_request_id"),
+            codes=_list(service_code, "service_code"),
             statuses=statuses,
             start=start_date,
             end=end_date,
@@ -344,7 +344,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         service_request_id: str, fmt: FmtPath, jurisdiction_id: JurisdictionQuery = None
     ) -> Response:
         j = _jurisdiction(gateway, jurisdiction_id)
-        rows = find_requests(j, ids=[service_request_id])
+        rows = find_requests(j, ids=[_printable("service_request_id", service_request_id)])
         if not rows:
             raise Refusal(404, f"service_request_id {service_request_id!r} not found")
         return answer(fmt, "service_requests", "request", rows)
@@ -364,8 +364,16 @@ def create_app(gateway: Gateway) -> FastAPI:
     return app
 
 
-def _list(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
+def _list(value: str | None, name: str = "value") -> list[str]:
+    return [_printable(name, v.strip()) for v in (value or "").split(",") if v.strip()]
+
+
+def _printable(name: str, value: str) -> str:
+    """``value``, refused (400) when it holds a control character: no id or code of
+    gridflow holds one, and the database would refuse it (a NUL) with a server error."""
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise Refusal(400, f"{name}: must not contain control characters")
+    return value
 
 
 def _number(value: str | None, name: str) -> float | None:

@@ -97,7 +97,7 @@ def test_a_batch_is_one_load_then_one_delete_and_one_insert(
     assert statements == ["SELECT"]  # loaded, nothing changed: nothing written
 
 
-def test_a_tick_is_a_read_and_one_write_for_warnings_then_for_lapses(
+def test_a_tick_is_a_read_and_one_write_for_lapses_then_for_warnings(
     escalator: Escalator, tx: Transaction, statements: list[str]
 ) -> None:
     with tx.begin():
@@ -112,7 +112,8 @@ def test_a_tick_is_a_read_and_one_write_for_warnings_then_for_lapses(
     statements.clear()
     with tx.begin():
         assert len(story_of(escalator.tick(at(2026, 3, 20)))) == 120  # every accept and resolve
-    assert statements == ["SELECT", "SELECT", "DELETE"]
+    # the lapses read and taken, then the warnings read (none left: the lapses went first)
+    assert statements == ["SELECT", "DELETE", "SELECT"]
 
 
 def test_statements_are_chunked_at_max_rows(
@@ -125,5 +126,6 @@ def test_statements_are_chunked_at_max_rows(
     statements.clear()
     with tx.begin():
         assert len(story_of(escalator.tick(at(2026, 3, 20)))) == 120
-    # the first tick's first read: the provisional deadlines (escalator.reschedule)
-    assert statements == ["SELECT", "SELECT", "SELECT"] + ["DELETE"] * 5
+    # the first tick's first read: the provisional deadlines (escalator.reschedule); then
+    # the lapses, taken in chunks, and the warnings read after them
+    assert statements == ["SELECT", "SELECT"] + ["DELETE"] * 5 + ["SELECT"]

@@ -346,3 +346,18 @@ def test_json_is_utf8_and_chinese_readable(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     assert "综合治理" in response.content.decode("utf-8")
     json.loads(response.content)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/requests.xml?service_code=%00",
+        "/requests.json?service_request_id=a%01b",
+        "/requests/GF%00.json",
+    ],
+)
+def test_a_control_character_in_an_id_or_code_is_400(client: TestClient, path: str) -> None:
+    """schemathesis found a NUL reaching the database as a 500."""
+    got = client.get(path)
+    assert got.status_code == 400
+    assert "must not contain control characters" in got.text
