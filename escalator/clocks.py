@@ -31,7 +31,7 @@ from datetime import datetime, time, timedelta
 
 from escalator.calendar import Reckoning, WorkingCalendar
 from schemas.calendar import bundled_schedule
-from schemas.cases import Assignment, AssignmentReason, DeadlineKind, Limit, LimitUnit
+from schemas.cases import Assignment, AssignmentReason, DeadlineKind, Due, Limit, LimitUnit
 from schemas.catalogue import Site
 from schemas.reports import CaseFacts
 
@@ -161,3 +161,23 @@ def reckoned_again(
     notice loaded as data, or a package release that ships the year, corrects them."""
     again = clock(site, calendar, kind, started_at, limit)
     return None if again.provisional else again
+
+
+def dues(
+    site: Site, calendar: WorkingCalendar, assignment: Assignment, case: CaseFacts
+) -> list[Due]:
+    """The clocks ``assignment`` of ``case`` starts, as the wire tells them (``due`` on the
+    assignment) and as the escalator will arm them."""
+    return [
+        Due(
+            kind=c.kind,
+            working_days=c.working_days,
+            limit=c.limit,
+            policy=c.policy,
+            due_at=c.due_at,
+            warn_at=c.warn_at,
+            warnings=list(c.warnings),
+            provisional=c.provisional,
+        )
+        for c in clocks_for(site, calendar, assignment, case)
+    ]

@@ -28,13 +28,13 @@ from datetime import datetime
 from typing import Any
 
 from escalator.calendar import WorkingCalendar
-from escalator.clocks import clocks_for, site_calendar
+from escalator.clocks import dues, site_calendar
 from escalator.ports import CalendarSource
 from router.checks import case_file, conflict, differences, holding, stale_lapse
 from router.duplicates import Nearby, linked
 from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
 from router.returns import next_unit
-from router.routing import category_of, initial_placement, place, rework_explanation
+from router.routing import category_of, first_assignment, place, rework_explanation
 from router.story import PRODUCER, assigned, event, reply, untold
 from router.workflow import refusal as workflow_refusal
 from router.workflow import sources
@@ -237,19 +237,7 @@ class Router:
 
     def _due(self, assignment: Assignment, case: CaseFacts) -> list[Due]:
         """The clocks ``assignment`` of ``case`` starts, as the escalator will arm them."""
-        return [
-            Due(
-                kind=c.kind,
-                working_days=c.working_days,
-                limit=c.limit,
-                policy=c.policy,
-                due_at=c.due_at,
-                warn_at=c.warn_at,
-                warnings=list(c.warnings),
-                provisional=c.provisional,
-            )
-            for c in clocks_for(self._site, self._calendar, assignment, case)
-        ]
+        return dues(self._site, self._calendar, assignment, case)
 
     # --- dispatch (调度分流 / 派遣) ------------------------------------------------
 
@@ -260,19 +248,7 @@ class Router:
             return self._resent(message, known)
         if (link := self._nearby.find(case, files)) is not None:
             return linked(self._site, message, link, now)  # 重复件: not dispatched again
-        category, to = initial_placement(self._site, case)
-        assignment = Assignment(
-            unit_id=to.unit.id,
-            unit_name=to.unit.name,
-            tier=to.tier,
-            owner_tier=category.tier,
-            jurisdiction_id=to.jurisdiction_id,
-            seq=1,
-            reason=AssignmentReason.INITIAL,
-            assigned_at=now,
-            catalogue_version=self._site.version,
-            why=to.why,
-        )
+        assignment = first_assignment(self._site, case, now)
         files.put(CaseFile.opened(case, assignment))
         self._nearby.opened(case, assignment.unit_id)
         return assigned(case, assignment, message, now, case, self._due(assignment, case))

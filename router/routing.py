@@ -13,8 +13,16 @@ explanation follows the decision; it never changes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from schemas.cases import Assignment, Explanation, PathStep, RoutingRule, UnitChoice
+from schemas.cases import (
+    Assignment,
+    AssignmentReason,
+    Explanation,
+    PathStep,
+    RoutingRule,
+    UnitChoice,
+)
 from schemas.catalogue import Category, Jurisdiction, RoutingMode, Site, Unit
 from schemas.deadletter import FieldError, Rejected, RejectionReason
 from schemas.reports import Case, Tier
@@ -221,3 +229,22 @@ def initial_placement(site: Site, case: Case) -> tuple[Category, Placement]:
     category = category_of(site, case)
     tier = holder_tier(site, category)
     return category, place(site, case, category, tier, initial_rule(site, category))
+
+
+def first_assignment(site: Site, case: Case, now: datetime) -> Assignment:
+    """The assignment that opens ``case`` (seq 1), with its explanation and the
+    catalogue's version; rejects as :func:`initial_placement` does. The router and
+    ``gridflow route --explain`` both make it here."""
+    category, to = initial_placement(site, case)
+    return Assignment(
+        unit_id=to.unit.id,
+        unit_name=to.unit.name,
+        tier=to.tier,
+        owner_tier=category.tier,
+        jurisdiction_id=to.jurisdiction_id,
+        seq=1,
+        reason=AssignmentReason.INITIAL,
+        assigned_at=now,
+        catalogue_version=site.version,
+        why=to.why,
+    )

@@ -3,7 +3,7 @@
 ``gridflow route --explain --category street.parking --grid zs-c01-g01`` (or
 ``gridflow route --explain report.json``, a raw report as a channel sends it) runs
 intake's validation and normalisation (:func:`intake.core.to_case`) and the router's
-first dispatch (:func:`router.routing.initial_placement`) in-process, on the site
+first dispatch (:func:`router.routing.first_assignment`) in-process, on the site
 catalogue, and prints JSON: the unit, its tier and jurisdiction, the catalogue's
 version, with ``--explain`` the explanation (:class:`schemas.cases.Explanation`), and
 the clocks the assignment starts (:func:`escalator.clocks.clocks_for`), as the router
@@ -104,11 +104,10 @@ def route(
     ] = None,
 ) -> None:
     """Print where a sample report goes first (unit, tier, clocks), as JSON."""
-    from escalator.clocks import clocks_for, site_calendar
+    from escalator.clocks import dues, site_calendar
     from intake.core import to_case
-    from router.routing import initial_placement
+    from router.routing import first_assignment
     from schemas.calendar import CalendarError
-    from schemas.cases import Assignment, AssignmentReason, Due
     from schemas.catalogue import CatalogueError, load_site
     from schemas.deadletter import Rejected
     from schemas.reports import CaseFacts
@@ -128,7 +127,7 @@ def route(
     raw = _raw(report, flags, now)
     try:
         case = to_case(raw, catalogue, now)
-        owner, to = initial_placement(catalogue, case)
+        assignment = first_assignment(catalogue, case, now)
     except Rejected as refused:
         out = {
             "refused": refused.reason.value,
@@ -137,32 +136,8 @@ def route(
         }
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         raise typer.Exit(1) from None
-    assignment = Assignment(
-        unit_id=to.unit.id,
-        unit_name=to.unit.name,
-        tier=to.tier,
-        owner_tier=owner.tier,
-        jurisdiction_id=to.jurisdiction_id,
-        seq=1,
-        reason=AssignmentReason.INITIAL,
-        assigned_at=now,
-        catalogue_version=catalogue.version,
-        why=to.why,
-    )
     facts = CaseFacts.of(case)
-    due = [
-        Due(
-            kind=c.kind,
-            working_days=c.working_days,
-            limit=c.limit,
-            policy=c.policy,
-            due_at=c.due_at,
-            warn_at=c.warn_at,
-            warnings=list(c.warnings),
-            provisional=c.provisional,
-        ).model_dump(mode="json")
-        for c in clocks_for(catalogue, calendar, assignment, facts)
-    ]
+    due = [d.model_dump(mode="json") for d in dues(catalogue, calendar, assignment, facts)]
     out: dict[str, Any] = {
         "site": catalogue.id,
         "catalogue_version": catalogue.version,
@@ -180,6 +155,6 @@ def route(
         "jurisdiction_id": assignment.jurisdiction_id,
         "due": due,
     }
-    if explain and to.why is not None:
-        out["why"] = to.why.model_dump(mode="json")
+    if explain and assignment.why is not None:
+        out["why"] = assignment.why.model_dump(mode="json")
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
