@@ -77,7 +77,8 @@ tools:
 	deploy/tools/ensure.sh
 
 test-integration: install servers tools
-	$(SERVERS_ENV) $(BIN)/pytest tests/integration tests/e2e -q
+	$(SERVERS_ENV) $(BIN)/pytest tests/integration tests/e2e -q || \
+		{ echo "failed:"; cat .pytest_cache/v/cache/lastfailed; echo; exit 1; }
 
 # Fast tests first, then the real servers and the tests that need them.
 test: lint test-unit test-integration

@@ -7,6 +7,7 @@ CI=true a test that needs Kafka or PostgreSQL fails when they are missing.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -17,6 +18,13 @@ from schemas.catalogue import Site, load_site
 from storage.db import make_engine, metadata
 from tests.infra import SaslKafka
 from tests.support.postgres import fresh_schema
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Client threads a test left running (a Kafka consumer's metadata refresh) may log
+    after pytest has closed its streams. logging would print each failed write with a
+    traceback, after pytest's summary, burying which tests failed: drop them instead."""
+    logging.raiseExceptions = False
 
 
 @pytest.fixture(scope="session")
