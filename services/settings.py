@@ -22,6 +22,11 @@ class ClockMode(StrEnum):
     TICKS = "ticks"  # the latest ClockTicked on gridflow.clock (simulation, tests)
 
 
+class KafkaClient(StrEnum):
+    KAFKA_PYTHON = "kafka-python"  # pure Python
+    CONFLUENT = "confluent"  # confluent-kafka, on librdkafka (C)
+
+
 class ErrorPolicy(StrEnum):
     DEADLETTER = "deadletter"  # a message that fails alone is dead-lettered; the rest go on
     STOP = "stop"  # the processor stops on it, for operators who want to look first
@@ -38,6 +43,11 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated."
+    )
+    kafka_client: KafkaClient = Field(
+        default=KafkaClient.KAFKA_PYTHON,
+        description="The Kafka client the processors run on: kafka-python, or confluent "
+        "(confluent-kafka on librdkafka). Same ports, offsets, partitioner and security.",
     )
     database_url: str = Field(
         default=DEFAULT_PG_URL, description="SQLAlchemy URL of the processors' database."

@@ -152,8 +152,8 @@ def run_alone(settings: Settings) -> None:
     from notifier.subscriptions import load_subscriptions
     from schemas.access import processor_principal
     from schemas.catalogue import load_site
+    from services.runtime.clients import make_sink
     from services.runtime.clock import SystemClock
-    from services.runtime.kafka import KafkaSink
     from services.runtime.names import Names
     from services.runtime.security import client_security
     from services.storage.migrate import upgrade
@@ -165,8 +165,12 @@ def run_alone(settings: Settings) -> None:
     upgrade(engine)
     names = Names(settings.namespace)
     client_id = f"{names.group('notifier')}-sender-{socket.gethostname()}-{os.getpid()}"
-    sink = KafkaSink(
-        settings.kafka_bootstrap, client_id, names, client_security(processor_principal("notifier"))
+    sink = make_sink(
+        settings.kafka_client,
+        settings.kafka_bootstrap,
+        client_id,
+        names,
+        client_security(processor_principal("notifier")),
     )
     clock = SystemClock(site.tz)
     sender = build_sender(engine, settings, subscriptions, clock.now, sink, name="sender")

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
-from kafka.errors import FencedInstanceIdError
 from sqlalchemy import Engine, text
 
 from schemas.access import processor_principal
@@ -52,10 +51,10 @@ from services.logs import error_fields
 from services.metrics import Metrics
 from services.processors import Parts, metrics_port, spec
 from services.runtime.batch import BatchRunner, ProcessingFailed
+from services.runtime.clients import fatal_errors, make_sink, make_source
 from services.runtime.clock import Clock, SimulatedClock, SystemClock
 from services.runtime.health import HealthServer, Readiness
 from services.runtime.instance import instance_for
-from services.runtime.kafka import KafkaSink, KafkaSource
 from services.runtime.loop import Loop
 from services.runtime.names import Names
 from services.runtime.security import client_security
@@ -158,7 +157,7 @@ class Worker:
                     failures = self.readiness.failures = 0
                 except ProcessingFailed:
                     raise  # policy "stop": a message failed alone; an operator looks first
-                except FencedInstanceIdError:
+                except fatal_errors():
                     raise  # another live process has this instance id: retrying cannot help
                 except Exception:  # Kafka or the database: rewind and retry the batch
                     pause = RETRY_PAUSE[min(failures, len(RETRY_PAUSE) - 1)]
@@ -354,7 +353,8 @@ def build_worker(name: str, settings: Settings) -> Worker:
     batch_size = min(settings.batch_size, processor_spec.batch_size or settings.batch_size)
     # On a SASL broker each processor is its own principal (GRIDFLOW_KAFKA_* settings).
     security = client_security(processor_principal(name))
-    source = KafkaSource(
+    source = make_source(
+        settings.kafka_client,
         settings.kafka_bootstrap,
         names.group(name),
         topics,
@@ -372,7 +372,7 @@ def build_worker(name: str, settings: Settings) -> Worker:
         extra={"processor": name, "group": names.group(name), "instance_id": instance.id},
     )
     resources.callback(source.close)
-    sink = KafkaSink(settings.kafka_bootstrap, client_id, names, security)
+    sink = make_sink(settings.kafka_client, settings.kafka_bootstrap, client_id, names, security)
     resources.callback(sink.close)
     sink.prepare([t.name for t in site_topics(site) if name in t.writers])
     metrics = Metrics()
@@ -424,7 +424,7 @@ def _inline_sender(
     names = Names(settings.namespace)
     client_id = f"{names.group('notifier')}-sender-{socket.gethostname()}-{os.getpid()}"
     security = client_security(processor_principal("notifier"))
-    sink = KafkaSink(settings.kafka_bootstrap, client_id, names, security)
+    sink = make_sink(settings.kafka_client, settings.kafka_bootstrap, client_id, names, security)
     resources.callback(sink.close)
     clock = SystemClock(site.tz)
     sender = build_sender(engine, settings, subs, clock.now, sink, metrics=metrics)

@@ -2,6 +2,10 @@
 ack, a source in a consumer group reads from the start, commits hold across
 consumers of the group, and a rewind reads a batch again.
 
+Each test runs on both clients (``GRIDFLOW_KAFKA_CLIENT``: kafka-python and confluent),
+through the same factory the worker uses; and a key lands on the same partition
+whichever client wrote it (the case order on a partition depends on it).
+
 The broker's topics are shared with other tests and runs, so each test writes dead
 letters keyed by case ids of its own and looks only for those. The dead-letter
 topic is used because the only processor that reads it (the archive) merely files
@@ -14,14 +18,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
+from kafka.partitioner.default import murmur2
 
 from schemas.catalogue import Site
 from schemas.codec import decode, reject
 from schemas.deadletter import MessageRejected, RejectionReason
 from schemas.topics import DEADLETTER, Emit, Record
-from services.runtime.kafka import KafkaSink, KafkaSource
+from services.runtime.clients import make_sink, make_source
+from services.settings import KafkaClient
 from services.topics import create_topics, site_topics
 from tests.support.sites import SHANGHAI
 
@@ -37,9 +44,18 @@ def bootstrap(kafka_bootstrap: str, site: Site) -> str:
     return kafka_bootstrap
 
 
+Sink = Any
+Source = Any
+
+
+@pytest.fixture(params=list(KafkaClient))
+def client(request: pytest.FixtureRequest) -> KafkaClient:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def sink(bootstrap: str) -> Iterator[KafkaSink]:
-    s = KafkaSink(bootstrap, client_id="gridflow-test-sink")
+def sink(bootstrap: str, client: KafkaClient) -> Iterator[Sink]:
+    s = make_sink(client, bootstrap, client_id="gridflow-test-sink")
     yield s
     s.close()
 
@@ -67,8 +83,9 @@ def letters(case_ids: list[str]) -> list[Emit]:
     return out
 
 
-def source(bootstrap: str, group: str) -> KafkaSource:
-    return KafkaSource(
+def source(bootstrap: str, group: str, client: KafkaClient) -> Source:
+    return make_source(
+        client,
         bootstrap,
         group,
         [DEADLETTER.name],
@@ -84,7 +101,7 @@ def ours(records: list[Record], case_ids: list[str]) -> list[Record]:
     return [r for r in records if r.key in wanted]
 
 
-def poll_until(src: KafkaSource, case_ids: list[str]) -> list[Record]:
+def poll_until(src: Source, case_ids: list[str]) -> list[Record]:
     """Everything polled until each of ``case_ids`` was seen (else fail)."""
     polled: list[Record] = []
     deadline = time.monotonic() + TIMEOUT_S
@@ -95,7 +112,7 @@ def poll_until(src: KafkaSource, case_ids: list[str]) -> list[Record]:
     raise AssertionError(f"not all of {case_ids} read within {TIMEOUT_S:.0f}s")
 
 
-def drain(src: KafkaSource) -> list[Record]:
+def drain(src: Source) -> list[Record]:
     """Poll until the consumer is caught up (an empty poll once it has partitions)."""
     polled: list[Record] = []
     deadline = time.monotonic() + TIMEOUT_S
@@ -111,12 +128,14 @@ def group() -> str:
     return f"gridflow-test-{uuid.uuid4().hex[:10]}"
 
 
-def test_what_the_sink_sends_a_fresh_group_reads(bootstrap: str, sink: KafkaSink) -> None:
+def test_what_the_sink_sends_a_fresh_group_reads(
+    bootstrap: str, sink: Sink, client: KafkaClient
+) -> None:
     case_ids = unique(3)
     sent = letters(case_ids)
     sink.send(sent)
     sink.flush()  # acknowledged: a fresh group must see them
-    src = source(bootstrap, group())
+    src = source(bootstrap, group(), client)
     try:
         mine = ours(poll_until(src, case_ids), case_ids)
     finally:
@@ -131,12 +150,14 @@ def test_what_the_sink_sends_a_fresh_group_reads(bootstrap: str, sink: KafkaSink
         assert r.timestamp is not None and r.timestamp.tzinfo is not None
 
 
-def test_committed_records_are_not_read_again_by_the_group(bootstrap: str, sink: KafkaSink) -> None:
+def test_committed_records_are_not_read_again_by_the_group(
+    bootstrap: str, sink: Sink, client: KafkaClient
+) -> None:
     name = group()
     first_ids = unique(2)
     sink.send(letters(first_ids))
     sink.flush()
-    first = source(bootstrap, name)
+    first = source(bootstrap, name, client)
     try:
         first.commit(poll_until(first, first_ids))
     finally:
@@ -145,7 +166,7 @@ def test_committed_records_are_not_read_again_by_the_group(bootstrap: str, sink:
     later_ids = unique(1)
     sink.send(letters(later_ids))
     sink.flush()
-    second = source(bootstrap, name)  # e.g. the processor restarted
+    second = source(bootstrap, name, client)  # e.g. the processor restarted
     try:
         polled = poll_until(second, later_ids)
         polled += drain(second)
@@ -155,11 +176,11 @@ def test_committed_records_are_not_read_again_by_the_group(bootstrap: str, sink:
         second.close()
 
 
-def test_a_rewind_reads_the_batch_again(bootstrap: str, sink: KafkaSink) -> None:
+def test_a_rewind_reads_the_batch_again(bootstrap: str, sink: Sink, client: KafkaClient) -> None:
     case_ids = unique(2)
     sink.send(letters(case_ids))
     sink.flush()
-    src = source(bootstrap, group())
+    src = source(bootstrap, group(), client)
     try:
         polled = poll_until(src, case_ids)
         src.rewind(polled)  # the batch failed: retry it
@@ -174,3 +195,34 @@ def test_creating_the_topics_again_creates_nothing(bootstrap: str, site: Site) -
     topics = site_topics(site)
     created, existing = create_topics(bootstrap, topics)
     assert (created, existing) == (0, len(topics))
+
+
+def test_a_key_lands_on_the_same_partition_with_both_clients(bootstrap: str) -> None:
+    """confluent's sink partitions keys with murmur2 as kafka-python's and Java's do
+    (librdkafka's own default would not): a case's records keep one partition, so
+    their order, whichever client a processor runs on."""
+    case_ids = unique(40)
+    sinks = {c: make_sink(c, bootstrap, client_id=f"gridflow-test-{c}") for c in KafkaClient}
+    try:
+        for s in sinks.values():
+            s.send(letters(case_ids))
+            s.flush()
+    finally:
+        for s in sinks.values():
+            s.close()
+    src = source(bootstrap, group(), KafkaClient.KAFKA_PYTHON)
+    try:
+        polled = poll_until(src, case_ids)
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(ours(polled, case_ids)) < 2 * len(case_ids) and time.monotonic() < deadline:
+            polled += src.poll()
+        partitions = len(src.consumer.partitions_for_topic(DEADLETTER.name))
+    finally:
+        src.close()
+    where: dict[bytes, set[int]] = {}
+    for r in ours(polled, case_ids):
+        where.setdefault(r.key or b"", set()).add(r.partition)
+    assert len(ours(polled, case_ids)) == 2 * len(case_ids)  # each key once by each client
+    expected = {c.encode(): {(murmur2(c.encode()) & 0x7FFFFFFF) % partitions} for c in case_ids}
+    assert where == expected
+    assert len({p for ps in where.values() for p in ps}) > 1  # the keys did spread
