@@ -62,6 +62,11 @@ class CaseFile:
     returned_by: tuple[str, ...] = ()  # every unit that returned it (退回), in order
     queued: Queued | None = None  # while the stage is queued
     reopenings: int = 0  # how many times it went back to the unit (重办, router.workflow)
+    parts: tuple[str, ...] = ()  # co-handlers (协办) of the assignment that reported, in order
+
+    def pending(self) -> tuple[str, ...]:
+        """The co-handlers of the current assignment yet to report their part."""
+        return tuple(c.unit_id for c in self.assignment.co_handlers if c.unit_id not in self.parts)
 
     def open_request(self) -> OpenRequest | None:
         """The request still open: asked on the current assignment, which is at work."""

@@ -70,6 +70,8 @@ cases = Table(
     Column("lat", Float, nullable=True),
     Column("lon", Float, nullable=True),
     Column("reported_at", UtcDateTime, nullable=True),
+    # the co-handlers (协办) that reported their part of the current assignment; 0013
+    Column("parts_json", JsonDocument, nullable=True),
     Index(None, "unit_id", "stage"),  # a unit's open cases
     Index(None, "category", "lat"),  # open cases near a point
 )
@@ -99,6 +101,7 @@ def _row(f: CaseFile) -> dict[str, Any]:
         "lat": point[0] if (point := point_of(f.document)) else None,
         "lon": point[1] if point else None,
         "reported_at": f.case.reported_at,
+        "parts_json": list(f.parts) if f.parts else None,
     }
 
 
@@ -117,6 +120,7 @@ def _file(r: Row[Any]) -> CaseFile:
         returned_by=tuple(r.returns_json or ()),
         queued=Queued.model_validate(r.queue_json) if r.queue_json else None,
         reopenings=r.reopenings,
+        parts=tuple(r.parts_json or ()),
     )
 
 
