@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Form, Path, Query, Request
+from fastapi import FastAPI, Form, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +39,8 @@ from services.open311.render import Format, answer, errors, format_of
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 ATTRIBUTES = ("request_type", "urgency")
+MAX_IDEMPOTENCY_KEY = 255
+"""Longest ``Idempotency-Key`` a client may name a POST with (a UUID is 36)."""
 
 
 class Refusal(Exception):
@@ -233,6 +235,14 @@ def create_app(gateway: Gateway) -> FastAPI:
         media_url: Annotated[str | None, Form()] = None,
         attribute_request_type: Annotated[str | None, Form(alias="attribute[request_type]")] = None,
         attribute_urgency: Annotated[str | None, Form(alias="attribute[urgency]")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                description="the same on each attempt of one request: a retry after a "
+                "lost answer gets the same token and case, not a second case",
+            ),
+        ] = None,
     ) -> Response:
         form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
         received_at = gateway.clock()
@@ -252,7 +262,13 @@ def create_app(gateway: Gateway) -> FastAPI:
                 "lat and long: are required, gridflow places a request by its point "
                 "(an address_string alone cannot be placed)",
             )
-        token = token_for(sender.id, urlencode(form).encode(), received_at)
+        if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+                raise Refusal(
+                    400, f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+                )
+            _printable("Idempotency-Key", idempotency_key)
+        token = token_for(sender.id, urlencode(form).encode(), received_at, idempotency_key)
         fields: dict[str, Any] = {
             "format": Open311Request.FORMAT,
             "token": token,

@@ -86,11 +86,15 @@ class Gateway:
         return jurisdiction.site.sender(sender_id) if sender_id else None
 
 
-def token_for(sender_id: str, body: bytes, received_at: datetime) -> str:
-    """The gateway's id of one POST: from who sent what when (``O311-`` and 16 hex)."""
-    digest = hashlib.sha256(
-        b"\0".join([sender_id.encode(), received_at.isoformat().encode(), body])
-    ).hexdigest()
+def token_for(
+    sender_id: str, body: bytes, received_at: datetime, idempotency_key: str | None = None
+) -> str:
+    """The gateway's id of one POST (``O311-`` and 16 hex): from who sent what when, or,
+    when the client names the attempt with an ``Idempotency-Key``, from who sent what
+    under that key, so a retry after a lost answer is the same request (one case) while
+    the same key on another body is another request."""
+    moment = received_at.isoformat() if idempotency_key is None else "key:" + idempotency_key
+    digest = hashlib.sha256(b"\0".join([sender_id.encode(), moment.encode(), body])).hexdigest()
     return "O311-" + digest[:16].upper()
 
 

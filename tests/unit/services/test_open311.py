@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -361,3 +362,39 @@ def test_a_control_character_in_an_id_or_code_is_400(client: TestClient, path: s
     got = client.get(path)
     assert got.status_code == 400
     assert "must not contain control characters" in got.text
+
+
+def test_a_retry_under_its_idempotency_key_is_the_same_request(
+    site: Site, archive: Engine, publisher: Recording
+) -> None:
+    clock = iter([NOW, NOW + timedelta(seconds=40), NOW + timedelta(seconds=80)])
+    app = create_app(replace(gateway(site, archive, publisher), clock=lambda: next(clock)))
+    client = TestClient(app)
+    header = {"Idempotency-Key": "5b0e8c1e-2f7a-4c3e-9d51-0c6f3a2b7e10"}
+    first = client.post("/requests.json", data=FORM, headers=header).json()
+    again = client.post("/requests.json", data=FORM, headers=header).json()
+    other = client.post("/requests.json", data=FORM | {"description": "另一处"}, headers=header)
+    assert first == again  # the same token and case number: intake keeps one case
+    assert publisher.sent[0][1] == publisher.sent[1][1]  # one record key: one partition
+    assert other.json()[0]["token"] != first[0]["token"]  # the key names one body only
+
+
+def test_without_a_key_each_post_is_its_own_request(
+    site: Site, archive: Engine, publisher: Recording
+) -> None:
+    clock = iter([NOW, NOW + timedelta(seconds=40)])
+    client = TestClient(
+        create_app(replace(gateway(site, archive, publisher), clock=lambda: next(clock)))
+    )
+    tokens = {client.post("/requests.json", data=FORM).json()[0]["token"] for _ in range(2)}
+    assert len(tokens) == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "a\x07b"])
+def test_a_malformed_idempotency_key_is_400(
+    client: TestClient, key: str, publisher: Recording
+) -> None:
+    response = client.post("/requests.json", data=FORM, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert "Idempotency-Key" in error_list(response)[0]["description"]
+    assert publisher.sent == []
