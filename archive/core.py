@@ -7,8 +7,9 @@ case's free text, which the shared story does not carry.
 
 A batch at a time: the rows of the cases the batch concerns are
 loaded with one query, the batch's events are folded into them in order
-(:func:`archive.projection.project`), and the events, the dead letters and the
-changed rows are written with one statement each. The runtime's inbox has
+(:func:`archive.projection.project`), each changed row gets its handling time in
+working days (:class:`archive.kpi.HandlingClock`, the site's calendar), and the events,
+the dead letters and the changed rows are written with one statement each. The runtime's inbox has
 already dropped every event seen before, so each event is archived and projected
 once and counters never double. The archive time of an event is the time of the
 record it came in (the time rule in :mod:`schemas.processing`).
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from archive.kpi import HandlingClock
 from archive.ports import ArchivedEvent, ArchiveStore, DeadLetterRow
 from archive.projection import CaseRow, project, projects
 from schemas.deadletter import MessageRejected, Rejected, RejectionReason
@@ -44,8 +46,9 @@ class Archive:
         for t in (CASES_RECEIVED, CASE_UPDATES, CASE_EVENTS, DEADLINES, NOTIFICATIONS, DEADLETTER)
     )
 
-    def __init__(self, store: ArchiveStore) -> None:
+    def __init__(self, store: ArchiveStore, clock: HandlingClock) -> None:
         self.store = store
+        self.clock = clock
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -73,7 +76,7 @@ class Archive:
         self.store.add_dead_letters(
             [DeadLetterRow.of(e, now) for e, now in kept if isinstance(e, MessageRejected)]
         )
-        self.store.save_cases(_changed(loaded, rows))
+        self.store.save_cases([self.clock.stamp(r) for r in _changed(loaded, rows)])
         return outcomes
 
     def tick(self, now: datetime) -> list[Emit]:

@@ -105,6 +105,8 @@ class CaseRow:
     supervisions: int = 0  # pressed by a supervisor (督办)
     responded: bool | None = None  # the resident says the unit contacted them (响应)
     resolved: bool | None = None  # the resident says the matter is solved (解决)
+    handling_days: int | None = None  # working days, first dispatch to last handling report:
+    # not folded from an event but stamped by the archive (archive.kpi.HandlingClock)
 
 
 def _first(old: datetime | None, new: datetime) -> datetime:

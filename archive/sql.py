@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -18,17 +19,42 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
     case,
     delete,
     func,
     insert,
+    literal,
     literal_column,
+    or_,
     select,
     text,
+    true,
 )
 from sqlalchemy import Sequence as DbSequence
 
+from archive.kpi import (
+    ALL,
+    AS_OF,
+    KEYS,
+    MEASURES,
+    AnyOf,
+    AtMost,
+    By,
+    Condition,
+    Figures,
+    HandlingClock,
+    InRange,
+    Is,
+    IsNot,
+    IsSet,
+    Measure,
+    Period,
+    Tally,
+    bounds,
+    period_of,
+)
 from archive.ports import ArchivedEvent, ArchiveStore, DeadLetterRow
 from archive.projection import CaseRow, replay
 from archive.report import (
@@ -104,6 +130,8 @@ archive_cases = Table(
     ),
     Column("responded", Boolean),
     Column("resolved", Boolean),
+    # added by revision 0012: stamped by the archive (archive.kpi.HandlingClock)
+    Column("handling_days", Integer),
     Index(None, "channel", "external_id"),  # a case by its hotline work-order number
     Index(None, "unit_id", "stage"),  # a unit's open cases
 )
@@ -269,11 +297,12 @@ def archived_in_order(conn: Connection, chunk: int = 5_000) -> Iterator[dict[str
         yield dict(r._mapping)
 
 
-def rebuild_cases(engine: Engine) -> int:
-    """Replace archive_cases with the rows folded from the event log, in one transaction;
-    how many cases there are."""
+def rebuild_cases(engine: Engine, clock: HandlingClock) -> int:
+    """Replace archive_cases with the rows folded from the event log, each with its
+    handling time by ``clock`` (the calendar as it is now), in one transaction; how many
+    cases there are."""
     with engine.connect() as conn:
-        rows = replay(archived_in_order(conn))
+        rows = {k: clock.stamp(v) for k, v in replay(archived_in_order(conn)).items()}
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE archive_cases IN EXCLUSIVE MODE"))
@@ -308,3 +337,108 @@ def prune(
                 delete(dead_letter_bodies).where(b.stored_at < cut)
             ).rowcount
     return gone
+
+
+# --- the KPIs, counted in SQL ---------------------------------------------------------
+
+_PG_PERIOD = {Period.DAY: "YYYY-MM-DD", Period.WEEK: 'IYYY-"W"IW', Period.MONTH: "YYYY-MM"}
+"""to_char formats giving archive.kpi.period_of's labels (a unit test compares them)."""
+_SQLITE_PERIOD = "gridflow_period"
+
+
+def _sqlite_period(stored: str | None, period: str, tz: str) -> str | None:
+    """period_of on SQLite, where UtcDateTime is naive UTC text and there are no zones."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return period_of(moment, Period(period), ZoneInfo(tz))
+
+
+def _period(conn: Connection, column: Any, period: Period, tz: str) -> Any:
+    """The label of the local period ``column`` falls in, computed by the database."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        raw.create_function(_SQLITE_PERIOD, 3, _sqlite_period, deterministic=True)  # type: ignore[union-attr]
+        return func.gridflow_period(column, period.value, tz)
+    return func.to_char(func.timezone(tz, column), _PG_PERIOD[period])
+
+
+def _where(c: Condition, as_of: datetime) -> Any:
+    """archive.kpi's condition as SQL over archive_cases (NULL never holds, as in kpi.holds)."""
+    col = archive_cases.c
+    if isinstance(c, AnyOf):
+        return or_(*(_where(x, as_of) for x in c.conditions))
+    column = col[c.field]
+    if isinstance(c, IsSet):
+        return column.is_not(None)
+    if isinstance(c, Is):
+        return column.is_(c.value) if isinstance(c.value, bool) else column == c.value
+    if isinstance(c, IsNot):
+        return column.is_distinct_from(c.value)
+    if isinstance(c, AtMost):
+        other = literal(as_of, UtcDateTime) if c.other == AS_OF else col[c.other]
+        return column <= other
+    if isinstance(c, InRange):
+        return column.between(c.low, c.high)
+    return column.in_(sorted(c.values))
+
+
+def _all(conditions: Sequence[Condition], as_of: datetime) -> Any:
+    return and_(true(), *(_where(x, as_of) for x in conditions))
+
+
+def _counted(m: Measure, as_of: datetime) -> Any:
+    when = _all(m.when, as_of)
+    if m.plus is None:
+        return func.count().filter(when)
+    value = archive_cases.c[m.plus]
+    if m.minus is not None:
+        value = value - archive_cases.c[m.minus]
+    return func.coalesce(func.sum(value).filter(when), 0)
+
+
+def kpi_figures(
+    conn: Connection,
+    by: By,
+    period: Period,
+    as_of: datetime,
+    tz: ZoneInfo,
+    since: date | None = None,
+    until: date | None = None,
+    scope: Condition | None = None,
+) -> list[Figures]:
+    """archive.kpi's figures counted by the database: one GROUP BY (group, local period)
+    per date of :data:`archive.kpi.MEASURES`, each measure a filtered count; the
+    handling-time histogram grouped by ``handling_days`` too, so the mean and the
+    nearest-rank p90 follow from a few rows a group, not from every case. The same
+    figures as ``archive.kpi.compute`` over every row, on SQLite and PostgreSQL."""
+    col = archive_cases.c
+    key_name = KEYS[by]
+    group = col[key_name] if key_name else literal(ALL)
+    start, end = bounds(since, until, tz)
+    tally = Tally()
+    for dated in MEASURES:
+        moment = col[dated.date]
+        label = _period(conn, moment, period, tz.key).label("period")
+        where = [moment.is_not(None), _all(dated.gate, as_of)]
+        if scope is not None:
+            where.append(_where(scope, as_of))
+        if start is not None:
+            where.append(moment >= start)
+        if end is not None:
+            where.append(moment < end)
+        keys: list[Any] = [group.label("grp"), label]
+        h = dated.histogram
+        if h is not None:
+            keys.append(col[h.name].label("days"))
+        measures = [_counted(m, as_of).label(m.name) for m in dated.measures]
+        if h is not None:
+            measures.append(func.count().filter(_all(h.when, as_of)).label("in_histogram"))
+        grouped = keys[1:] if key_name is None else keys  # by all: one constant group
+        stmt = select(*keys, *measures).where(*where).group_by(*grouped)
+        for r in conn.execute(stmt):
+            m = r._mapping
+            tally.add(m["grp"], m["period"], {x.name: m[x.name] for x in dated.measures})
+            if h is not None and m["days"] is not None and m["in_histogram"]:
+                tally.add_days(m["grp"], m["period"], m["days"], m["in_histogram"])
+    return tally.result()

@@ -10,10 +10,13 @@ million cases, on the PostgreSQL server that ``make servers`` starts.
 2. **raw COPY**: the same ``archive_events`` rows, as CSV prepared beforehand, COPYed
    into a table made ``LIKE archive_events INCLUDING ALL`` (its keys and indexes) in
    the same run: rows per second, the floor the archive is measured against;
-3. **KPI query time**: ``--kpi-cases`` (1,000,000) synthetic case rows COPYed into
-   ``archive_cases``, then ``archive.kpi.compute`` over ``services.api.queries
-   .all_cases`` (streamed) by unit and month and by all and day: seconds for each, and
-   the read alone.
+3. **KPI query time**: ``--kpi-cases`` (1,000,000) synthetic case rows (their handling
+   days stamped as the archive stamps them) COPYed into ``archive_cases``, then
+   ``archive.sql.kpi_figures`` (counted by PostgreSQL) by unit and month, by all and
+   day, by tier and week: seconds for each; beside it, in the same run, the Python
+   reference ``archive.kpi.compute`` over every row streamed by
+   ``services.api.queries.all_cases`` (the way the KPIs were counted before), by unit
+   and month, the read alone, and whether the two agree.
 
 Writes ``bench/results/<date>-archive.json`` and prints it. Asserts nothing. Usage:
 ``python bench/archive.py [--cases 20000] [--kpi-cases 1000000]``.
@@ -41,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 from archive.core import Archive  # noqa: E402
-from archive.kpi import By, Period, compute  # noqa: E402
+from archive.kpi import By, HandlingClock, Period, compute  # noqa: E402
 from archive.ports import ArchivedEvent  # noqa: E402
 from archive.projection import CaseRow  # noqa: E402
-from archive.sql import SqlArchiveStore  # noqa: E402
+from archive.sql import SqlArchiveStore, kpi_figures  # noqa: E402
 from bench.run import machine, schema  # noqa: E402
 from escalator.clocks import site_calendar  # noqa: E402
 from router.core import Router  # noqa: E402
@@ -141,9 +144,9 @@ def archive_throughput(
     broker = MemoryBroker()
     broker.create_topics(t.name for t in CATALOGUE)
     tx = Transaction(engine)
-    runner = BatchRunner(
-        Archive(SqlArchiveStore(tx)), tx, MemorySink(broker, lambda: now), Metrics()
-    )
+    site = load_site()
+    archive = Archive(SqlArchiveStore(tx), HandlingClock(site_calendar(site), site.tz))
+    runner = BatchRunner(archive, tx, MemorySink(broker, lambda: now), Metrics())
     started = time.perf_counter()
     for i in range(0, len(records), batch):
         runner.run_batch(records[i : i + batch])
@@ -206,6 +209,8 @@ def raw_copy(engine: Any, rows: list[ArchivedEvent]) -> dict[str, Any]:
 def synthetic_rows(n: int, seed: int = 10) -> list[CaseRow]:
     """``n`` case rows over 60 units and a quarter of 2026, a mix of every stage."""
     rng = random.Random(seed)
+    site = load_site()
+    clock = HandlingClock(site_calendar(site), site.tz)
     units = [f"u{u:02d}" for u in range(60)]
     tiers = ["grid", "community", "street", "district"]
     channels = ["hotline_12345", "grid_app", "web"]
@@ -218,36 +223,38 @@ def synthetic_rows(n: int, seed: int = 10) -> list[CaseRow]:
         closed = rng.random() < 0.8
         rating = rng.choice([5, 5, 5, 4, 3, 1]) if closed else None
         out.append(
-            CaseRow(
-                case_id=f"GF-K{i:09d}",
-                channel=rng.choice(channels),
-                category=f"cat.{rng.randrange(30)}",
-                grid_id="g",
-                stage="closed" if closed else rng.choice(["assigned", "accepted", "handled"]),
-                stage_at=handled,
-                unit_id=rng.choice(units),
-                tier=rng.choice(tiers),
-                owner_tier="street",
-                seq=1,
-                received_at=received,
-                reported_at=received,
-                assigned_at=assigned,
-                accepted_at=accepted,
-                first_accepted_at=accepted,
-                accept_due_at=assigned + timedelta(hours=24),
-                due_at=assigned + timedelta(days=5),
-                handled_at=handled if closed else None,
-                closed_at=handled + timedelta(days=1) if closed else None,
-                rated_at=handled + timedelta(days=1) if closed else None,
-                rating=rating,
-                followed_up_at=handled + timedelta(hours=20) if closed else None,
-                responded=rng.random() < 0.95 if closed else None,
-                resolved=rng.random() < 0.85 if closed else None,
-                escalations=rng.choice([0, 0, 0, 1]),
-                referrals=0,
-                supervisions=rng.choice([0, 0, 1]),
-                reopenings=rng.choice([0, 0, 0, 0, 1]),
-                external_id=f"WO-{i}",
+            clock.stamp(
+                CaseRow(
+                    case_id=f"GF-K{i:09d}",
+                    channel=rng.choice(channels),
+                    category=f"cat.{rng.randrange(30)}",
+                    grid_id="g",
+                    stage="closed" if closed else rng.choice(["assigned", "accepted", "handled"]),
+                    stage_at=handled,
+                    unit_id=rng.choice(units),
+                    tier=rng.choice(tiers),
+                    owner_tier="street",
+                    seq=1,
+                    received_at=received,
+                    reported_at=received,
+                    assigned_at=assigned,
+                    accepted_at=accepted,
+                    first_accepted_at=accepted,
+                    accept_due_at=assigned + timedelta(hours=24),
+                    due_at=assigned + timedelta(days=5),
+                    handled_at=handled if closed else None,
+                    closed_at=handled + timedelta(days=1) if closed else None,
+                    rated_at=handled + timedelta(days=1) if closed else None,
+                    rating=rating,
+                    followed_up_at=handled + timedelta(hours=20) if closed else None,
+                    responded=rng.random() < 0.95 if closed else None,
+                    resolved=rng.random() < 0.85 if closed else None,
+                    escalations=rng.choice([0, 0, 0, 1]),
+                    referrals=0,
+                    supervisions=rng.choice([0, 0, 1]),
+                    reopenings=rng.choice([0, 0, 0, 0, 1]),
+                    external_id=f"WO-{i}",
+                )
             )
         )
     return out
@@ -280,7 +287,6 @@ def kpi_time(url: str, n: int) -> dict[str, Any]:
     loaded = time.perf_counter() - started - made
     del rows
     site = load_site()
-    calendar = site_calendar(site)
     as_of = T0 + timedelta(days=100)
     out: dict[str, Any] = {
         "cases": n,
@@ -292,13 +298,19 @@ def kpi_time(url: str, n: int) -> dict[str, Any]:
         count = sum(1 for _ in all_cases(conn))
         out["read_seconds"] = round(time.perf_counter() - t, 2)
         assert count == n
-    for by, period in ((By.UNIT, Period.MONTH), (By.ALL, Period.DAY)):
+    found = {}
+    for by, period in ((By.UNIT, Period.MONTH), (By.ALL, Period.DAY), (By.TIER, Period.WEEK)):
         with engine.connect() as conn:
             t = time.perf_counter()
-            figures = compute(all_cases(conn), by, period, as_of, calendar, site.tz)
+            found[by, period] = kpi_figures(conn, by, period, as_of, site.tz)
             out[f"{by}_{period}_seconds"] = round(time.perf_counter() - t, 2)
-            out[f"{by}_{period}_groups"] = len(figures)
+            out[f"{by}_{period}_groups"] = len(found[by, period])
     out["cases_per_second_unit_month"] = round(n / out["unit_month_seconds"])
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        python = compute(all_cases(conn), By.UNIT, Period.MONTH, as_of, site.tz)
+        out["python_unit_month_seconds"] = round(time.perf_counter() - t, 2)
+    out["sql_equals_python"] = python == found[By.UNIT, Period.MONTH]
     engine.dispose()
     return out
 

@@ -16,11 +16,17 @@ console = Console()
 def rebuild() -> None:
     """Rebuild archive_cases from archive_events, in archived order: the same rows as
     the live projection (run it after a projection change, or to repair)."""
+    from archive.kpi import HandlingClock
     from archive.sql import rebuild_cases
+    from escalator.clocks import site_calendar
+    from schemas.catalogue import load_site
     from services.cli import _settings
     from storage.db import make_engine
 
-    n = rebuild_cases(make_engine(_settings().database_url))
+    settings = _settings()
+    site = load_site(settings.site)
+    clock = HandlingClock(site_calendar(site), site.tz)
+    n = rebuild_cases(make_engine(settings.database_url), clock)
     console.print(f"archive_cases rebuilt: {n} cases")
 
 

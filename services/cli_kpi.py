@@ -1,5 +1,5 @@
-"""``gridflow kpi`` (the KPIs of archive/kpi.py from the archive in the database) and
-``gridflow report`` (the same, every case together, by month)."""
+"""``gridflow kpi`` (the KPIs of archive/kpi.py, counted by the database that holds the
+archive) and ``gridflow report`` (the same, every case together, by month)."""
 
 from __future__ import annotations
 
@@ -44,18 +44,16 @@ COLUMNS = (
 def figures_from_database(
     by: By, period: Period, as_of: datetime, since: date | None, until: date | None
 ) -> list[Figures]:
-    from archive.kpi import compute
-    from escalator.clocks import site_calendar
+    """The figures counted by the database (archive.sql.kpi_figures)."""
+    from archive.sql import kpi_figures
     from schemas.catalogue import load_site
-    from services.api.queries import all_cases
     from services.cli import _settings
     from storage.db import make_engine
 
     settings = _settings()
     site = load_site(settings.site)
     with make_engine(settings.database_url).connect() as conn:
-        rows = all_cases(conn)
-        return compute(rows, by, period, as_of, site_calendar(site), site.tz, since, until)
+        return kpi_figures(conn, by, period, as_of, site.tz, since, until)
 
 
 def _cell(name: str, value: object) -> str:

@@ -99,10 +99,12 @@ def _notifier(p: Parts) -> Processor:
 
 def _archive(p: Parts) -> Processor:
     from archive.core import Archive
+    from archive.kpi import HandlingClock
     from archive.sql import SqlArchiveStore
+    from escalator.clocks import site_calendar
 
     assert p.tx is not None
-    return Archive(SqlArchiveStore(p.tx))
+    return Archive(SqlArchiveStore(p.tx), HandlingClock(site_calendar(p.site), p.site.tz))
 
 
 REGISTRY: dict[str, ProcessorSpec] = {

@@ -21,12 +21,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Connection, Engine
 
-from archive.kpi import By, Figures, Period, compute
+from archive.kpi import By, Condition, Figures, OneOf, Period
 from archive.projection import CaseRow
-from escalator.clocks import site_calendar
-from schemas.catalogue import Site, load_site
+from archive.sql import kpi_figures
+from schemas.catalogue import SenderRole, Site, load_site
 from services.api import queries
-from services.api.auth import Tokens, Viewer
+from services.api.auth import OPERATIONS, Tokens, Viewer
 from services.settings import Settings
 from storage.db import make_engine
 
@@ -109,6 +109,21 @@ def summary(row: CaseRow) -> dict[str, Any]:
 
 def _visible(who: Viewer, the_site: Site, row: CaseRow) -> bool:
     return who.may_see(the_site, row.unit_id, row.grid_id, row.channel)
+
+
+def scope(who: Viewer, the_site: Site) -> Condition | None:
+    """:meth:`Viewer.may_see` as a condition on case rows, for queries that count in
+    SQL (the KPIs): the unit it is, the channel it speaks for, or the places within its
+    jurisdiction; None for operations, which sees everything."""
+    if who.role == OPERATIONS:
+        return None
+    if who.role == SenderRole.UNIT:
+        return OneOf("unit_id", frozenset({who.id}))
+    if who.role == SenderRole.CHANNEL:
+        return OneOf("channel", frozenset({who.channel} if who.channel else ()))
+    area = who.jurisdiction
+    places = (j.id for j in the_site.jurisdictions)
+    return OneOf("grid_id", frozenset(p for p in places if area and the_site.within(p, area)))
 
 
 # --- /cases -----------------------------------------------------------------------
@@ -219,15 +234,13 @@ def get_kpis(
     who: Who,
     conn: Conn,
     the_site: OfSite,
-    request: Request,
     by: By = By.UNIT,
     period: Period = Period.MONTH,
     since: date | None = None,
     until: date | None = None,
 ) -> dict[str, Any]:
-    rows = (r for r in queries.all_cases(conn) if _visible(who, the_site, r))
     now = datetime.now(UTC)
-    found = compute(rows, by, period, now, request.app.state.calendar, the_site.tz, since, until)
+    found = kpi_figures(conn, by, period, now, the_site.tz, since, until, scope(who, the_site))
     return {"figures": [f.as_dict() for f in found], "as_of": now}
 
 
@@ -245,7 +258,6 @@ def create_app(settings: Settings, engine: Engine | None = None, site: Site | No
     app.state.site = site or load_site(settings.site)
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.tokens = Tokens(app.state.site, settings.api_tokens)
-    app.state.calendar = site_calendar(app.state.site)
     for router in ROUTERS:
         app.include_router(router)
     from services.api.room import room  # 指挥大屏; here, since it imports this module

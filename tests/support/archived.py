@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from archive.core import Archive
+from archive.kpi import HandlingClock
 from archive.ports import ArchiveStore
+from escalator.clocks import site_calendar
 from router.core import Router
 from router.memory import MemoryCaseStore
 from schemas.catalogue import Site
@@ -26,7 +28,7 @@ def archive_story(
 ) -> list[Envelope]:
     """Run ``steps`` through a router and archive its inputs and story; the archived."""
     router = Router(site, MemoryCaseStore())
-    archive = Archive(store)
+    archive = Archive(store, HandlingClock(site_calendar(site), site.tz))
     kept: list[Envelope] = []
     for message, now in steps:
         [outcome] = router.handle([Inbound(message, now)])

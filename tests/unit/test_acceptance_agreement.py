@@ -64,6 +64,7 @@ from schemas.topics import (
 from storage.db import inbox
 from tests.support.from_schema import narrow
 from tests.support.sites import SHANGHAI, tiny_site
+from tests.unit.archive.story import CLOCK
 
 SITE = tiny_site()
 NOW = datetime(2026, 3, 5, 10, tzinfo=SHANGHAI)
@@ -225,7 +226,7 @@ def fits(table: Table, row: dict[str, Any]) -> None:
 def archive_keeps(message: Envelope) -> None:
     """The archive takes ``message`` without refusing or raising, and its rows fit."""
     store = MemoryArchiveStore()
-    assert Archive(store).handle([Inbound(message, NOW)]) == [[]]
+    assert Archive(store, CLOCK).handle([Inbound(message, NOW)]) == [[]]
     fits(archive_events, asdict(ArchivedEvent.of(message, NOW)))
     fits(inbox, {"processor": "archive", "event_id": message.event_id})
     row = project(None, message)

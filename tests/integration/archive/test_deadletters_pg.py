@@ -20,7 +20,7 @@ from services.metrics import Metrics
 from services.runtime.batch import BatchRunner
 from services.runtime.memory import MemoryBroker, MemorySink
 from storage.db import Transaction, keep_dead_letter_body
-from tests.unit.archive.story import ADDRESS, NAME, PHONE, T0
+from tests.unit.archive.story import ADDRESS, CLOCK, NAME, PHONE, T0
 from tests.unit.archive.test_deadletters import (
     MASKED_REPORT,
     REPORT,
@@ -45,7 +45,7 @@ def test_a_stored_dead_letter_is_read_back_masked_and_revealed(pg_engine: Engine
     broker.create_topics(t.name for t in CATALOGUE)
     now = T0 + timedelta(days=1)
     runner = BatchRunner(
-        Archive(SqlArchiveStore(tx)), tx, MemorySink(broker, lambda: now), Metrics()
+        Archive(SqlArchiveStore(tx), CLOCK), tx, MemorySink(broker, lambda: now), Metrics()
     )
     for offset, message in enumerate((plain, big, xml)):
         record = Record(

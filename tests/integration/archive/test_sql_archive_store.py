@@ -32,6 +32,7 @@ from storage.db import Transaction
 from tests.support.sites import SHANGHAI
 from tests.unit.archive.story import (
     ADDRESS,
+    CLOCK,
     EXPECTED,
     NAME,
     T0,
@@ -63,7 +64,7 @@ class Backend:
 
         Memory has no inbox: there each event id goes in once, in first-seen order.
         """
-        archive = Archive(self.store)
+        archive = Archive(self.store, CLOCK)
         if self.tx is None:
             once = list({e.event_id: e for e in reversed(events)}.values())[::-1]
             for i in range(0, len(once), batch):

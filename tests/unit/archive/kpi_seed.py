@@ -1,17 +1,21 @@
 """A seeded archive for the KPI tests: seven case rows whose figures are worked out by
-hand in tests/unit/archive/test_kpi.py (and on PostgreSQL in
-tests/integration/archive/test_kpi_pg.py). March 2026 has no holiday or make-up day:
-its working days are Monday to Friday."""
+hand in tests/unit/archive/test_kpi.py (and counted in SQLite and PostgreSQL in
+tests/integration/archive/test_kpi_store.py). March 2026 has no holiday or make-up day:
+its working days are Monday to Friday. Each row's handling time is stamped as the
+archive stamps it (:data:`CLOCK`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from archive.kpi import HandlingClock
 from archive.projection import CaseRow
+from escalator.calendar import WorkingCalendar
 from tests.support.sites import SHANGHAI
 
 A, B = "s.urban", "s.command"
 AS_OF = datetime(2026, 4, 2, 12, tzinfo=SHANGHAI)
+CLOCK = HandlingClock(WorkingCalendar(), SHANGHAI)
 
 
 def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -29,7 +33,7 @@ def row(case_id: str, unit: str, **kw: object) -> CaseRow:
         "external_id": f"WO-{case_id}",
     }
     base.update(kw)
-    return CaseRow(case_id=case_id, unit_id=unit, **base)  # type: ignore[arg-type]
+    return CLOCK.stamp(CaseRow(case_id=case_id, unit_id=unit, **base))  # type: ignore[arg-type]
 
 
 ROWS = [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from archive.kpi import HandlingClock
 from archive.report import ArchiveReport
+from escalator.calendar import WorkingCalendar
 from schemas.cases import (
     Assignment,
     AssignmentReason,
@@ -37,6 +39,9 @@ from schemas.notifications import (
 from schemas.reports import Case, Channel, Location, Reporter, Tier, Urgency
 from schemas.topics import CASE_UPDATES, Record
 from tests.support.sites import SHANGHAI
+
+CLOCK = HandlingClock(WorkingCalendar(), SHANGHAI)
+"""The archive's handling-time clock in these tests: the national calendar, in Shanghai."""
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=SHANGHAI)  # a Monday
 NAME, PHONE, ADDRESS = "张三", "13800138000", "幸福路 8 号 3 单元 502"

@@ -22,7 +22,7 @@ from schemas.topics import (
     NOTIFICATIONS,
 )
 from tests.support.processing import handle_one
-from tests.unit.archive.story import ADDRESS, NAME, PHONE, T0, Story, dead_letter
+from tests.unit.archive.story import ADDRESS, CLOCK, NAME, PHONE, T0, Story, dead_letter
 
 NOW = T0 + timedelta(days=3)
 
@@ -39,7 +39,7 @@ def archive_all(archive: Archive, events: list[Envelope], batch: int = 1000) -> 
 
 
 def test_reads_the_story_topics_and_emits_nothing(store: MemoryArchiveStore) -> None:
-    archive = Archive(store)
+    archive = Archive(store, CLOCK)
     assert archive.name == "archive"
     assert set(archive.topics) == {
         t.name
@@ -54,7 +54,7 @@ def test_reads_the_story_topics_and_emits_nothing(store: MemoryArchiveStore) -> 
 
 
 def test_every_event_is_archived_with_its_json_payload(store: MemoryArchiveStore) -> None:
-    archive = Archive(store)
+    archive = Archive(store, CLOCK)
     s = Story(1)
     events = s.full_loop()
     archive_all(archive, events[::-1])  # arrival order does not matter to the history
@@ -73,8 +73,8 @@ def test_one_batch_folds_like_one_event_at_a_time() -> None:
     events += [s.escalated("community-1", Tier.COMMUNITY), t.assigned(), s.assigned()]
     events += [s.warning(), s.accepted(), t.accepted(), s.handled()]
     whole, single = MemoryArchiveStore(), MemoryArchiveStore()
-    archive_all(Archive(whole), events)
-    archive_all(Archive(single), events, batch=1)
+    archive_all(Archive(whole, CLOCK), events)
+    archive_all(Archive(single, CLOCK), events, batch=1)
     assert whole.cases == single.cases and whole.events == single.events
     row = whole.cases[s.case_id]
     assert (row.escalations, row.lapsed_deadlines, row.deadline_warnings) == (1, 1, 1)
@@ -84,15 +84,15 @@ def test_one_batch_folds_like_one_event_at_a_time() -> None:
 def test_an_event_id_twice_is_refused_by_the_store(store: MemoryArchiveStore) -> None:
     """The runtime's inbox drops repeats before the archive; the store does not hide a bug."""
     received = Story(1).received()
-    handle_one(Archive(store), received, NOW)
+    handle_one(Archive(store, CLOCK), received, NOW)
     before = (dict(store.events), dict(store.cases))
     with pytest.raises(KeyError):
-        Archive(store).handle([Inbound(received, NOW + timedelta(hours=5))])
+        Archive(store, CLOCK).handle([Inbound(received, NOW + timedelta(hours=5))])
     assert store.events == before[0]
 
 
 def test_dead_letters_are_kept_verbatim(store: MemoryArchiveStore) -> None:
-    archive = Archive(store)
+    archive = Archive(store, CLOCK)
     text = dead_letter(1, RejectionReason.INVALID, b'{"type": "case.accept"}')
     binary = dead_letter(2, RejectionReason.NOT_UTF8, b"\xff\xfe")
     archive_all(archive, [text, binary])
@@ -114,7 +114,7 @@ def test_dead_letters_are_kept_verbatim(store: MemoryArchiveStore) -> None:
 
 def test_personal_data_stays_in_the_events_only(store: MemoryArchiveStore) -> None:
     s = Story(1)
-    archive_all(Archive(store), s.full_loop())
+    archive_all(Archive(store, CLOCK), s.full_loop())
     row = store.cases[s.case_id]
     for secret in (NAME, PHONE, ADDRESS):
         assert secret not in repr(asdict(row))
@@ -126,7 +126,7 @@ def test_personal_data_stays_in_the_events_only(store: MemoryArchiveStore) -> No
 def test_notifications_make_no_case_row(store: MemoryArchiveStore) -> None:
     s = Story(1)
     s.received()
-    handle_one(Archive(store), s.notification(), NOW)
+    handle_one(Archive(store, CLOCK), s.notification(), NOW)
     assert store.cases == {}
     assert len(store.events) == 1
 
@@ -134,7 +134,7 @@ def test_notifications_make_no_case_row(store: MemoryArchiveStore) -> None:
 def test_refuses_what_is_not_an_envelope_and_keeps_the_rest(store: MemoryArchiveStore) -> None:
     s = Story(1)
     received = s.received()
-    outcomes = Archive(store).handle([Inbound(s.case, NOW), Inbound(received, NOW)])
+    outcomes = Archive(store, CLOCK).handle([Inbound(s.case, NOW), Inbound(received, NOW)])
     refused, kept = outcomes
     assert isinstance(refused, Rejected) and refused.reason is RejectionReason.UNKNOWN_TYPE
     assert kept == []

@@ -40,7 +40,7 @@ from schemas.topics import CASES_RECEIVED, Record, report_topic
 from services.cli_deadletters import deadletters
 from services.storage.migrate import upgrade
 from storage.db import Transaction, keep_dead_letter_body, make_engine
-from tests.unit.archive.story import ADDRESS, NAME, PHONE, T0, Story
+from tests.unit.archive.story import ADDRESS, CLOCK, NAME, PHONE, T0, Story
 
 REPORTS = report_topic("channel.hotline-12345").name
 
@@ -230,7 +230,7 @@ def archived(engine: Engine, letters: list[MessageRejected], bodies: dict[str, b
     """Through the archive processor, as the runtime does, and the kept bodies beside."""
     tx = Transaction(engine)
     with tx.begin():
-        Archive(SqlArchiveStore(tx)).handle(
+        Archive(SqlArchiveStore(tx), CLOCK).handle(
             [Inbound(m, T0 + timedelta(minutes=n)) for n, m in enumerate(letters)]
         )
         for digest, value in bodies.items():

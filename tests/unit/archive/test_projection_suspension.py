@@ -14,6 +14,7 @@ from schemas.envelope import Envelope
 from schemas.processing import Inbound
 from schemas.topics import CASE_EVENTS
 from tests.support.sites import tiny_site
+from tests.unit.archive.story import CLOCK
 from tests.unit.router.support import (
     T0,
     accept,
@@ -32,7 +33,7 @@ HOLDER = "s.urban"
 def test_the_archive_keeps_each_step_and_the_row_shows_the_suspension() -> None:
     router = Router(tiny_site(), MemoryCaseStore())
     store = MemoryArchiveStore()
-    archive = Archive(store)
+    archive = Archive(store, CLOCK)
     ask, more = request_suspension("GF-1", HOLDER), request_extension("GF-1", HOLDER)
     steps: list[tuple[Envelope, str]] = [
         (received(case()), "assigned"),

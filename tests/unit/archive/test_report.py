@@ -12,14 +12,14 @@ from archive.memory import MemoryArchiveStore
 from archive.report import ArchiveReport
 from schemas.envelope import Envelope
 from schemas.processing import Inbound
-from tests.unit.archive.story import EXPECTED, T0, scripted_history
+from tests.unit.archive.story import CLOCK, EXPECTED, T0, scripted_history
 
 NOW = T0 + timedelta(days=3)
 
 
 def archived(events: list[Envelope], batch: int = 4) -> MemoryArchiveStore:
     store = MemoryArchiveStore()
-    archive = Archive(store)
+    archive = Archive(store, CLOCK)
     for i in range(0, len(events), batch):
         archive.handle([Inbound(e, NOW) for e in events[i : i + batch]])
     return store
