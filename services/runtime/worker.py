@@ -369,7 +369,12 @@ def build_worker(name: str, settings: Settings) -> Worker:
     )
     log.info(
         "consumer group member",
-        extra={"processor": name, "group": names.group(name), "instance_id": instance.id},
+        extra={
+            "processor": name,
+            "group": names.group(name),
+            "instance_id": instance.id,
+            "client": str(settings.kafka_client),
+        },
     )
     resources.callback(source.close)
     sink = make_sink(settings.kafka_client, settings.kafka_bootstrap, client_id, names, security)

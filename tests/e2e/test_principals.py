@@ -6,7 +6,8 @@ times, from its own topic and works it through its own command topic; the street
 verifier checks it from its reply topic; the unit tries to rate its own work and is
 refused, on its own topic; the hotline rates it, and the case closes. Every message
 any of them reads, and every message the run wrote on any topic, fits its published
-JSON Schema.
+JSON Schema. It runs once on each Kafka client of the processors
+(``GRIDFLOW_KAFKA_CLIENT``): both authenticate from the same settings.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from services.runtime.local import LocalCluster
 from services.runtime.names import Names
 from services.runtime.security import sasl_kwargs
 from tests.infra import SaslKafka
+from tests.support.clients import CLIENTS, client_env
 from tests.support.processes import free_ports, wait_for
 from tests.support.sites import SHANGHAI
 
@@ -178,9 +180,14 @@ def _until_authorised(broker: SaslKafka, names: Names, passwords: dict[str, str]
     wait_for("the principals authorised on the SASL broker", ready, timeout=60)
 
 
+@pytest.fixture(params=CLIENTS)
+def kafka_client(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def deployment(
-    kafka_sasl: SaslKafka, database_url: str, site: Site, tmp_path: Path
+    kafka_sasl: SaslKafka, database_url: str, site: Site, tmp_path: Path, kafka_client: str
 ) -> Iterator[tuple[Pipeline, Names, dict[str, str]]]:
     """A namespace of this run on the SASL broker, its ACLs applied, the five running."""
     names = Names(f"e2ep{uuid.uuid4().hex[:8]}")
@@ -204,6 +211,7 @@ def deployment(
     subscriptions.write_text("subscribers: []\n", encoding="utf-8")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GRIDFLOW_KAFKA_")},
+        **client_env(kafka_client),
         "GRIDFLOW_KAFKA_BOOTSTRAP": kafka_sasl.bootstrap,
         "GRIDFLOW_NAMESPACE": names.namespace,
         "GRIDFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",

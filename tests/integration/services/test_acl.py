@@ -49,9 +49,10 @@ from schemas.topics import (
 from services.acl import admin_client, apply, bindings, ensure_credentials, principals, revoke
 from services.cli import app
 from services.processors import PROCESSORS
-from services.runtime.kafka import KafkaSink, KafkaSource
+from services.runtime.clients import make_sink, make_source
 from services.runtime.names import Names
 from services.runtime.security import sasl_kwargs
+from services.settings import KafkaClient
 from tests.infra import SaslKafka
 from tests.support.sites import SHANGHAI
 
@@ -288,9 +289,13 @@ def test_a_wrong_password_is_refused(deployment: Deployment) -> None:
         connect("not-" + deployment.passwords[UNIT_A])
 
 
-def test_the_runtime_runs_each_processor_as_its_principal(deployment: Deployment) -> None:
-    """The worker's Kafka source and sink, given a processor's security: the router's
-    sink writes dead letters, the archive's source reads them in the archive's group."""
+@pytest.mark.parametrize("client", list(KafkaClient), ids=str)
+def test_the_runtime_runs_each_processor_as_its_principal(
+    deployment: Deployment, client: KafkaClient
+) -> None:
+    """The worker's Kafka source and sink on either client, given a processor's security:
+    the router's sink writes dead letters, the archive's source reads them in the
+    archive's group."""
     d = deployment
     now = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
     case_ids = [f"KT-{uuid.uuid4().hex[:8].upper()}-{i}" for i in range(3)]
@@ -309,13 +314,15 @@ def test_the_runtime_runs_each_processor_as_its_principal(deployment: Deployment
         )
         for c in case_ids
     ]
-    sink = KafkaSink(d.broker.bootstrap, "acl-test-sink", d.names, d.security("gridflow.router"))
+    security = d.security("gridflow.router")
+    sink = make_sink(client, d.broker.bootstrap, "acl-test-sink", d.names, security)
     try:
         sink.send(letters)
         sink.flush()
     finally:
         sink.close()
-    source = KafkaSource(
+    source = make_source(
+        client,
         d.broker.bootstrap,
         d.names.group("archive"),
         [DEADLETTER.name],

@@ -8,6 +8,9 @@ limit (cut down to fit), an over-long id, NUL in an id, and an out-of-range time
 Whichever layer refuses each (the schema at decode, intake's checks, or the runtime
 at publish), the outcome asserted is the same.
 
+It runs once on each Kafka client (``GRIDFLOW_KAFKA_CLIENT``): kafka-python and
+confluent-kafka refuse, retry and cut the same records.
+
 The pipeline runs in a namespace of its own. ``gridflow.cases.received`` is created
 with ``max.message.bytes`` = 8,000, so a report with a long description makes an
 output the broker refuses; the hotline's report topic accepts 2 MB, so a record
@@ -50,6 +53,7 @@ from schemas.topics import (
 )
 from services.runtime.names import Names
 from services.topics import create_topics, site_topics
+from tests.support.clients import CLIENTS, client_env
 from tests.support.processes import free_ports
 from tests.support.sites import SHANGHAI
 
@@ -87,12 +91,18 @@ def namespace(kafka_bootstrap: str, site: Site) -> str:
     return ns
 
 
+@pytest.fixture(params=CLIENTS)
+def kafka_client(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def workers(
-    tmp_path: Path, kafka_bootstrap: str, database_url: str, namespace: str
+    tmp_path: Path, kafka_bootstrap: str, database_url: str, namespace: str, kafka_client: str
 ) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     env = {
         **os.environ,
+        **client_env(kafka_client),
         "GRIDFLOW_NAMESPACE": namespace,
         "GRIDFLOW_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "GRIDFLOW_DATABASE_URL": database_url,

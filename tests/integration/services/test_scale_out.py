@@ -3,6 +3,9 @@ consumer group each split the partitions between them, and a rebalance in the mi
 of the load (a second instance joining, then the first one leaving) loses nothing
 and duplicates nothing: every case is dispatched once and archived once.
 
+It runs once on each Kafka client (``GRIDFLOW_KAFKA_CLIENT``): the rebalance is the
+client's, so each is shown to lose and duplicate nothing.
+
 The pipeline runs in a namespace of its own, so it shares the broker with other tests.
 """
 
@@ -34,6 +37,7 @@ from schemas.reports import Channel, Tier
 from schemas.topics import ASSIGNMENT_PREFIX
 from services.runtime.names import Names
 from services.topics import create_topics, site_topics
+from tests.support.clients import CLIENTS, client_env
 from tests.support.processes import free_ports, wait_for
 from tests.support.sites import SHANGHAI
 
@@ -99,12 +103,18 @@ def namespace(kafka_bootstrap: str, site: Site) -> str:
     return ns
 
 
+@pytest.fixture(params=CLIENTS)
+def kafka_client(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def instances(
-    tmp_path: Path, kafka_bootstrap: str, database_url: str, namespace: str
+    tmp_path: Path, kafka_bootstrap: str, database_url: str, namespace: str, kafka_client: str
 ) -> Iterator[Instances]:
     env = {
         **os.environ,
+        **client_env(kafka_client),
         "GRIDFLOW_NAMESPACE": namespace,
         "GRIDFLOW_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "GRIDFLOW_DATABASE_URL": database_url,
