@@ -9,6 +9,8 @@ day, ISO week or month):
 - acceptance rate (受理率): of the cases first dispatched in the period whose
   acceptance is settled (accepted, or its same-day limit passed by ``as_of``), those
   first accepted by the first assignment's accept due time;
+- completion rate (办结率): of the cases received in the period, those closed (as the
+  seeds score street departments, and the command room shows it);
 - on-time completion rate (按时办结率): of every case due in the period (its current
   assignment's resolve due time) and due by ``as_of`` or closed, open ones included,
   those closed whose last handling report came by that due time;
@@ -195,6 +197,7 @@ MEASURES: tuple[Dated, ...] = (
         measures=(
             Measure("duplicates", (Is("stage", DUPLICATE),)),
             Measure("received", (_KEPT,)),
+            Measure("received_closed", (_KEPT, Is("stage", CLOSED))),
             Measure("escalations", (_KEPT,), plus="escalations", minus="referrals"),
             Measure("referrals", (_KEPT,), plus="referrals"),
             Measure("supervisions", (_KEPT,), plus="supervisions"),
@@ -265,6 +268,7 @@ class Figures:
     group: str
     period: str
     received: int = 0
+    received_closed: int = 0  # of those received in the period, the ones closed by now
     duplicates: int = 0  # reports linked to an open case (重复件): counted apart, in no rate
     acceptance_due: int = 0
     accepted_on_time: int = 0
@@ -293,6 +297,10 @@ class Figures:
     @property
     def acceptance_rate(self) -> float | None:
         return self._rate(self.accepted_on_time, self.acceptance_due)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self._rate(self.received_closed, self.received)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -343,6 +351,7 @@ class Figures:
 
 RATES = (
     "acceptance_rate",
+    "completion_rate",
     "on_time_rate",
     "response_rate",
     "resolution_rate",

@@ -28,6 +28,7 @@ class Format(StrEnum):
 COLUMNS = (
     ("received", "received"),
     ("acceptance_rate", "受理率"),
+    ("completion_rate", "办结率"),
     ("on_time_rate", "按时办结率"),
     ("response_rate", "响应率"),
     ("resolution_rate", "解决率"),

@@ -11,10 +11,11 @@ jurisdiction contains (``Viewer.may_see``) and never a resident's personal data:
 - open and overdue cases by unit and tier, and by grid for the map. Overdue (超时) is
   past its current due time now, or with a deadline that lapsed (it escalated);
 - the dispatch queue (人工分拨);
-- the three rates for today and this month, in the site's timezone. 办结率 is the
-  cases received that are closed; 及时办结率 is the closed ones closed on time;
-  满意率 is the ratings from ``archive.report.SATISFIED_FROM`` up (3-5: satisfied or
-  basically satisfied);
+- the three rates for today and this month so far, in the site's timezone: 办结率
+  (completion), 及时办结率 (on-time completion) and 满意率 (satisfaction), each
+  exactly as archive/kpi.py defines it and counted by ``archive.sql.kpi_figures``,
+  the one source of every KPI (so 及时办结率 is over the cases due in the period, open
+  ones included, and is "—" on a day nothing fell due);
 - the latest escalations (升级).
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,14 @@ import shapely
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Connection, Integer, and_, case, func, or_, select
+from sqlalchemy import Connection, Integer, case, func, or_, select
 
-from archive.report import SATISFIED_FROM
-from archive.sql import archive_cases, archive_events
+from archive.kpi import By, Period, totals
+from archive.sql import archive_cases, archive_events, kpi_figures
 from schemas.cases import CaseEscalated, Stage
 from schemas.catalogue import Site
 from services.api import queries
-from services.api.app import Conn, OfSite, Who
+from services.api.app import Conn, OfSite, Who, scope
 from services.api.auth import Viewer
 
 HERE = Path(__file__).resolve().parent
@@ -87,18 +88,14 @@ def data(who: Who, conn: Conn, the_site: OfSite) -> dict[str, Any]:
         **open_and_overdue(conn, the_site, who, now),
         "queue": dispatch_queue(conn, the_site, who),
         "rates": {
-            "today": rates(conn, the_site, who, _day_start(now), now),
-            "month": rates(conn, the_site, who, _day_start(now).replace(day=1), now),
+            "today": rates(conn, the_site, who, Period.DAY, now),
+            "month": rates(conn, the_site, who, Period.MONTH, now),
         },
         "escalations": escalations(conn, the_site, who),
     }
 
 
 # --- the figures ------------------------------------------------------------------
-
-
-def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _sees(who: Viewer, the_site: Site, unit_id: str | None, grid_id: str | None) -> bool:
@@ -172,46 +169,33 @@ def open_and_overdue(
 
 
 def rates(
-    conn: Connection, the_site: Site, who: Viewer, start: datetime, end: datetime
+    conn: Connection, the_site: Site, who: Viewer, period: Period, now: datetime
 ) -> dict[str, Any]:
-    """The three rates over [start, end): counts by grid, kept where the room sees."""
-    s, e = start.astimezone(UTC), end.astimezone(UTC) + timedelta(microseconds=1)
+    """The rates of today or this month (local) as of ``now``: archive/kpi.py's figures,
+    counted by the database over the cases the room may see. The period runs to its
+    end, not to ``now``: a case due later in it that is closed already counts (as the
+    KPIs count it), one still open does not yet."""
+    today = now.astimezone(the_site.tz).date()
+    if period is Period.DAY:
+        since = last = today
+    else:
+        since = today.replace(day=1)
+        last = (since + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+    found = kpi_figures(conn, By.ALL, period, now, the_site.tz, since, last, scope(who, the_site))
+    f = totals(found)
 
-    def within(column: Any) -> Any:
-        return and_(column >= s, column < e)
-
-    def n(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0).cast(Integer))
-
-    closed = within(_C.closed_at) & (_C.stage == Stage.CLOSED.value)
-    rows = conn.execute(
-        select(
-            _C.grid_id,
-            n(within(_C.received_at)),
-            n(within(_C.received_at) & (_C.stage == Stage.CLOSED.value)),
-            n(closed),
-            n(closed & _C.on_time.is_(True)),
-            n(within(_C.rated_at) & _C.rating.is_not(None)),
-            n(within(_C.rated_at) & (_C.rating >= SATISFIED_FROM)),
-        ).group_by(_C.grid_id)
-    ).all()
-    total = [0] * 6
-    for grid_id, *counts in rows:
-        if grid_id is None or _sees(who, the_site, None, grid_id):
-            total = [t + int(c or 0) for t, c in zip(total, counts, strict=True)]
-    received, received_closed, closed_n, on_time, rated, satisfied = total
-
-    def share(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
+    def share(rate: float | None) -> float | None:
+        return None if rate is None else round(rate, 4)
 
     return {
-        "from": start.isoformat(),
-        "received": received,
-        "closed": closed_n,
-        "rated": rated,
-        "completion": share(received_closed, received),
-        "on_time": share(on_time, closed_n),
-        "satisfaction": share(satisfied, rated),
+        "from": datetime.combine(since, time(0), the_site.tz).isoformat(),
+        "received": f.received,
+        "closed": f.closed,
+        "due": f.completion_due,
+        "rated": f.ratings,
+        "completion": share(f.completion_rate),
+        "on_time": share(f.on_time_rate),
+        "satisfaction": share(f.satisfaction_rate),
     }
 
 

@@ -45,7 +45,7 @@
       const tr = document.querySelector(`#rates tr[data-period="${period}"]`);
       for (const td of tr.querySelectorAll("td[data-rate]")) {
         td.textContent = pct(data.rates[period][td.dataset.rate]);
-        td.title = `received ${data.rates[period].received}, closed ${data.rates[period].closed}, rated ${data.rates[period].rated}`;
+        td.title = `received ${data.rates[period].received}, closed ${data.rates[period].closed}, due ${data.rates[period].due}, rated ${data.rates[period].rated}`;
       }
     }
     for (const tr of document.querySelectorAll("#by-tier tr[data-tier]")) {

@@ -17,7 +17,7 @@ def by_unit_month() -> dict[tuple[str, str], Figures]:
 
 # Worked out by hand (AS_OF = 2026-04-02 12:00):
 #
-# s.urban, 2026-03: received C1 C2 C3 C4 = 4.
+# s.urban, 2026-03: received C1 C2 C3 C4 = 4, closed of them C1 C2: completion (办结率) 0.5.
 #   acceptance (受理率): first dispatched in March and settled: C1, C2, C3, C4 (its limit
 #     3-31 00:00 passed) = 4; in time: C1 (10:00 <= 3-3 00:00), C3 = 2 -> 0.5.
 #   on-time completion (按时办结率): due in March: C1 (3-9), C2 (3-10), C3 (3-11, open,
@@ -31,13 +31,18 @@ def by_unit_month() -> dict[tuple[str, str], Figures]:
 #   handling time of the cases closed in March: C1 3-2 -> 3-5: 3, 4, 5 March = 3 working
 #     days; C2 3-3 -> 3-12: 4, 5, 6, 9, 10, 11, 12 March = 7; mean 5.0; p90 by nearest
 #     rank: the ceil(0.9 * 2) = 2nd smallest = 7.
-# s.urban, 2026-04: received C7 = 1; acceptance C7 1/1; nothing due by AS_OF.
-# s.command, 2026-03: received C5 = 1; acceptance 1/1; on-time completion 1/1 (handled 3-4 12:00, due 3-5); follow-up: not contacted: response 0/1, resolution not asked; rating 4:
+# s.urban, 2026-04: received C7 = 1, open: completion 0/1; acceptance C7 1/1; nothing due by
+#   AS_OF.
+# s.command, 2026-03: received C5 = 1, closed: completion 1/1; acceptance 1/1; on-time
+#   completion 1/1 (handled 3-4 12:00, due 3-5); follow-up: not contacted: response 0/1, resolution not asked; rating 4:
 #   1/1; handling 3-2 -> 3-4 = 2 days, mean 2.0, p90 2.
-# s.command, 2026-04: received C6 = 1; its acceptance is not settled: none counted.
+# s.command, 2026-04: received C6 = 1, open: completion 0/1; its acceptance is not settled:
+#   none counted.
 EXPECTED = {
     (A, "2026-03"): dict(
         received=4,
+        received_closed=2,
+        completion_rate=0.5,
         acceptance_due=4,
         accepted_on_time=2,
         acceptance_rate=0.5,
@@ -66,6 +71,8 @@ EXPECTED = {
     ),
     (A, "2026-04"): dict(
         received=1,
+        received_closed=0,
+        completion_rate=0.0,
         acceptance_due=1,
         accepted_on_time=1,
         acceptance_rate=1.0,
@@ -94,6 +101,8 @@ EXPECTED = {
     ),
     (B, "2026-03"): dict(
         received=1,
+        received_closed=1,
+        completion_rate=1.0,
         acceptance_due=1,
         accepted_on_time=1,
         acceptance_rate=1.0,
@@ -122,6 +131,8 @@ EXPECTED = {
     ),
     (B, "2026-04"): dict(
         received=1,
+        received_closed=0,
+        completion_rate=0.0,
         acceptance_due=0,
         accepted_on_time=0,
         acceptance_rate=None,
