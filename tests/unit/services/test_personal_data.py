@@ -372,6 +372,12 @@ def _stored_by_the_archive_and_the_router_alone(run: dict[str, Any]) -> None:
     holding = {name for name, text in tables.items() for n in EVERYONE if found_in(text, n)}
     assert holding - ALLOWED_TABLES == set()
     assert {"archive_events", "archive_dead_letters", "router_cases"} <= holding
+    # every table was searched, the notifier's among them: its outbox holds what it
+    # delivered (the run's webhooks), its contacts the addresses it delivers to
+    assert {"notifier_outbox", "notifier_contacts", "archive_cases", "escalator_deadlines"} <= set(
+        tables
+    )
+    assert tables["notifier_outbox"], "the run queued no notification: nothing was searched"
 
 
 def test_free_text_of_commands_stays_off_the_shared_story(site: Site) -> None:
