@@ -125,6 +125,11 @@ def _time_input(value: Any) -> Any:
 
 
 def _time_range(value: datetime) -> datetime:
+    # A year strictly inside the range is inside whatever the offsets (under a day), and
+    # needs no aware comparison: each costs a utcoffset() call, and every time of every
+    # message passes here (about a tenth of the router's CPU went to the two below).
+    if EARLIEST.year < value.year < LATEST.year - 1:
+        return value
     # the year is compared first: comparing year 1 or 9999 across offsets could overflow
     if not (EARLIEST.year - 1 <= value.year < LATEST.year + 1) or not (EARLIEST <= value < LATEST):
         raise PydanticCustomError(

@@ -302,3 +302,24 @@ def test_deep_nesting_is_not_json() -> None:
     with pytest.raises(DecodeError) as info:
         decode(CASE_UPDATES, b"[" * 100_000 + b"]" * 100_000)
     assert info.value.reason is RejectionReason.NOT_JSON
+
+
+def test_the_year_shortcut_agrees_with_the_exact_range() -> None:
+    """A time's range check skips the aware comparison for a year well inside: the
+    years at either end still get it, at every offset a zone can have."""
+    from datetime import timedelta, timezone
+
+    from pydantic_core import PydanticCustomError
+
+    from schemas.edges import EARLIEST, LATEST, _time_range
+
+    for year in (1999, 2000, 2001, 2098, 2099, 2100):
+        for month, day, hour in ((1, 1, 0), (12, 31, 23), (1, 1, 7)):
+            for offset in (-14, -8, 0, 8, 14):
+                value = datetime(year, month, day, hour, tzinfo=timezone(timedelta(hours=offset)))
+                try:
+                    _time_range(value)
+                    accepted = True
+                except PydanticCustomError:
+                    accepted = False
+                assert accepted == (EARLIEST <= value < LATEST), value
