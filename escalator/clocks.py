@@ -31,9 +31,17 @@ from datetime import datetime, time, timedelta
 
 from escalator.calendar import Reckoning, WorkingCalendar
 from schemas.calendar import bundled_schedule
-from schemas.cases import Assignment, AssignmentReason, DeadlineKind, Due, Limit, LimitUnit
+from schemas.cases import (
+    Assignment,
+    AssignmentReason,
+    CoHandler,
+    DeadlineKind,
+    Due,
+    Limit,
+    LimitUnit,
+)
 from schemas.catalogue import Site
-from schemas.reports import CaseFacts
+from schemas.reports import CaseFacts, Tier
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,28 @@ def clocks_for(
     return out
 
 
+def assist_clocks(
+    site: Site, calendar: WorkingCalendar, a: Assignment, case: CaseFacts
+) -> list[tuple[CoHandler, Clock]]:
+    """Each co-handler's (协办) clock of assignment ``a``: ``assist``, its own tier's
+    resolve limit (overrides apply as to the lead's), from the assignment's time. A
+    co-handler's report of its part stops it; so does the lead's of the case."""
+    out = []
+    for co in a.co_handlers:
+        limit, override = site.limit_for(DeadlineKind.RESOLVE, co.tier, case)
+        name = override.name if override else None
+        out.append((co, clock(site, calendar, DeadlineKind.ASSIST, a.assigned_at, limit, name)))
+    return out
+
+
+def dispatch_clock(site: Site, calendar: WorkingCalendar, tier: Tier, start: datetime) -> Clock:
+    """The dispatch queue's clock (人工分拨): a command room of ``tier`` assigns a queued
+    case within its tier's ``dispatch`` limit (deadlines.tiers.<tier>.dispatch; 0, the
+    default, is the same working day, as a unit must accept), from when it was queued."""
+    limit = site.deadlines_for(tier).limit(DeadlineKind.DISPATCH)
+    return clock(site, calendar, DeadlineKind.DISPATCH, start, limit)
+
+
 def next_reminder(site: Site, calendar: WorkingCalendar, after: datetime) -> datetime | None:
     """When the holder of a case that lapsed at the top tier is next reminded, after
     ``after`` (the lapse, or the reminder before): one of the site's periods later.
@@ -168,16 +198,24 @@ def dues(
 ) -> list[Due]:
     """The clocks ``assignment`` of ``case`` starts, as the wire tells them (``due`` on the
     assignment) and as the escalator will arm them."""
-    return [
-        Due(
-            kind=c.kind,
-            working_days=c.working_days,
-            limit=c.limit,
-            policy=c.policy,
-            due_at=c.due_at,
-            warn_at=c.warn_at,
-            warnings=list(c.warnings),
-            provisional=c.provisional,
-        )
-        for c in clocks_for(site, calendar, assignment, case)
-    ]
+    return [_due(c) for c in clocks_for(site, calendar, assignment, case)]
+
+
+def co_dues(
+    site: Site, calendar: WorkingCalendar, assignment: Assignment, case: CaseFacts
+) -> dict[str, list[Due]]:
+    """Each co-handler's clock, by unit id, as its copy of the assignment tells it."""
+    return {co.unit_id: [_due(c)] for co, c in assist_clocks(site, calendar, assignment, case)}
+
+
+def _due(c: Clock) -> Due:
+    return Due(
+        kind=c.kind,
+        working_days=c.working_days,
+        limit=c.limit,
+        policy=c.policy,
+        due_at=c.due_at,
+        warn_at=c.warn_at,
+        warnings=list(c.warnings),
+        provisional=c.provisional,
+    )

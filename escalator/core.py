@@ -4,7 +4,10 @@ It reads ``gridflow.cases.events``. Each assignment arms the holding unit's
 deadlines, in working days on the site's policy for the unit's tier
 (:mod:`escalator.clocks`: a community accepts the same working day and resolves
 within 3, a street the same day and within 5; a matter beyond the tier is
-referred up within 1). Later steps disarm them.
+referred up within 1). Later steps disarm them. Each co-handler (协办) of an
+assignment has a clock too (``assist``: its tier's resolve limit), stopped by its
+``case.part_reported`` or the lead's ``case.handled``; a case queued for manual
+dispatch (人工分拨) has the command room's (``dispatch``), stopped by the dispatch.
 
 ``handle`` works a batch at a time and never emits: it loads the deadlines of
 every case in the batch at once, applies the batch's steps in order in memory,
@@ -28,11 +31,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from escalator.calendar import WorkingCalendar
-from escalator.clocks import clocks_for, next_reminder, next_warning
+from escalator.clocks import (
+    assist_clocks,
+    clocks_for,
+    dispatch_clock,
+    next_reminder,
+    next_warning,
+)
 from escalator.metrics import PROVISIONAL_DEADLINES
 from escalator.ports import CalendarSource, Deadline, DeadlineStore
 from escalator.reschedule import Rescheduler
 from escalator.suspension import Counting, extended, paused, resumed, whole_second
+from schemas.access import own_topic
 from schemas.cases import (
     AssignmentReason,
     CaseAccepted,
@@ -41,6 +51,8 @@ from schemas.cases import (
     CaseEscalated,
     CaseExtended,
     CaseHandled,
+    CasePartReported,
+    CaseQueued,
     CaseResumed,
     CaseReturned,
     CaseSuspended,
@@ -84,12 +96,15 @@ _STEPS = (
     CaseResumed,
     CaseExtended,
     CaseReturned,
+    CaseQueued,
+    CasePartReported,
 )
 # An extension moves the clocks of the work itself, not the same-day accept or a reminder.
 _EXTENDED = (DeadlineKind.RESOLVE, DeadlineKind.REFER)
 
-Armed = dict[str, dict[DeadlineKind, Deadline]]
-"""A batch's working state: each case's armed deadlines by kind."""
+Armed = dict[str, dict[str, Deadline]]
+"""A batch's working state: each case's armed deadlines by slot (:attr:`Deadline.slot`:
+the kind, or a co-handler's ``assist.<part>``)."""
 
 
 def _case_of(message: Model) -> str | None:
@@ -149,15 +164,15 @@ class Escalator:
         self._refresh_calendar()
         case_ids = [c for c in (_case_of(item.message) for item in batch) if c is not None]
         loaded = self._store.load(case_ids) if case_ids else {}
-        armed: Armed = {c: {d.kind: d for d in ds} for c, ds in loaded.items()}
+        armed: Armed = {c: {d.slot: d for d in ds} for c, ds in loaded.items()}
         out: list[Outcome] = []
         for item in batch:
             try:
                 out.append(self._apply(item.message, armed))
             except Rejected as refused:
                 out.append(refused)
-        before = {(d.case_id, d.kind): d for ds in loaded.values() for d in ds}
-        after = {(d.case_id, d.kind): d for kinds in armed.values() for d in kinds.values()}
+        before = {(d.case_id, d.slot): d for ds in loaded.values() for d in ds}
+        after = {(d.case_id, d.slot): d for kinds in armed.values() for d in kinds.values()}
         removed = [d for slot, d in sorted(before.items()) if after.get(slot) != d]
         added = [d for slot, d in sorted(after.items()) if before.get(slot) != d]
         if removed or added:
@@ -189,6 +204,13 @@ class Escalator:
             self._disarm(kinds, message.payload.seq, (DeadlineKind.ACCEPT,))
         elif isinstance(message, CaseHandled):
             self._disarm(kinds, message.payload.seq, _HANDLING)
+            self._drop_assists(kinds, message.payload.seq)  # the lead's report ends theirs
+        elif isinstance(message, CasePartReported):  # 协办: that co-handler's clock stops
+            p = message.payload
+            self._drop_assists(kinds, p.seq, p.unit_id)
+        elif isinstance(message, CaseQueued):  # 人工分拨: the queue's own clock
+            kinds.clear()  # the returner's, its co-handlers': no one holds it now
+            self._queued(message, kinds)
         elif isinstance(message, CaseEscalated):
             self._drop_held_by(kinds, message.payload.from_unit_id)
             if message.payload.to_unit_id is None:
@@ -202,7 +224,7 @@ class Escalator:
     def _move(
         self,
         message: CaseSuspended | CaseResumed | CaseExtended,
-        kinds: dict[DeadlineKind, Deadline],
+        kinds: dict[str, Deadline],
     ) -> list[Emit]:
         """Stop, restart or extend the clocks of the assignment the decision names
         (:mod:`escalator.suspension`), and tell the unit of each on its own topic.
@@ -214,7 +236,8 @@ class Escalator:
         p, at = message.payload, message.occurred_at
         out: list[Emit] = []
         for kind, d in sorted(kinds.items()):
-            if d.seq != p.seq or d.unit_id != p.unit_id:
+            # the lead's clocks, and its co-handlers' (协办) of the same assignment
+            if d.seq != p.seq or (d.unit_id != p.unit_id and d.kind is not DeadlineKind.ASSIST):
                 continue
             moved: Deadline | None
             if isinstance(message, CaseSuspended):
@@ -245,7 +268,7 @@ class Escalator:
             "provisional": new.provisional,
         }
         message: DeadlinePaused | DeadlineResumed | DeadlineExtended
-        key = (new.case_id, new.kind.value, new.seq)
+        key = (new.case_id, new.slot, new.seq)
         if isinstance(cause, CaseSuspended):
             assert new.paused_at is not None and new.remaining_seconds is not None
             payload: Model = PausedPayload(
@@ -287,7 +310,7 @@ class Escalator:
         )
         return [Emit(topic=assignment_topic(new.unit_id).name, key=new.case_id, message=message)]
 
-    def _arm(self, message: CaseAssigned, kinds: dict[DeadlineKind, Deadline]) -> list[Emit]:
+    def _arm(self, message: CaseAssigned, kinds: dict[str, Deadline]) -> list[Emit]:
         """The new holder's deadlines replace all of the case's, unless a later
         assignment's are armed already (this one is stale).
 
@@ -327,9 +350,66 @@ class Escalator:
             ):
                 old = replace(armed, due_at=was.due_at, provisional=was.provisional)
                 out.append(self._rescheduler.announce(old, armed, message.occurred_at))
+        for part, (co, clock) in enumerate(
+            assist_clocks(self._site, self._calendar, a, message.payload.case), 1
+        ):
+            assist = Deadline(
+                case_id=case_id,
+                kind=DeadlineKind.ASSIST,
+                seq=a.seq,
+                unit_id=co.unit_id,
+                tier=co.tier,
+                due_at=clock.due_at,
+                warn_at=clock.warn_at,
+                working_days=clock.limit.amount,
+                correlation_id=message.correlation_id,
+                warned=clock.warn_at is None,
+                provisional=clock.provisional,
+                started_at=a.assigned_at,
+                unit=clock.limit.unit,
+                policy=clock.policy,
+                part=part,
+            )
+            kinds[assist.slot] = assist
         return out
 
-    def _remind(self, message: CaseEscalated, kinds: dict[DeadlineKind, Deadline]) -> None:
+    def _queued(self, message: CaseQueued, kinds: dict[str, Deadline]) -> None:
+        """The dispatch queue's clock (人工分拨), for the command room told of the case:
+        its tier's ``dispatch`` limit from when it was queued (escalator.clocks). No room
+        (the site has none over the last holder): no clock, and a warning logged."""
+        p = message.payload
+        room = self._site.sender(p.room) if p.room else None
+        where = self._site.jurisdiction(room.jurisdiction or "") if room else None
+        if room is None or where is None:
+            log.warning(
+                "queued with no command room: no dispatch clock", extra={"case_id": message.case_id}
+            )
+            return
+        clock = dispatch_clock(self._site, self._calendar, where.tier, p.at)
+        kinds[DeadlineKind.DISPATCH] = Deadline(
+            case_id=message.case_id,
+            kind=DeadlineKind.DISPATCH,
+            seq=p.seq,
+            unit_id=room.id,
+            tier=where.tier,
+            due_at=clock.due_at,
+            warn_at=clock.warn_at,
+            working_days=clock.limit.amount,
+            correlation_id=message.correlation_id,
+            warned=clock.warn_at is None,
+            provisional=clock.provisional,
+            started_at=p.at,
+            unit=clock.limit.unit,
+        )
+
+    @staticmethod
+    def _drop_assists(kinds: dict[str, Deadline], seq: int, unit_id: str | None = None) -> None:
+        """Drop the co-handlers' clocks of assignment ``seq`` (only ``unit_id``'s if given)."""
+        for slot, d in list(kinds.items()):
+            if d.kind is DeadlineKind.ASSIST and d.seq == seq and unit_id in (None, d.unit_id):
+                del kinds[slot]
+
+    def _remind(self, message: CaseEscalated, kinds: dict[str, Deadline]) -> None:
         """Supervised at the top (no unit above took it): the holder keeps the case,
         and a reminder clock is armed, one period after the lapse, for the tick to
         repeat until the case closes (a close clears it; a new assignment replaces
@@ -356,9 +436,7 @@ class Escalator:
         )
 
     @staticmethod
-    def _disarm(
-        kinds: dict[DeadlineKind, Deadline], seq: int, which: tuple[DeadlineKind, ...]
-    ) -> None:
+    def _disarm(kinds: dict[str, Deadline], seq: int, which: tuple[DeadlineKind, ...]) -> None:
         """Drop ``which`` kinds, but only those of assignment ``seq``: a late step of
         an earlier assignment must not clear the current holder's deadlines."""
         for kind in which:
@@ -366,7 +444,7 @@ class Escalator:
                 del kinds[kind]
 
     @staticmethod
-    def _drop_held_by(kinds: dict[DeadlineKind, Deadline], unit_id: str) -> None:
+    def _drop_held_by(kinds: dict[str, Deadline], unit_id: str) -> None:
         """The escalated-from unit's deadlines go; those of the unit it went to stay,
         whichever of CaseEscalated and the new CaseAssigned comes first."""
         for kind in [k for k, d in kinds.items() if d.unit_id == unit_id]:
@@ -505,7 +583,7 @@ class Escalator:
             "started_at": d.started_at.astimezone(tz) if d.started_at is not None else None,
             "provisional": d.provisional,
         }
-        key: tuple[object, ...] = (d.case_id, d.kind.value, d.seq)
+        key: tuple[object, ...] = (d.case_id, d.slot, d.seq)
         payload: DeadlinePayload
         if kind is DeadlineReminder:
             lapsed_at = d.started_at or d.due_at
@@ -526,5 +604,6 @@ class Escalator:
         )
         return [
             Emit(topic=DEADLINES.name, key=d.case_id, message=message),
-            Emit(topic=assignment_topic(d.unit_id).name, key=d.case_id, message=message),
+            # the holder's own topic: a unit's, or the command room's (a dispatch clock)
+            Emit(topic=own_topic(self._site, d.unit_id).name, key=d.case_id, message=message),
         ]

@@ -20,7 +20,10 @@ from schemas.reports import Tier
 
 @dataclass(frozen=True)
 class Deadline:
-    """One armed deadline of a case: at most one per (case_id, kind)."""
+    """One armed deadline of a case: at most one per (case_id, slot).
+
+    The slot is the kind, but for a co-handler's (协办) clocks: ``assist.<part>``, the
+    co-handler's place (1, 2, ...) among the assignment's, so each has its own."""
 
     case_id: str
     kind: DeadlineKind
@@ -40,17 +43,23 @@ class Deadline:
     # had left; such a deadline is kept apart, out of every due and warning scan
     paused_at: datetime | None = None
     remaining_seconds: int | None = None
+    part: int = 0  # a co-handler's clock (kind assist): its place among them, from 1
+
+    @property
+    def slot(self) -> str:
+        """Where it is kept: its kind, or ``assist.<part>`` for a co-handler's."""
+        return f"{self.kind.value}.{self.part}" if self.part else self.kind.value
 
     @property
     def limit(self) -> Limit:
         return Limit(amount=self.working_days, unit=self.unit)
 
     @property
-    def exact(self) -> tuple[str, DeadlineKind, int, datetime]:
-        """What identifies exactly this deadline: its (case, kind) slot, and the
-        assignment (seq) and due time it was armed with. A deadline re-armed in the
-        same slot since it was read differs here."""
-        return (self.case_id, self.kind, self.seq, self.due_at)
+    def exact(self) -> tuple[str, str, int, datetime]:
+        """What identifies exactly this deadline: its (case, slot), and the assignment
+        (seq) and due time it was armed with. A deadline re-armed in the same slot
+        since it was read differs here."""
+        return (self.case_id, self.slot, self.seq, self.due_at)
 
 
 class DeadlineStore(abc.ABC):
@@ -98,9 +107,9 @@ class DeadlineStore(abc.ABC):
         instance's tick) is left alone and not returned."""
 
     @abc.abstractmethod
-    def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
-        """Up to ``limit`` provisional deadlines by (case_id, kind), from after the
-        (case_id, kind) ``after`` (None: from the start): a page of those to count again."""
+    def provisional(self, after: tuple[str, str] | None, limit: int) -> list[Deadline]:
+        """Up to ``limit`` provisional deadlines by (case_id, slot), from after the
+        (case_id, slot) ``after`` (None: from the start): a page of those to count again."""
 
     @abc.abstractmethod
     def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:

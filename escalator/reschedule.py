@@ -31,10 +31,11 @@ from escalator.calendar import WorkingCalendar
 from escalator.clocks import reckoned_again
 from escalator.metrics import PROVISIONAL_DEADLINES
 from escalator.ports import Deadline, DeadlineStore
-from schemas.cases import DeadlineKind, LimitUnit
+from schemas.access import own_topic
+from schemas.cases import LimitUnit
 from schemas.catalogue import Site
 from schemas.deadlines import DeadlineRescheduled, RescheduledPayload
-from schemas.topics import Emit, assignment_topic
+from schemas.topics import Emit
 
 log = logging.getLogger(__name__)
 PRODUCER = "escalator"
@@ -57,7 +58,7 @@ class Rescheduler:
         self._site = site
         self._calendar = calendar
         self._page = page
-        self._after: tuple[str, DeadlineKind] | None = None
+        self._after: tuple[str, str] | None = None
         self.done = False
 
     def step(self, store: DeadlineStore, now: datetime) -> list[Emit]:
@@ -70,15 +71,15 @@ class Rescheduler:
             if len(page) < self._page:
                 self.done = True
             else:
-                self._after = (page[-1].case_id, page[-1].kind)
+                self._after = (page[-1].case_id, page[-1].slot)
             return []
         written = store.reschedule(pairs)
-        previous = {(old.case_id, old.kind): old for old, _ in pairs}
+        previous = {(old.case_id, old.slot): old for old, _ in pairs}
         for n in written:
             PROVISIONAL_DEADLINES.labels("rescheduled", n.kind.value).inc()
         if written:
             log.info("provisional deadlines rescheduled", extra={"count": len(written)})
-        return [self.announce(previous[(n.case_id, n.kind)], n, now) for n in written]
+        return [self.announce(previous[(n.case_id, n.slot)], n, now) for n in written]
 
     def recount(self, d: Deadline) -> Deadline | None:
         """``d`` counted on the calendar as it is now; None while it is still provisional
@@ -122,7 +123,7 @@ class Rescheduler:
             producer=PRODUCER,
             now=max(now, new.started_at or now).astimezone(tz),
             case_id=new.case_id,
-            key=(new.case_id, new.kind.value, new.seq, new.due_at.astimezone(tz).isoformat()),
+            key=(new.case_id, new.slot, new.seq, new.due_at.astimezone(tz).isoformat()),
             correlation_id=new.correlation_id,
         )
-        return Emit(topic=assignment_topic(new.unit_id).name, key=new.case_id, message=message)
+        return Emit(topic=own_topic(self._site, new.unit_id).name, key=new.case_id, message=message)

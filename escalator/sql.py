@@ -98,7 +98,7 @@ _Exact = tuple[str, str, int, datetime]
 def _row(d: Deadline) -> dict[str, Any]:
     return {
         "case_id": d.case_id,
-        "kind": d.kind.value,
+        "kind": d.slot,
         "seq": d.seq,
         "unit_id": d.unit_id,
         "tier": d.tier.value,
@@ -115,9 +115,11 @@ def _row(d: Deadline) -> dict[str, Any]:
 
 
 def _deadline(r: Row[Any]) -> Deadline:
+    kind, _, part = r.kind.partition(".")  # the slot: a co-handler's is assist.<part>
     return Deadline(
         case_id=r.case_id,
-        kind=DeadlineKind(r.kind),
+        kind=DeadlineKind(kind),
+        part=int(part) if part else 0,
         seq=r.seq,
         unit_id=r.unit_id,
         tier=Tier(r.tier),
@@ -142,7 +144,7 @@ def _paused(r: Row[Any]) -> Deadline:
 
 
 def _exact(d: Deadline) -> _Exact:
-    return (d.case_id, d.kind.value, d.seq, d.due_at)
+    return (d.case_id, d.slot, d.seq, d.due_at)
 
 
 def _matching(exact: Sequence[_Exact]) -> dict[str, Any]:
@@ -341,7 +343,7 @@ class SqlDeadlineStore(DeadlineStore):
         for old, new in pairs:
             params = {
                 "o_case": old.case_id,
-                "o_kind": old.kind.value,
+                "o_kind": old.slot,
                 "o_seq": old.seq,
                 "o_due": old.due_at,
                 "o_warn": old.warn_at,
@@ -355,22 +357,22 @@ class SqlDeadlineStore(DeadlineStore):
     def mark_warned(self, deadlines: Sequence[Deadline]) -> list[Deadline]:
         return self._taking(_MARK, deadlines)
 
-    def provisional(self, after: tuple[str, DeadlineKind] | None, limit: int) -> list[Deadline]:
+    def provisional(self, after: tuple[str, str] | None, limit: int) -> list[Deadline]:
         if after is None:
             rows = self._tx.conn.execute(_PROVISIONAL, {"limit": limit})
         else:
-            params = {"a_case": after[0], "a_kind": after[1].value, "limit": limit}
+            params = {"a_case": after[0], "a_kind": str(after[1]), "limit": limit}
             rows = self._tx.conn.execute(_PROVISIONAL_AFTER, params)
         return [_deadline(r) for r in rows]
 
     def reschedule(self, pairs: Sequence[tuple[Deadline, Deadline]]) -> list[Deadline]:
         out = []
         for old, new in pairs:
-            if (old.case_id, old.kind) != (new.case_id, new.kind):
+            if (old.case_id, old.slot) != (new.case_id, new.slot):
                 raise ValueError("a deadline is rescheduled in its own (case, kind) slot")
             params = {
                 "o_case": old.case_id,
-                "o_kind": old.kind.value,
+                "o_kind": old.slot,
                 "o_seq": old.seq,
                 "o_due": old.due_at,
                 "n_due": new.due_at,

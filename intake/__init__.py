@@ -29,12 +29,14 @@ Fields:
   received it, in the site's timezone (``timezone`` in ``site.yaml``, by default
   Asia/Shanghai).
 - ``category``: a category code of the site's catalogue (case and surrounding
-  spaces are ignored).
+  spaces are ignored). An unknown code alone does not refuse the report: the case
+  keeps it and goes to the command room's dispatch queue (人工分拨).
 - ``grid_id``: the grid (网格) the problem is in, from the site's catalogue. It may
   be left out when ``location`` gives ``lat`` and ``lon``: intake then places the
   point in its grid from the site's ``boundaries.geojson`` (a point on a boundary
   shared by several grids goes to the smallest id, and ``placement`` on the case
-  says so; a point on no grid is refused as ``unroutable``). Given both, the grid
+  says so; a point on no grid is filed under the site's whole area, ``placement``
+  ``off_map``, and goes to its command room's dispatch queue). Given both, the grid
   is taken as named.
 - ``description``: 1-4000 characters. ``title`` (optional, up to 200): when
   missing, the description's first 30 characters.

@@ -12,6 +12,13 @@ runtime decoded it; this module checks what needs the site catalogue and the
 clock, normalises the text, derives the case id, and validates the case it built
 (normalising can lengthen text past a limit). Every problem of a report is
 collected before it is refused, so the dead letter names them all at once.
+
+Two problems alone do not refuse a report: a category the site's catalogue does not
+know, and a point that lies in no grid. Such a report is a case like any other (its
+case id, its ``case.received``), marked (the category kept as given; ``placement``
+``off_map``, its grid the site's whole area), and the router puts it in the command
+room's dispatch queue (人工分拨) with the reason, for a dispatcher to assign. With any
+other problem the report is refused, and those two are named among its problems.
 """
 
 from __future__ import annotations
@@ -88,13 +95,19 @@ class _Problems:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
         self.invalid = False
+        self.refused = False  # a problem that manual dispatch cannot answer
 
-    def add(self, loc: str, msg: str, kind: str, *, reference: bool = False) -> None:
+    def add(
+        self, loc: str, msg: str, kind: str, *, reference: bool = False, dispatch: bool = False
+    ) -> None:
+        """One problem; ``dispatch``: one a dispatcher answers (an unknown category, a
+        point on no grid), which alone does not refuse the report."""
         self.errors.append(FieldError(loc=loc, msg=msg, type=kind))
         self.invalid = self.invalid or not reference
+        self.refused = self.refused or not dispatch
 
     def raise_if_any(self) -> None:
-        if not self.errors:
+        if not self.refused:
             return
         reason = RejectionReason.INVALID if self.invalid else RejectionReason.UNKNOWN_REFERENCE
         summary = "; ".join(f"{e.loc}: {e.msg}" for e in self.errors)
@@ -117,9 +130,9 @@ def to_case(raw: RawReport, site: Site, now: datetime, sent: Model | None = None
     elif normalise.has_controls(external_id):
         problems.add("external_id", CONTROLS_MSG, "control_character")
     category = normalise.code(raw.category)
-    if site.category(category) is None:
+    if site.category(category) is None:  # alone: to the dispatch queue (人工分拨)
         msg = f"no category {category!r} in site {site.id}"
-        problems.add("category", msg, "unknown_category", reference=True)
+        problems.add("category", msg, "unknown_category", reference=True, dispatch=True)
     grid_id, placement = _grid(raw, site, problems)
     description = normalise.paragraphs(raw.description)
     if description is None:
@@ -168,30 +181,17 @@ def to_case(raw: RawReport, site: Site, now: datetime, sent: Model | None = None
     except ValidationError as exc:
         # field_errors leaves the input values out: a name or address stays out of the text.
         # A field refused above already has its reason: the case's own check of it adds none.
-        named = {e.loc for e in problems.errors} | ({"grid_id"} if grid_id == "" else set())
+        named = {e.loc for e in problems.errors}
         for error in field_errors(exc):
             if error.loc not in named:
                 problems.add(error.loc, f"{error.msg} once normalised", error.type)
-    if grid_id == "" and not problems.errors:  # a point on no grid, and nothing else wrong
-        raise Rejected(
-            RejectionReason.UNROUTABLE, _OFF_MAP_WHY.format(site=site.id), [_off_map(site)]
-        )
-    if grid_id == "":
-        problems.errors.append(_off_map(site))
     problems.raise_if_any()
     assert case is not None  # for the type checker: a failed validation raised above
     return case
 
 
-_OFF_MAP_WHY = (
-    "the report gives a point and no grid_id, and the point lies in no grid of site "
-    "{site}: it needs a dispatcher to place it (人工分拨)"
-)
-
-
-def _off_map(site: Site) -> FieldError:
-    # the message never quotes the coordinates: they are the resident's (personal data)
-    return FieldError(loc="location", msg=f"lies in no grid of site {site.id}", type="no_grid")
+OFF_MAP_MSG = "lies in no grid of site {site}: a dispatcher places it (人工分拨)"
+"""The problem of a point on no grid; it never quotes the coordinates (personal data)."""
 
 
 def _grid(raw: RawReport, site: Site, problems: _Problems) -> tuple[str, dict[str, Any] | None]:
@@ -200,7 +200,8 @@ def _grid(raw: RawReport, site: Site, problems: _Problems) -> tuple[str, dict[st
     A named grid is taken as named (and must be one of the site's). A point is placed
     through the site's spatial index (:meth:`schemas.catalogue.Site.locate`): on a
     boundary between grids the smallest id wins and the placement says so. A point
-    on no grid gives ``""``, which :func:`to_case` refuses as unroutable.
+    on no grid gives the site's whole area (:attr:`Site.area`) and a placement
+    ``off_map``: the router queues it for the area's command room (人工分拨).
     """
     if raw.grid_id is not None:
         grid_id = normalise.code(raw.grid_id)
@@ -212,7 +213,9 @@ def _grid(raw: RawReport, site: Site, problems: _Problems) -> tuple[str, dict[st
     assert point is not None and point.lat is not None and point.lon is not None  # RawReport
     found = site.locate(point.lat, point.lon)
     if found is None:
-        return "", None
+        msg = OFF_MAP_MSG.format(site=site.id)
+        problems.add("location", msg, "no_grid", reference=True, dispatch=True)
+        return site.area.id, {"grids": [], "on_boundary": False, "off_map": True}
     return found.grid_id, {"grids": list(found.grids), "on_boundary": found.on_boundary}
 
 

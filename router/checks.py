@@ -117,6 +117,16 @@ def stale_lapse(file: CaseFile, lapse: DeadlinePayload) -> str | None:
     held = file.assignment
     if file.stage is Stage.CLOSED:
         return "case closed"
+    if lapse.kind is DeadlineKind.DISPATCH:  # the queue's own clock (人工分拨)
+        if file.stage is not Stage.QUEUED or lapse.seq != held.seq:
+            return "dispatched meanwhile"
+        return None
+    if lapse.kind is DeadlineKind.ASSIST:  # a co-handler's (协办)
+        if lapse.seq != held.seq:
+            return f"assignment {lapse.seq} superseded by {held.seq}"
+        if lapse.unit_id not in file.pending() or file.stage not in (*WORKING, Stage.SUSPENDED):
+            return "its part is reported, or the case handled"
+        return None
     if file.stage is Stage.QUEUED:
         return "queued: returned, no unit holds it until a dispatcher assigns it"
     if lapse.seq != held.seq or lapse.unit_id != held.unit_id:

@@ -28,16 +28,23 @@ from datetime import datetime
 from typing import Any
 
 from escalator.calendar import WorkingCalendar
-from escalator.clocks import dues, site_calendar
+from escalator.clocks import co_dues, dues, site_calendar
 from escalator.ports import CalendarSource
+from router import cohandling
 from router.checks import case_file, conflict, differences, holding, stale_lapse
 from router.duplicates import Nearby, linked
+from router.manual import (
+    arrival_queue,
+    dispatched_explanation,
+    queue_place,
+    returned_explanation,
+)
 from router.ports import CaseFile, CaseFiles, CaseStore, OpenRequest, Queued, Suspension
 from router.returns import next_unit
 from router.routing import category_of, first_assignment, place, rework_explanation
 from router.story import PRODUCER, assigned, event, reply, untold
+from router.workflow import guard_refusal, sources
 from router.workflow import refusal as workflow_refusal
-from router.workflow import sources
 from schemas.access import refusal, view_topic
 from schemas.cases import (
     Assignment,
@@ -49,6 +56,7 @@ from schemas.cases import (
     CaseExtensionRequested,
     CaseFollowedUp,
     CaseHandled,
+    CasePartReported,
     CaseQueued,
     CaseRated,
     CaseReceived,
@@ -65,6 +73,7 @@ from schemas.cases import (
     Due,
     EscalatedPayload,
     ExtensionRequested,
+    PartReportedPayload,
     QueuedPayload,
     QueueReason,
     RefusedRequest,
@@ -89,6 +98,7 @@ from schemas.commands import (
     RateCase,
     ReferUp,
     ReportHandled,
+    ReportPart,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
@@ -158,6 +168,7 @@ class Router:
             ResumeCase: self._resume,
             ReturnCase: self._return,
             DispatchCase: self._dispatch,
+            ReportPart: self._report_part,
             DeadlineLapsed: self._lapsed,
             DeadlineWarning: self._warned,
             DeadlineReminder: self._reminded,
@@ -207,7 +218,9 @@ class Router:
                     f"site's; commands come through intake from the sender's command topic",
                 )
             file = case_file(files, command)
-            why = refusal(self._site, command.type, sender.id, file.case, file.assignment.unit_id)
+            held = file.assignment
+            co = [c.unit_id for c in held.co_handlers]
+            why = refusal(self._site, command.type, sender.id, file.case, held.unit_id, co)
             if why is not None:
                 raise Rejected(RejectionReason.PERMISSION, f"{command.type} refused: {why}")
             out = handler(command, now, files)
@@ -239,6 +252,14 @@ class Router:
         """The clocks ``assignment`` of ``case`` starts, as the escalator will arm them."""
         return dues(self._site, self._calendar, assignment, case)
 
+    def _assigned(
+        self, case: CaseFacts, assignment: Assignment, cause: Envelope, now: datetime, whole: Any
+    ) -> list[Emit]:
+        """:func:`router.story.assigned` with the clocks of the lead and its co-handlers."""
+        due = self._due(assignment, case)
+        co_due = co_dues(self._site, self._calendar, assignment, case)
+        return assigned(case, assignment, cause, now, whole, due, co_due)
+
     # --- dispatch (调度分流 / 派遣) ------------------------------------------------
 
     def _received(self, message: CaseReceived, now: datetime, files: CaseFiles) -> list[Emit]:
@@ -248,10 +269,14 @@ class Router:
             return self._resent(message, known)
         if (link := self._nearby.find(case, files)) is not None:
             return linked(self._site, message, link, now)  # 重复件: not dispatched again
+        if (queue := arrival_queue(self._site, case)) is not None:  # 人工分拨, not a dead letter
+            file = CaseFile.opened(case, queue_place(self._site, case, now))
+            return self._queue(file, message, now, files, queue[0], None, queue[1])
         assignment = first_assignment(self._site, case, now)
+        assignment = cohandling.with_co_handlers(self._site, case, assignment)
         files.put(CaseFile.opened(case, assignment))
         self._nearby.opened(case, assignment.unit_id)
-        return assigned(case, assignment, message, now, case, self._due(assignment, case))
+        return self._assigned(case, assignment, message, now, case)
 
     def _resent(self, message: CaseReceived, file: CaseFile) -> list[Emit]:
         """A ``case.received`` for a case opened already: nothing, or a conflict.
@@ -290,6 +315,9 @@ class Router:
         self, command: ReportHandled, now: datetime, files: CaseFiles
     ) -> list[Emit]:
         file = holding(case_file(files, command), command)
+        why = guard_refusal(command.type, file.pending())  # 主办 waits for every 协办
+        if why is not None:
+            raise conflict(command, file, why)
         files.put(replace(file, stage=Stage.HANDLED, request=None))  # a request is moot now
         handled = event(CaseHandled, untold(command.payload), file, command, now)
         verifier = self._site.verifier_for(file.case.grid_id)
@@ -342,19 +370,19 @@ class Router:
                 "assigned_at": now,
                 "catalogue_version": self._site.version,
                 "why": rework_explanation(self._site, file.case, held),
+                "co_handlers": [],  # the rework is the lead's alone
             }
         )
-        file = replace(file, reopenings=file.reopenings + 1)
+        file = replace(file, reopenings=file.reopenings + 1, parts=())
         payload = ReopenedPayload(
             unit_id=held.unit_id, seq=rework.seq, at=now, cause=why, reopenings=file.reopenings
         )
         reopened = event(CaseReopened, payload, file, cause, now)
         files.put(replace(file, stage=Stage.ACCEPTED, assignment=rework))
-        due = self._due(rework, file.case)
         return [
             reopened,
             _to_unit(reopened, held.unit_id),
-            *assigned(file.case, rework, cause, now, file.whole_case(), due),
+            *self._assigned(file.case, rework, cause, now, file.whole_case()),
         ]
 
     def _follow_up(self, command: FollowUpCase, now: datetime, files: CaseFiles) -> list[Emit]:
@@ -549,9 +577,26 @@ class Router:
             to_unit_id=to.unit.id if to else None,
         )
         returned = event(CaseReturned, untold(payload), file, command, now)
-        file = replace(file, returned_by=returned_by, request=None, suspension=None)
+        file = replace(file, returned_by=returned_by, request=None, suspension=None, parts=())
         if to is None:
-            return [returned, *self._queue(file, command, now, files, why, p.note)]
+            max_returns = self._site.routing.max_returns
+            detail = f"returned {len(returned_by)} time(s), the last by {held.unit_id}: " + (
+                f"routing.max_returns is {max_returns}"
+                if why is QueueReason.TOO_MANY_RETURNS
+                else "no unit routing allows is left that has not returned it"
+            )
+            return [returned, *self._queue(file, command, now, files, why, p.note, detail)]
+        assert category is not None  # a candidate is found for a known category only
+        explained = returned_explanation(
+            self._site,
+            file.case,
+            held.unit_id,
+            p.reason,
+            held.tier,
+            to,
+            returned_by,
+            category.unit_type,
+        )
         assignment = Assignment(
             unit_id=to.unit.id,
             unit_name=to.unit.name,
@@ -561,13 +606,15 @@ class Router:
             seq=held.seq + 1,
             reason=AssignmentReason.RETURNED,
             assigned_at=now,
+            catalogue_version=self._site.version,
+            why=explained,
         )
+        assignment = cohandling.with_co_handlers(self._site, file.case, assignment)
         files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment, queued=None))
         told = event(CaseReturned, payload, file, command, now, "next")  # with the note
-        due = self._due(assignment, file.case)
         return [
             returned,
-            *assigned(file.case, assignment, command, now, file.whole_case(), due),
+            *self._assigned(file.case, assignment, command, now, file.whole_case()),
             _to_unit(told, to.unit.id),
         ]
 
@@ -579,9 +626,13 @@ class Router:
         files: CaseFiles,
         why: QueueReason,
         note: str | None,
+        detail: str | None = None,
     ) -> list[Emit]:
         """The case waits in the dispatch queue of the command room nearest the unit
-        that held it last: on the story, and with the note on the room's view."""
+        that held it last (for a case queued on arrival, the queue's own place,
+        :func:`router.manual.queue_place`): on the story, and with the note on the
+        room's view. ``detail`` says why in words. The escalator arms the queue's clock
+        (``dispatch``) from the story."""
         room = self._approver(file)
         files.put(
             replace(
@@ -597,6 +648,7 @@ class Router:
             seq=file.assignment.seq,
             returned_by=list(file.returned_by[-64:]),
             note=note,
+            detail=detail,
         )
         out = [event(CaseQueued, untold(payload), file, cause, now)]
         if room is not None:
@@ -607,32 +659,84 @@ class Router:
         return out
 
     def _dispatch(self, command: DispatchCase, now: datetime, files: CaseFiles) -> list[Emit]:
-        """A dispatcher assigns a queued case to a unit it chooses: a new assignment,
-        with fresh clocks, like any other."""
+        """A dispatcher assigns a queued case to a unit it chooses, the lead, with the
+        co-handlers it names (else the category's): a new assignment, with fresh
+        clocks, like any other. A case whose category the catalogue does not know is
+        owned by the tier the dispatcher chose."""
         file = holding(case_file(files, command), command)
         p, held = command.payload, file.assignment
         unit = self._site.unit(p.unit_id)
         place = self._site.jurisdiction(unit.jurisdiction) if unit else None
-        if unit is None or place is None:
-            msg = f"{p.unit_id!r} is not a unit of site {self._site.id}"
+        errors = [] if unit and place else [self._not_a_unit("payload.unit_id", p.unit_id)]
+        for i, co in enumerate(p.co_handlers):
+            if self._site.unit(co) is None:
+                errors.append(self._not_a_unit(f"payload.co_handlers.{i}", co))
+            elif co == p.unit_id:
+                msg = f"{co} is the lead: a co-handler is another unit"
+                errors.append(FieldError(loc=f"payload.co_handlers.{i}", msg=msg, type="conflict"))
+        if errors or unit is None or place is None:
             raise Rejected(
                 RejectionReason.UNKNOWN_REFERENCE,
-                f"{command.type} refused: {msg}",
-                [FieldError(loc="payload.unit_id", msg=msg, type="unknown_reference")],
+                f"{command.type} refused: " + "; ".join(e.msg for e in errors),
+                errors,
             )
+        category = self._site.category(file.case.category)
+        sender = self._site.sender(command.sender) if command.sender else None
+        named = cohandling.named(self._site, p.co_handlers)
+        room = file.queued.room if file.queued else None
         assignment = Assignment(
             unit_id=unit.id,
             unit_name=unit.name,
             tier=place.tier,
-            owner_tier=held.owner_tier,
+            owner_tier=held.owner_tier if category else place.tier,
             jurisdiction_id=place.id,
             seq=held.seq + 1,
             reason=AssignmentReason.DISPATCHED,
             assigned_at=now,
+            catalogue_version=self._site.version,
+            why=dispatched_explanation(
+                self._site, file.case, sender, unit, place, room, [c.unit_id for c in named]
+            ),
+            co_handlers=named,
         )
-        files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment, queued=None))
-        due = self._due(assignment, file.case)
-        return assigned(file.case, assignment, command, now, file.whole_case(), due)
+        if not named:
+            assignment = cohandling.with_co_handlers(self._site, file.case, assignment)
+        files.put(replace(file, stage=Stage.ASSIGNED, assignment=assignment, queued=None, parts=()))
+        return self._assigned(file.case, assignment, command, now, file.whole_case())
+
+    def _not_a_unit(self, loc: str, unit_id: str) -> FieldError:
+        msg = f"{unit_id!r} is not a unit of site {self._site.id}"
+        return FieldError(loc=loc, msg=msg, type="unknown_reference")
+
+    # --- lead and co-handlers (主办/协办) --------------------------------------------------
+
+    def _report_part(self, command: ReportPart, now: datetime, files: CaseFiles) -> list[Emit]:
+        """A co-handler reports its part done: on the story, and with its note on the
+        lead's topic, naming the co-handlers still to report. Once none is left, the
+        lead may report the case handled (:data:`router.workflow.GUARDS`)."""
+        file, p = case_file(files, command), command.payload
+        why = workflow_refusal(file.stage, command.type)
+        if why is not None:
+            raise conflict(command, file, why)
+        held = file.assignment
+        if p.seq != held.seq:
+            raise conflict(command, file, f"seq {p.seq} is not its current assignment")
+        if p.unit_id != command.sender or p.unit_id not in {c.unit_id for c in held.co_handlers}:
+            raise conflict(command, file, f"{p.unit_id} is not a co-handler of seq {held.seq}")
+        if p.unit_id in file.parts:
+            raise conflict(command, file, f"{p.unit_id} has reported its part already")
+        file = replace(file, parts=(*file.parts, p.unit_id))
+        files.put(file)
+        payload = PartReportedPayload(
+            unit_id=p.unit_id,
+            seq=p.seq,
+            at=p.at,
+            note=p.note,
+            lead=held.unit_id,
+            pending=list(file.pending()),
+        )
+        story, told = _story_and_told(CasePartReported, payload, file, command, now, "lead")
+        return [story, _to_unit(told, held.unit_id)]
 
     # --- deadlines -------------------------------------------------------------------
 
@@ -645,6 +749,12 @@ class Router:
             log.debug("lapse ignored: %s", why, extra=extra)
             return []
         file = replace(file, lapsed=True)
+        if lapse.kind in (DeadlineKind.DISPATCH, DeadlineKind.ASSIST):
+            # Late, so it cannot close on time; the lapse reaches the room (the queue's
+            # clock) or the co-handler from the escalator. The case does not move: it
+            # waits for its dispatcher, or stays with its lead.
+            files.put(file)
+            return []
         return self._escalate(
             file, message, now, files, AssignmentReason.ESCALATED, lapse.kind, lapse.due_at
         )
@@ -680,7 +790,14 @@ class Router:
         up = held.tier.parent()
         referred = reason is AssignmentReason.REFERRED
         rule = RoutingRule.REFERRED if referred else RoutingRule.ESCALATED
-        to = place(self._site, case, category_of(self._site, case), up, rule) if up else None
+        category = self._site.category(case.category)
+        try:
+            to = place(self._site, case, category_of(self._site, case), up, rule) if up else None
+        except Rejected as unplaced:  # a dispatched case routing cannot place: back to 人工分拨
+            file = replace(file, request=None, suspension=None, parts=())
+            why = QueueReason.NO_CANDIDATE if category else QueueReason.UNKNOWN_CATEGORY
+            detail = f"{reason} from {held.unit_id}, but {unplaced.message}"
+            return self._queue(file, cause, now, files, why, None, detail[:2000])
         payload = EscalatedPayload(
             from_unit_id=held.unit_id,
             from_tier=held.tier,
@@ -710,17 +827,19 @@ class Router:
             catalogue_version=self._site.version,
             why=to.why,
         )
+        assignment = cohandling.with_co_handlers(self._site, case, assignment)
         files.put(
             replace(
-                file, stage=Stage.ASSIGNED, assignment=assignment, request=None, suspension=None
+                file,
+                stage=Stage.ASSIGNED,
+                assignment=assignment,
+                request=None,
+                suspension=None,
+                parts=(),
             )
         )
         whole = file.whole_case()
-        return [
-            escalated,
-            notice,
-            *assigned(case, assignment, cause, now, whole, self._due(assignment, case)),
-        ]
+        return [escalated, notice, *self._assigned(case, assignment, cause, now, whole)]
 
 
 def _story_and_told(

@@ -8,9 +8,10 @@ always the case id, whatever the sender of a command put in its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from router.cohandling import co_assignment
 from router.ports import CaseFile
 from schemas.cases import (
     Assignment,
@@ -74,11 +75,14 @@ def assigned(
     now: datetime,
     whole: Case,
     due: Sequence[Due] = (),
+    co_due: Mapping[str, Sequence[Due]] | None = None,
 ) -> list[Emit]:
     """The assignment: its facts on the case story, the whole case and its clocks'
-    due times on the unit's topic.
+    due times on the unit's topic; and each co-handler's copy (协办, role
+    ``co_handler``) with its own clock (``co_due``) on its own topic.
 
-    Both derive from the same cause and seq; their types keep their ids apart.
+    All derive from the same cause and seq; their types, and a co-handler's unit id,
+    keep their ids apart.
     """
     common = {
         "producer": PRODUCER,
@@ -99,10 +103,22 @@ def assigned(
     )
     extra = {"case_id": case.case_id, "unit_id": assignment.unit_id, "seq": assignment.seq}
     log.info("case assigned", extra=extra)
-    return [
+    out = [
         Emit(topic=CASE_EVENTS.name, key=case.case_id, message=story),
         Emit(topic=assignment_topic(assignment.unit_id).name, key=case.case_id, message=dispatched),
     ]
+    for co in assignment.co_handlers:
+        told = CaseDispatched.derive(
+            CaseDispatchedPayload(
+                assignment=co_assignment(assignment, co),
+                case=whole,
+                due=list((co_due or {}).get(co.unit_id, ())),
+            ),
+            key=(CaseDispatched.TYPE, assignment.seq, "co", co.unit_id),
+            **common,  # type: ignore[arg-type]
+        )
+        out.append(Emit(assignment_topic(co.unit_id).name, case.case_id, told))
+    return out
 
 
 def reply(

@@ -61,6 +61,7 @@ from schemas.commands import (
     RateCase,
     ReferUp,
     ReportHandled,
+    ReportPart,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
@@ -133,9 +134,28 @@ TRANSITIONS: Mapping[str, Transition] = {
         _t(ResumeCase, (S,), (C,), "the wait is over (解挂)"),
         _t(ReturnCase, WORKING, (A, Q), "the holder returns it as misrouted (退回)"),
         _t(DispatchCase, (Q,), (A,), "a dispatcher assigns it from the queue (人工分拨)"),
+        _t(ReportPart, (A, C, S), (A, C, S), "a co-handler reports its part (协办反馈)"),
     )
 }
 """Command type -> its transition: the one table of the loop."""
+
+GUARDS: Mapping[str, str] = {
+    ReportHandled.TYPE: "every co-handler (协办) of the assignment has reported its part",
+}
+"""Command type -> what must also hold, beyond the stage, for it to act (the docs list it)."""
+
+
+def guard_refusal(command_type: str, pending: tuple[str, ...]) -> str | None:
+    """Why ``command_type`` cannot act while the co-handlers ``pending`` have not
+    reported their part; None when it can. The lead's report that the case is handled
+    (处置反馈) waits for every co-handler's (主办/协办)."""
+    if command_type not in GUARDS or not pending:
+        return None
+    return (
+        f"co-handler(s) {', '.join(pending)} have not reported their part: the lead reports "
+        f"it handled once {GUARDS[command_type]}"
+    )
+
 
 assert set(TRANSITIONS) == {c.TYPE for c in COMMANDS}, "every command has its transition"
 
@@ -194,6 +214,7 @@ def is_open(stage: str | None) -> bool:
 
 __all__ = [
     "EVENTS",
+    "GUARDS",
     "OPEN",
     "RECEIVED",
     "REOPENING_REASONS",
@@ -201,6 +222,7 @@ __all__ = [
     "WORKING",
     "Transition",
     "allowed",
+    "guard_refusal",
     "refusal",
     "senders",
     "sources",

@@ -17,7 +17,7 @@ not allow, on the sender's own view topic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -31,6 +31,7 @@ from schemas.commands import (
     RateCase,
     ReferUp,
     ReportHandled,
+    ReportPart,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
@@ -65,6 +66,7 @@ class Relation(StrEnum):
     REPORTING_CHANNEL = "reporting_channel"  # the channel that took the case's report
     OVER_HOLDER = "over_holder"  # its jurisdiction contains the holding unit's (for a
     # queued case, which no unit holds: the unit that held it last)
+    CO_HANDLER = "co_handler"  # a co-handler (协办) of the current assignment
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,26 @@ PERMISSIONS: dict[str, tuple[Rule, ...]] = {
     # unit that held it last, the room that hears of the queue.
     ReturnCase.TYPE: (Rule(SenderRole.UNIT, Relation.HOLDER),),
     DispatchCase.TYPE: (Rule(SenderRole.APPROVER, Relation.OVER_HOLDER),),
+    # Lead and co-handlers (主办/协办): a co-handler reports its own part to the lead.
+    ReportPart.TYPE: (Rule(SenderRole.UNIT, Relation.CO_HANDLER),),
 }
 """Command type -> the rules, any one of which lets a sender send it."""
 
 
-def relates(site: Site, sender: Sender, relation: Relation, case: CaseFacts, holder: str) -> bool:
-    """Whether ``sender`` stands in ``relation`` to ``case``, held by unit ``holder``."""
+def relates(
+    site: Site,
+    sender: Sender,
+    relation: Relation,
+    case: CaseFacts,
+    holder: str,
+    co_handlers: Collection[str] = (),
+) -> bool:
+    """Whether ``sender`` stands in ``relation`` to ``case``, held by unit ``holder``
+    with ``co_handlers`` (协办) beside it."""
     if relation is Relation.HOLDER:
         return sender.id == holder
+    if relation is Relation.CO_HANDLER:
+        return sender.id in co_handlers
     if relation is Relation.JURISDICTION:
         return sender.jurisdiction is not None and site.within(case.grid_id, sender.jurisdiction)
     if relation is Relation.OVER_HOLDER:
@@ -130,7 +144,12 @@ def relates(site: Site, sender: Sender, relation: Relation, case: CaseFacts, hol
 
 
 def refusal(
-    site: Site, command_type: str, sender_id: str | None, case: CaseFacts, holder: str
+    site: Site,
+    command_type: str,
+    sender_id: str | None,
+    case: CaseFacts,
+    holder: str,
+    co_handlers: Collection[str] = (),
 ) -> str | None:
     """Why ``sender_id`` may not send ``command_type`` about ``case``; None when it may."""
     rules = PERMISSIONS.get(command_type)
@@ -140,7 +159,9 @@ def refusal(
     if sender is None:
         return f"sender {sender_id!r} is not known to the site" if sender_id else "no sender"
     for rule in rules:
-        if rule.role is sender.role and relates(site, sender, rule.relation, case, holder):
+        if rule.role is sender.role and relates(
+            site, sender, rule.relation, case, holder, co_handlers
+        ):
             return None
     allowed = " or ".join(f"a {r.role} that is the case's {r.relation}" for r in rules)
     return f"{sender.id} ({sender.role}) may not send {command_type}: only {allowed} may"
@@ -151,6 +172,14 @@ def view_topic(sender: Sender) -> Topic:
     if sender.role is SenderRole.UNIT:
         return assignment_topic(sender.id)
     return reply_topic(sender.id)
+
+
+def own_topic(site: Site, sender_id: str) -> Topic:
+    """Where the sender ``sender_id`` reads (:func:`view_topic`): a unit, or a command room
+    whose dispatch queue's clock warns it. An id the site does not know (the catalogue
+    changed since) is taken for a unit's."""
+    sender = site.sender(sender_id)
+    return view_topic(sender) if sender is not None else assignment_topic(sender_id)
 
 
 def sender_topics(site: Site) -> list[Topic]:
@@ -259,6 +288,7 @@ __all__ = [
     "Rule",
     "channel_topic",
     "grants",
+    "own_topic",
     "processor_principal",
     "refusal",
     "sender_topics",

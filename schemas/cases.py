@@ -57,6 +57,8 @@ class DeadlineKind(StrEnum):
     RESOLVE = "resolve"  # handle within the tier's working days
     REFER = "refer"  # beyond this tier: report up within N working days
     REMIND = "remind"  # lapsed at the top tier: the holder is reminded on a period (督办)
+    DISPATCH = "dispatch"  # queued (人工分拨): the command room assigns it within its limit
+    ASSIST = "assist"  # a co-handler (协办) reports its part within its tier's resolve limit
 
 
 class LimitUnit(StrEnum):
@@ -86,6 +88,8 @@ class RoutingRule(StrEnum):
     ESCALATED = "escalated"  # a deadline lapsed: one tier up (升级)
     REFERRED = "referred"  # the holder reported it beyond its powers: one tier up (上报)
     REWORK = "rework"  # verification failed: the same unit again (返工)
+    RETURNED = "returned"  # the holder returned it (退回): the next unit routing allows
+    DISPATCHED = "dispatched"  # a dispatcher assigned it from the queue (人工分拨)
 
 
 class UnitChoice(StrEnum):
@@ -94,6 +98,7 @@ class UnitChoice(StrEnum):
     TYPED = "typed"  # a unit of the category's department type
     DEFAULT = "default"  # none of that type there: the jurisdiction's default unit (兜底)
     SAME = "same"  # the unit that held it (rework)
+    CHOSEN = "chosen"  # the unit a dispatcher named (人工分拨)
 
 
 class PathStep(Model):
@@ -118,6 +123,23 @@ class Explanation(Model):
     )
 
 
+class Role(StrEnum):
+    """A unit's part in a case several units work (主办/协办)."""
+
+    LEAD = "lead"  # 主办: holds the case, reports it handled once every co-handler has
+    CO_HANDLER = "co_handler"  # 协办: does its part and reports it to the lead
+
+
+class CoHandler(Model):
+    """A unit that co-handles (协办) a case beside the lead, and where it serves."""
+
+    unit_id: UnitId
+    unit_name: Name
+    tier: Tier
+    jurisdiction_id: PlaceId
+    unit_type: Name = Field(description="The department type it was chosen for.")
+
+
 class Assignment(Model):
     """Who holds a case now, and why."""
 
@@ -136,6 +158,17 @@ class Assignment(Model):
     )
     why: Explanation | None = Field(
         default=None, description="Why it went here; none on assignments made before."
+    )
+    role: Role = Field(
+        default=Role.LEAD,
+        description="lead (主办) on the holder's; co_handler (协办) on the copy a co-handler "
+        "receives on its own topic, whose unit_id is then the co-handler's.",
+    )
+    co_handlers: list[CoHandler] = Field(
+        default_factory=list,
+        max_length=8,
+        description="The co-handlers (协办) of this assignment, from the category or the "
+        "dispatcher; the lead reports the case handled once each has reported its part.",
     )
 
 
@@ -524,6 +557,8 @@ class QueueReason(StrEnum):
 
     TOO_MANY_RETURNS = "too_many_returns"  # returned routing.max_returns times
     NO_CANDIDATE = "no_candidate"  # every unit routing could send it to has returned it
+    UNKNOWN_CATEGORY = "unknown_category"  # its category is not in the site's catalogue
+    OFF_MAP = "off_map"  # its point lies in no grid of the site
 
 
 class ReturnPayload(StepPayload):
@@ -565,7 +600,15 @@ class QueuedPayload(Model):
         description="The command room (approver) told, nearest the last holder; none when "
         "the site has none there."
     )
-    seq: Seq = Field(description="The last assignment, the one returned.")
+    seq: Seq = Field(
+        description="The last assignment, the one returned; for a case queued on arrival, "
+        "1, the queue's own (no unit held it)."
+    )
+    detail: Why | None = Field(
+        default=None,
+        description="The reason in words: the unknown category, the site the point is off, "
+        "the returns.",
+    )
     returned_by: list[UnitId] = Field(
         max_length=64, description="Every unit that returned it, in order: never sent back."
     )
@@ -587,3 +630,32 @@ class DispatchPayload(Model):
     unit_id: UnitId = Field(description="The unit the case is assigned to.")
     at: Time
     note: Note | None = Field(default=None, description="Why, for the unit.")
+    co_handlers: list[UnitId] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Units that co-handle it (协办) beside the lead named by unit_id: each is "
+        "told on its own topic and reports its part; none: the category's, if it has any.",
+    )
+
+
+# --- lead and co-handlers (主办/协办) ---------------------------------------------------
+
+
+class PartReportedPayload(StepPayload):
+    """A co-handler reports its part of the case done (协办反馈): to the lead, and on the story.
+
+    ``unit_id`` is the co-handler; ``seq`` the assignment it co-handles."""
+
+    lead: UnitId = Field(description="The lead (主办) holding the case.")
+    pending: list[UnitId] = Field(
+        max_length=8,
+        description="The co-handlers still to report after this one; empty: the lead may "
+        "report the case handled.",
+    )
+
+
+class CasePartReported(Envelope):
+    """A co-handler (协办) reported its part; the lead is told on its own topic."""
+
+    type: Literal["case.part_reported"] = "case.part_reported"
+    payload: PartReportedPayload

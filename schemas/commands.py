@@ -141,10 +141,20 @@ class ReturnCase(Command):
 
 
 class DispatchCase(Command):
-    """A dispatcher (a command room) assigns a queued case to a unit (人工分拨)."""
+    """A dispatcher (a command room) assigns a queued case to a unit (人工分拨), the lead,
+    with co-handlers (协办) beside it if it names any."""
 
     type: Literal["case.dispatch"] = "case.dispatch"
     payload: DispatchPayload
+
+
+class ReportPart(Command):
+    """A co-handler (协办) reports its part of the case done; the lead (主办) may report the
+    case handled once every co-handler has. ``unit_id`` is the co-handler, ``seq`` the
+    assignment it co-handles."""
+
+    type: Literal["case.report_part"] = "case.report_part"
+    payload: StepPayload
 
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -161,5 +171,6 @@ COMMANDS: tuple[type[Command], ...] = (
     ResumeCase,
     ReturnCase,
     DispatchCase,
+    ReportPart,
 )
 """Every command, in the loop's order."""

@@ -224,11 +224,17 @@ class PointPlacement(Model):
 
     Every grid whose closed polygon contains the point, smallest id first; the case's
     grid is the first. More than one: the point was on a boundary they share, and
-    the smallest id won by rule, not by what the resident meant.
+    the smallest id won by rule, not by what the resident meant. None, and
+    ``off_map``: the point lies in no grid; the case's ``grid_id`` is then the site's
+    whole area (the smallest jurisdiction holding every grid) and the router puts it
+    in that area's command room's dispatch queue (人工分拨).
     """
 
-    grids: list[PlaceId] = Field(min_length=1, max_length=16)
+    grids: list[PlaceId] = Field(max_length=16)
     on_boundary: Flag = Field(description="The point lies on a boundary between grids.")
+    off_map: Flag = Field(
+        default=False, description="The point lies in no grid of the site: manual dispatch."
+    )
 
 
 class CaseFacts(Model):

@@ -23,6 +23,7 @@ from schemas.cases import (
     CaseExtensionRequested,
     CaseFollowedUp,
     CaseHandled,
+    CasePartReported,
     CaseQueued,
     CaseRated,
     CaseReceived,
@@ -142,6 +143,7 @@ CASE_EVENTS = Topic(
         CaseLinked,
         CaseReopened,
         CaseFollowedUp,
+        CasePartReported,
     ),
     writers=("router",),
     readers=("escalator", "notifier", "archive"),
@@ -239,6 +241,7 @@ ASSIGNMENTS = Topic(
         CaseReturned,
         CaseLinked,
         CaseReopened,
+        CasePartReported,
         DeadlinePaused,
         DeadlineResumed,
         DeadlineExtended,
@@ -289,10 +292,12 @@ REPLIES_TO = Topic(
         CaseExtensionRequested,
         CaseQueued,
         CaseLinked,
+        DeadlineWarning,
+        DeadlineLapsed,
         CommandAcknowledged,
         CommandRefused,
     ),
-    writers=("router", "intake"),
+    writers=("router", "intake", "escalator"),
     readers=("the sender",),
     description="One topic per sender that is not a unit (a unit reads its assignment topic), "
     "its whole view: for a verifier, the cases handled in its area, to check (case.handled); "
@@ -300,7 +305,8 @@ REPLIES_TO = Topic(
     "and those linked to an open case as duplicates, with its case number (case.linked); for "
     "a command room (approver), the suspensions and extensions its units ask for, to decide "
     "(case.suspension_requested, case.extension_requested), and the cases put in its dispatch "
-    "queue (case.queued), to assign (case.dispatch); for "
+    "queue (case.queued), to assign (case.dispatch), and the warnings and lapse of that "
+    "queue's clock (deadline.warning, deadline.lapsed of kind dispatch); for "
     "every sender, the acknowledgement or refusal of each of its commands.",
     partitions=SENDER_PARTITIONS,
 )

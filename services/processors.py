@@ -104,8 +104,7 @@ def _archive(p: Parts) -> Processor:
     from escalator.clocks import site_calendar
 
     assert p.tx is not None
-    clock = HandlingClock(site_calendar(p.site), p.site.tz, p.site.deadlines.business_hours_end)
-    return Archive(SqlArchiveStore(p.tx), clock)
+    return Archive(SqlArchiveStore(p.tx), HandlingClock(site_calendar(p.site), p.site.tz))
 
 
 REGISTRY: dict[str, ProcessorSpec] = {

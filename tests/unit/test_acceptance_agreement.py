@@ -39,6 +39,7 @@ from router.sql import cases as router_cases
 from schemas.cases import (
     Assignment,
     AssignmentReason,
+    CoHandler,
     DecisionPayload,
     RequestKind,
     RequestReason,
@@ -264,8 +265,11 @@ _STAGE_FOR = {
     "case.resume": Stage.SUSPENDED,
     "case.return": Stage.ASSIGNED,
     "case.dispatch": Stage.QUEUED,
+    "case.report_part": Stage.ACCEPTED,  # by a co-handler of the assignment
 }
 HOLDER = "s.command"
+CO_HANDLER = "s-a.station"
+"""The co-handler (协办) of the held case, for case.report_part."""
 _SENDER_FOR = {
     "case.verify": "s.verify",  # the street's verifier: the held case lies in its street
     "case.rate": "web",  # the channel that took the held case's report
@@ -285,9 +289,12 @@ def stamped(command: Envelope) -> Envelope:
     tests/unit/router/test_permissions.py's.
     """
     payload = command.payload
+    co = command.type == "case.report_part"
     if "unit_id" in type(payload).model_fields:
-        payload = payload.model_copy(update={"unit_id": HOLDER})
-    sender = _SENDER_FOR.get(command.type, HOLDER)
+        payload = payload.model_copy(update={"unit_id": CO_HANDLER if co else HOLDER})
+    if "co_handlers" in type(payload).model_fields:  # units of the site: none generated
+        payload = payload.model_copy(update={"co_handlers": []})
+    sender = CO_HANDLER if co else _SENDER_FOR.get(command.type, HOLDER)
     return command.model_copy(update={"payload": payload, "sender": sender})
 
 
@@ -305,6 +312,15 @@ def router_for(command: Envelope) -> Router:
         reason=AssignmentReason.INITIAL,
         assigned_at=NOW - timedelta(minutes=3),
     )
+    if command.type == "case.report_part":
+        co = CoHandler(
+            unit_id=CO_HANDLER,
+            unit_name="A station",
+            tier=Tier.COMMUNITY,
+            jurisdiction_id="s-a",
+            unit_type="general",
+        )
+        assignment = assignment.model_copy(update={"co_handlers": [co]})
     file = CaseFile.opened(case, assignment)
     file = replace(file, stage=_STAGE_FOR[command.type])
     if isinstance(step, DecisionPayload):  # the request it decides is open

@@ -101,6 +101,14 @@ def test_unknown_category_and_grid_are_both_reported(small_site: Site) -> None:
     assert "urban.nothing" in error.message and "s-a-g9" in error.message
 
 
+def test_an_unknown_category_alone_is_a_case_for_the_dispatch_queue(small_site: Site) -> None:
+    """Not refused: the case keeps the code as given (normalised), gets its id as any
+    report does, and the router queues it (人工分拨)."""
+    case = the_case(small_site, report(category=" Urban.Nothing ")).payload
+    assert case.category == "urban.nothing" and case.case_id.startswith("GF-")
+    assert small_site.category(case.category) is None
+
+
 def test_a_community_is_not_a_grid(small_site: Site) -> None:
     error = refusal(small_site, report(grid_id="s-a"))
     assert [e.loc for e in error.errors] == ["grid_id"]

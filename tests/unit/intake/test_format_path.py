@@ -129,12 +129,20 @@ def test_a_callback_that_is_no_web_url_is_refused(site: Site) -> None:
     assert [e.loc for e in info.value.errors] == ["callback.url"]
 
 
-def test_a_point_off_the_map_is_unroutable(site: Site) -> None:
+def test_a_point_off_the_map_is_a_case_for_manual_dispatch(site: Site) -> None:
     value = example_bytes("grid_app_report.json", point={"lat": 10.0, "lon": 10.0})
+    case = case_of(site, Channel.GRID_APP, value)
+    assert case.grid_id == site.area.id and case.placement is not None
+    assert case.placement.off_map
+
+
+def test_a_point_off_the_map_with_another_problem_names_the_format_field(site: Site) -> None:
+    value = example_bytes(
+        "grid_app_report.json", point={"lat": 10.0, "lon": 10.0}, photos=["file:///x"]
+    )
     with pytest.raises(Rejected) as info:
         case_of(site, Channel.GRID_APP, value)
-    assert info.value.reason is RejectionReason.UNROUTABLE
-    assert [e.loc for e in info.value.errors] == ["point"]
+    assert {e.loc for e in info.value.errors} == {"photos.0", "point"}
 
 
 @pytest.mark.parametrize(

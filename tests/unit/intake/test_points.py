@@ -72,22 +72,37 @@ def test_a_point_on_a_shared_edge_takes_the_smallest_id_and_says_so() -> None:
     assert "mgq-c03-g04-05" in placement.grids and len(placement.grids) >= 2
 
 
-def test_a_point_on_no_grid_is_refused_as_unroutable_without_its_coordinates() -> None:
-    with pytest.raises(Rejected) as info:
-        handle_one(Intake(maigaoqiao()), RawReport.model_validate(data(location=POINT_AWAY)), NOW)
-    refused = info.value
-    assert refused.reason is RejectionReason.UNROUTABLE
-    assert [(e.loc, e.type) for e in refused.errors] == [("location", "no_grid")]
-    assert "31.5" not in refused.message and "118.5" not in refused.message
-    # with another problem, both are named, under that problem's reason
+def test_a_point_on_no_grid_is_a_case_filed_under_the_site_area_for_manual_dispatch() -> None:
+    """Not a dead letter: a case with its id, marked off the map, its grid the site's area
+    (the router queues it for that area's command room)."""
+    site = maigaoqiao()
+    case = _case(site, data(location=POINT_AWAY)).payload
+    assert case.case_id.startswith("GF-")
+    assert case.grid_id == site.area.id == "mgq"
+    assert case.placement is not None and case.placement.off_map
+    assert case.placement.grids == [] and not case.placement.on_boundary
+
+
+def test_a_point_on_no_grid_with_another_problem_is_refused_naming_both() -> None:
+    """Refused for the other problem; the off-map point is named, never its coordinates."""
     with pytest.raises(Rejected) as info:
         handle_one(
             Intake(maigaoqiao()),
-            RawReport.model_validate(data(location=POINT_AWAY, category="no.such")),
+            RawReport.model_validate(data(location=POINT_AWAY, external_id="  ")),
             NOW,
         )
-    assert info.value.reason is RejectionReason.UNKNOWN_REFERENCE
-    assert {e.loc for e in info.value.errors} == {"category", "location"}
+    refused = info.value
+    assert refused.reason is RejectionReason.INVALID
+    assert {(e.loc, e.type) for e in refused.errors} == {
+        ("external_id", "blank"),
+        ("location", "no_grid"),
+    }
+    assert "31.5" not in refused.message and "118.5" not in refused.message
+
+
+def test_an_unknown_category_and_a_point_on_no_grid_is_still_a_case() -> None:
+    case = _case(maigaoqiao(), data(location=POINT_AWAY, category="no.such")).payload
+    assert case.category == "no.such" and case.placement is not None and case.placement.off_map
 
 
 POINT_AWAY = {"lat": 31.5, "lon": 118.5}  # west of the street's map

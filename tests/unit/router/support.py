@@ -34,6 +34,7 @@ from schemas.commands import (
     RateCase,
     ReferUp,
     ReportHandled,
+    ReportPart,
     RequestExtension,
     RequestSuspension,
     ResumeCase,
@@ -217,10 +218,30 @@ def return_case(
     return _command(ReturnCase, case_id, payload, ("return", n), sender or unit_id)
 
 
-def dispatch(case_id: str, unit_id: str, n: object = 0, sender: str = APPROVER) -> Envelope:
-    """A dispatcher (the street's command room) assigns the queued case to ``unit_id``."""
-    payload = DispatchPayload(unit_id=unit_id, at=T0, note="yours: the lane is a street road")
+def dispatch(
+    case_id: str,
+    unit_id: str,
+    n: object = 0,
+    sender: str = APPROVER,
+    co_handlers: tuple[str, ...] = (),
+) -> Envelope:
+    """A dispatcher (the street's command room) assigns the queued case to ``unit_id``,
+    the lead, with ``co_handlers`` (协办) beside it."""
+    payload = DispatchPayload(
+        unit_id=unit_id,
+        at=T0,
+        note="yours: the lane is a street road",
+        co_handlers=list(co_handlers),
+    )
     return _command(DispatchCase, case_id, payload, ("dispatch", n), sender)
+
+
+def report_part(
+    case_id: str, unit_id: str, seq: int = 1, n: object = 0, sender: str | None = None
+) -> Envelope:
+    """A co-handler (协办) reports its part done, with a note for the lead."""
+    payload = step(case_id, unit_id, seq, "hydrant checked")
+    return _command(ReportPart, case_id, payload, ("part", n), sender or unit_id)
 
 
 def deadline(

@@ -8,7 +8,14 @@ import pytest
 
 from router.core import Router
 from router.memory import MemoryCaseStore
-from schemas.cases import AssignmentReason, CaseAssigned, CaseDispatched, Stage
+from schemas.cases import (
+    AssignmentReason,
+    CaseAssigned,
+    CaseDispatched,
+    CaseQueued,
+    QueueReason,
+    Stage,
+)
 from schemas.catalogue import RoutingMode, Site
 from schemas.codec import encode
 from schemas.deadletter import Rejected, RejectionReason
@@ -125,15 +132,29 @@ def test_the_same_input_gives_byte_identical_output(tiny: Site) -> None:
     assert [encode(e.message) for e in outputs[0]] == [encode(e.message) for e in outputs[1]]
 
 
-def test_unknown_category_is_refused_naming_case_and_field(
+def test_an_unknown_category_goes_to_the_dispatch_queue_not_a_dead_letter(
     router: Router, store: MemoryCaseStore
 ) -> None:
-    with pytest.raises(Rejected) as caught:
-        act(router, received(case(category="street.nonsense")), LATER)
-    assert caught.value.reason is RejectionReason.UNKNOWN_REFERENCE
-    assert "GF-1" in caught.value.message and "street.nonsense" in caught.value.message
-    assert [e.loc for e in caught.value.errors] == ["category"]
-    assert file_of(store, "GF-1") is None
+    """Nothing dropped: the case is opened, queued for the command room nearest its grid
+    (community A's, over s-a-g1) with the reason, and no unit is assigned."""
+    out = act(router, received(case(category="street.nonsense")), LATER)
+    assert [(e.topic, e.message.type) for e in out] == [
+        (CASE_EVENTS.name, "case.queued"),
+        ("gridflow.replies.s-a.approve", "case.queued"),
+    ]
+    queued = out[0].message
+    assert isinstance(queued, CaseQueued)
+    p = queued.payload
+    assert (p.reason, p.room, p.seq, p.returned_by) == (
+        QueueReason.UNKNOWN_CATEGORY,
+        "s-a.approve",
+        1,
+        [],
+    )
+    assert p.detail == "unknown category street.nonsense"
+    file = file_of(store, "GF-1")
+    assert file is not None and file.stage is Stage.QUEUED and file.queued is not None
+    assert file.assignment.unit_id == "s-a.station"  # stands for the room: never told
 
 
 @pytest.mark.parametrize("grid", ["s-a", "s", "nowhere"])
@@ -145,7 +166,9 @@ def test_a_case_not_in_a_grid_is_refused(router: Router, grid: str) -> None:
     assert [e.loc for e in caught.value.errors] == ["grid_id"]
 
 
-def test_unknown_category_and_grid_are_named_together(router: Router) -> None:
+def test_an_unknown_category_and_grid_are_refused_naming_the_grid(router: Router) -> None:
+    """A grid the site does not know is no point to place: refused (intake refuses it
+    first); the category is named beside it."""
     with pytest.raises(Rejected) as caught:
         act(router, received(case(category="x.y", grid="nowhere")), LATER)
     assert [e.loc for e in caught.value.errors] == ["category", "grid_id"]

@@ -37,6 +37,7 @@ from tests.unit.router.support import (
     received,
     refer_up,
     report_handled,
+    report_part,
     request_extension,
     request_suspension,
     resume,
@@ -89,6 +90,15 @@ def _queued(r: Router) -> Router:
     return _to(r, return_case("GF-1", HOLDER), return_case("GF-1", "s.command", seq=2))
 
 
+CO = "s-a.station"
+"""The co-handler (协办) a dispatcher names beside the holder."""
+
+
+def _co_handled(r: Router) -> Router:
+    """Queued, then dispatched to s.urban (seq 3) with s-a.station co-handling."""
+    return _to(_queued(r), dispatch("GF-1", HOLDER, co_handlers=(CO,)))
+
+
 Setup = Callable[[Router], Router]
 Make = Callable[[str], Envelope]
 
@@ -116,6 +126,10 @@ COMMAND_CASES: dict[str, tuple[Setup, Make]] = {
     "case.resume": (_suspended, lambda who: resume("GF-1", HOLDER, sender=who, n=who)),
     "case.return": (lambda r: r, lambda who: return_case("GF-1", HOLDER, sender=who, n=who)),
     "case.dispatch": (_queued, lambda who: dispatch("GF-1", HOLDER, sender=who, n=who)),
+    "case.report_part": (
+        _co_handled,
+        lambda who: report_part("GF-1", CO, seq=3, sender=who, n=who),
+    ),
 }
 
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -135,6 +149,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "case.return": (HOLDER,),
     # the command rooms over the unit that held it last (s.command, the street's)
     "case.dispatch": ("s.approve", "d.approve"),
+    "case.report_part": (CO,),  # a co-handler of the current assignment
 }
 REFUSED: dict[str, tuple[str, ...]] = {
     "case.accept": ("s.command", "s-a-g1.leader", "s.verify", "d.supervise", "grid-app"),
@@ -157,6 +172,8 @@ REFUSED: dict[str, tuple[str, ...]] = {
     "case.return": ("s.command", "s.approve", "s.verify", "d.supervise", "grid-app"),
     # never a unit (not even a returner taking it back), nor a room below the last holder
     "case.dispatch": (HOLDER, "s.command", "s-a.approve", "s.verify", "d.supervise"),
+    # never the lead, nor a unit that does not co-handle it, nor its command room
+    "case.report_part": (HOLDER, "s.command", "s-a-g1.leader", "s.approve", "grid-app"),
 }
 
 
@@ -181,8 +198,12 @@ def test_allowed(kind: str, sender: str, held: Router, store: MemoryCaseStore) -
         e.message.event_id for e in out if e.topic == "gridflow.cases.events"
     ]
     assert answer.message.payload.events  # it did something to the story
+    unit = held._site.sender(sender)
+    assert unit is not None
     assert answer.topic == (
-        f"gridflow.assignments.{sender}" if sender == HOLDER else f"gridflow.replies.{sender}"
+        f"gridflow.assignments.{sender}"
+        if unit.role is SenderRole.UNIT
+        else f"gridflow.replies.{sender}"
     )
 
 

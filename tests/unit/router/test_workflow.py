@@ -27,6 +27,7 @@ from schemas.cases import (
     Assignment,
     AssignmentReason,
     CaseReopened,
+    CoHandler,
     QueueReason,
     ReopenCause,
     RequestKind,
@@ -55,6 +56,7 @@ from tests.unit.router.support import (
     received,
     refer_up,
     report_handled,
+    report_part,
     request_extension,
     request_suspension,
     resume,
@@ -81,7 +83,10 @@ MAKE: dict[str, Callable[[], Envelope]] = {
     "case.resume": lambda: resume("GF-1", HOLDER),
     "case.return": lambda: return_case("GF-1", HOLDER),
     "case.dispatch": lambda: dispatch("GF-1", "s.command"),
+    "case.report_part": lambda: report_part("GF-1", CO),
 }
+CO = "s-a.station"
+"""A co-handler (协办) of GF-1, on the files made for case.report_part."""
 
 
 def _file_at(stage: Stage, kind: str) -> CaseFile:
@@ -98,6 +103,15 @@ def _file_at(stage: Stage, kind: str) -> CaseFile:
         reason=AssignmentReason.INITIAL,
         assigned_at=T0,
     )
+    if kind == "case.report_part":
+        co = CoHandler(
+            unit_id=CO,
+            unit_name="A station",
+            tier=Tier.COMMUNITY,
+            jurisdiction_id="s-a",
+            unit_type="general",
+        )
+        assignment = assignment.model_copy(update={"co_handlers": [co]})
     file = replace(CaseFile.opened(c, assignment), stage=stage)
     if kind == "case.decide_request":
         request = OpenRequest(
@@ -287,6 +301,9 @@ def _command(kind: str, file: CaseFile, site: Site, n: int, last_request: str) -
         "case.return": lambda: return_case("GF-1", unit, seq, n=n),
         "case.dispatch": lambda: (
             dispatch("GF-1", "s.urban", n=n, sender=room_id) if room_id else None
+        ),
+        "case.report_part": lambda: (
+            report_part("GF-1", co[0], seq, n=n) if (co := file.pending()) else None
         ),
     }
     return makers[kind]()

@@ -62,7 +62,8 @@ def reports(site: Site, tag: str = "t") -> tuple[list[bytes], list[bytes], set[s
     template = json.loads(good[0])
     bad = [
         b"<workorder id='1'>",
-        json.dumps({**template, "external_id": "bad-1", "category": "no.such"}).encode(),
+        # an unknown grid (an unknown category alone goes to the dispatch queue instead)
+        json.dumps({**template, "external_id": "bad-1", "grid_id": "zs-nowhere"}).encode(),
         json.dumps({k: v for k, v in template.items() if k != "description"}).encode(),
         json.dumps(
             {**template, "external_id": "bad-3", "reported_at": "2026-03-09T09:00:00+08:00"}

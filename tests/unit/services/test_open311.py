@@ -210,7 +210,6 @@ def test_post_without_a_valid_key_is_403(
         ({"phone": "call me"}, "phone"),
         ({"attribute[request_type]": "praise"}, "attribute[request_type]"),
         ({"attribute[colour]": "red"}, "attribute[colour]"),
-        ({"lat": "10", "long": "10"}, "lat"),  # a point on no grid of the site
     ],
 )
 def test_post_refusals_are_400_naming_the_field(
@@ -221,6 +220,16 @@ def test_post_refusals_are_400_naming_the_field(
     assert response.status_code == 400
     assert any(e["description"].startswith(named) for e in errors), errors
     assert publisher.sent == []
+
+
+def test_a_point_on_no_grid_is_taken_for_manual_dispatch(
+    client: TestClient, publisher: Recording
+) -> None:
+    """Not refused: it becomes a case like any other, which the router queues for the
+    command room (人工分拨)."""
+    response = client.post("/requests.json", data=FORM | {"lat": "10", "long": "10"})
+    assert response.status_code == 200, response.text
+    assert len(publisher.sent) == 1
 
 
 def test_every_refused_field_is_its_own_error(client: TestClient) -> None:

@@ -102,7 +102,8 @@ def raw_report(site: Site, n: int, **changes: Any) -> dict[str, Any]:
 
 def refused_reports(site: Site) -> list[bytes]:
     """Reports the pipeline refuses, each carrying someone's personal data (n >= 90)."""
-    unknown = raw_report(site, 90, external_id="pii-bad-90", category="no.such")
+    # an unknown grid (an unknown category alone goes to the dispatch queue, not here)
+    unknown = raw_report(site, 90, external_id="pii-bad-90", grid_id="zs-nowhere")
     bad_phone = raw_report(site, 91, external_id="pii-bad-91")
     bad_phone["reporter"]["phone"] = f"call {person(91)['name']}"
     p = person(92)
