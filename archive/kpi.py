@@ -478,13 +478,20 @@ def totals(figures: Iterable[Figures], group: str = ALL, period: str = ALL) -> F
 
 
 class HandlingClock:
-    """Working days from the first dispatch to the last handling report, counted from
-    the day after (as Chinese law counts periods), in the site's local days: the
-    ``handling_days`` the archive stamps on each case row it projects."""
+    """The archive's reckoning on the site's calendar, stamped on each case row it
+    projects: ``handling_days``, the working days from the first dispatch to the last
+    handling report, counted from the day after (as Chinese law counts periods), in the
+    site's local days; and ``due_at``, the current assignment's due time moved by the
+    extensions approved for it (escalator.suspension.Counting.extended's rule: the end
+    of the N-th working day after the day it was due; tests/unit/archive/test_kpi.py
+    checks they agree)."""
 
-    def __init__(self, calendar: WorkingCalendar, tz: tzinfo) -> None:
+    def __init__(
+        self, calendar: WorkingCalendar, tz: tzinfo, business_hours_end: time | None = None
+    ) -> None:
         self.calendar = calendar
         self.tz = tz
+        self.business_hours_end = business_hours_end
         self._memo: dict[tuple[date, date], int] = {}
 
     def days(self, row: CaseRow) -> int | None:
@@ -499,10 +506,25 @@ class HandlingClock:
             found = self._memo[span] = self.calendar.working_days_between(*span)
         return found
 
+    def extended(self, due: datetime, working_days: int) -> datetime:
+        """The due time ``working_days`` more working days give a clock due at ``due``."""
+        last_instant = due.astimezone(self.tz) - timedelta(microseconds=1)
+        close, tz = self.business_hours_end, self.tz
+        return self.calendar.reckon(last_instant, working_days, close, tz).due_at
+
+    def due(self, row: CaseRow) -> datetime | None:
+        base = row.assignment_due_at
+        if base is None:  # archived before revision 0014: as it was
+            return row.due_at
+        return self.extended(base, row.extension_days) if row.extension_days else base
+
     def stamp(self, row: CaseRow) -> CaseRow:
-        """The row with its ``handling_days`` worked out (itself when unchanged)."""
-        days = self.days(row)
-        return row if row.handling_days == days else replace(row, handling_days=days)
+        """The row with its ``handling_days`` and ``due_at`` worked out (itself when
+        unchanged)."""
+        days, due = self.days(row), self.due(row)
+        if row.handling_days == days and row.due_at == due:
+            return row
+        return replace(row, handling_days=days, due_at=due)
 
 
 __all__ = [

@@ -19,7 +19,11 @@ paces). :func:`project` therefore accepts any event first and follows these rule
   ``assigned`` again) because a newer event says so, never because an old one
   arrived late, and no timestamp is lost when it does.
 - Holder (``unit_id``, ``tier``, ``owner_tier``): the assignment with the highest
-  ``seq``, whatever the arrival order.
+  ``seq``, whatever the arrival order; ``due_at`` is its resolve (or refer) due time,
+  moved by the extensions approved for it (``case.extended``: their working days add
+  up in ``extension_days``, and the archive stamps the due time they give). A
+  suspension does not move it here: the escalator restarts the clock on resume with
+  the time it had left, which the archive does not see.
 - Timestamps: ``assigned_at`` is the first assignment; ``accepted_at``,
   ``handled_at`` and ``verified_at`` (a passed check only) the latest, i.e. the
   step that finished the loop.
@@ -44,6 +48,7 @@ from schemas.cases import (
     CaseAssigned,
     CaseClosed,
     CaseEscalated,
+    CaseExtended,
     CaseFollowedUp,
     CaseHandled,
     CaseQueued,
@@ -107,6 +112,8 @@ class CaseRow:
     resolved: bool | None = None  # the resident says the matter is solved (解决)
     handling_days: int | None = None  # working days, first dispatch to last handling report:
     # not folded from an event but stamped by the archive (archive.kpi.HandlingClock)
+    assignment_due_at: datetime | None = None  # the current assignment's due_at as dispatched
+    extension_days: int = 0  # working days the command room added to it since (延期)
 
 
 def _first(old: datetime | None, new: datetime) -> datetime:
@@ -157,13 +164,16 @@ def _assigned(row: CaseRow, e: CaseAssigned) -> CaseRow:
     if a.seq == 1:
         row = replace(row, accept_due_at=_due(e, DeadlineKind.ACCEPT))
     if a.seq >= row.seq:
+        due = _due(e, DeadlineKind.RESOLVE, DeadlineKind.REFER)
         row = replace(
             row,
             unit_id=a.unit_id,
             tier=a.tier.value,
             owner_tier=a.owner_tier.value,
             seq=a.seq,
-            due_at=_due(e, DeadlineKind.RESOLVE, DeadlineKind.REFER),
+            due_at=due,
+            assignment_due_at=due,
+            extension_days=row.extension_days if a.seq == row.seq else 0,
         )
     # a rework goes back to a unit that has accepted the case already (router.workflow)
     stage = Stage.ACCEPTED if a.reason in REOPENING_REASONS else Stage.ASSIGNED
@@ -234,6 +244,16 @@ def _suspended(row: CaseRow, e: CaseSuspended) -> CaseRow:
     return _staged(row, Stage.SUSPENDED, e)
 
 
+def _extended(row: CaseRow, e: CaseExtended) -> CaseRow:
+    """An approved extension of the current assignment: its working days are added up,
+    and the archive stamps the due time they give (archive.kpi.HandlingClock), as the
+    escalator moves the clock (escalator.suspension.extended)."""
+    p = e.payload
+    if row.stage == Stage.CLOSED.value or (p.seq, p.unit_id) != (row.seq, row.unit_id):
+        return row
+    return replace(row, extension_days=row.extension_days + p.working_days)
+
+
 def _resumed(row: CaseRow, e: CaseResumed) -> CaseRow:
     return _staged(row, Stage.ACCEPTED, e)
 
@@ -273,6 +293,7 @@ FOLDS: dict[type[Envelope], Callable[[CaseRow, Any], CaseRow]] = {
     CaseClosed: _closed,
     CaseEscalated: _escalated,
     CaseSuspended: _suspended,
+    CaseExtended: _extended,
     CaseResumed: _resumed,
     CaseQueued: _queued,
     CaseLinked: _linked,

@@ -132,6 +132,9 @@ archive_cases = Table(
     Column("resolved", Boolean),
     # added by revision 0012: stamped by the archive (archive.kpi.HandlingClock)
     Column("handling_days", Integer),
+    # added by revision 0014: an approved extension moves due_at (archive.projection)
+    Column("assignment_due_at", UtcDateTime),
+    Column("extension_days", Integer, nullable=False, server_default=text("0")),
     Index(None, "channel", "external_id"),  # a case by its hotline work-order number
     Index(None, "unit_id", "stage"),  # a unit's open cases
 )

@@ -145,7 +145,10 @@ def archive_throughput(
     broker.create_topics(t.name for t in CATALOGUE)
     tx = Transaction(engine)
     site = load_site()
-    archive = Archive(SqlArchiveStore(tx), HandlingClock(site_calendar(site), site.tz))
+    archive = Archive(
+        SqlArchiveStore(tx),
+        HandlingClock(site_calendar(site), site.tz, site.deadlines.business_hours_end),
+    )
     runner = BatchRunner(archive, tx, MemorySink(broker, lambda: now), Metrics())
     started = time.perf_counter()
     for i in range(0, len(records), batch):
@@ -210,7 +213,7 @@ def synthetic_rows(n: int, seed: int = 10) -> list[CaseRow]:
     """``n`` case rows over 60 units and a quarter of 2026, a mix of every stage."""
     rng = random.Random(seed)
     site = load_site()
-    clock = HandlingClock(site_calendar(site), site.tz)
+    clock = HandlingClock(site_calendar(site), site.tz, site.deadlines.business_hours_end)
     units = [f"u{u:02d}" for u in range(60)]
     tiers = ["grid", "community", "street", "district"]
     channels = ["hotline_12345", "grid_app", "web"]

@@ -25,7 +25,7 @@ def rebuild() -> None:
 
     settings = _settings()
     site = load_site(settings.site)
-    clock = HandlingClock(site_calendar(site), site.tz)
+    clock = HandlingClock(site_calendar(site), site.tz, site.deadlines.business_hours_end)
     n = rebuild_cases(make_engine(settings.database_url), clock)
     console.print(f"archive_cases rebuilt: {n} cases")
 

@@ -104,7 +104,8 @@ def _archive(p: Parts) -> Processor:
     from escalator.clocks import site_calendar
 
     assert p.tx is not None
-    return Archive(SqlArchiveStore(p.tx), HandlingClock(site_calendar(p.site), p.site.tz))
+    clock = HandlingClock(site_calendar(p.site), p.site.tz, p.site.deadlines.business_hours_end)
+    return Archive(SqlArchiveStore(p.tx), clock)
 
 
 REGISTRY: dict[str, ProcessorSpec] = {

@@ -28,7 +28,8 @@ def archive_story(
 ) -> list[Envelope]:
     """Run ``steps`` through a router and archive its inputs and story; the archived."""
     router = Router(site, MemoryCaseStore())
-    archive = Archive(store, HandlingClock(site_calendar(site), site.tz))
+    clock = HandlingClock(site_calendar(site), site.tz, site.deadlines.business_hours_end)
+    archive = Archive(store, clock)
     kept: list[Envelope] = []
     for message, now in steps:
         [outcome] = router.handle([Inbound(message, now)])

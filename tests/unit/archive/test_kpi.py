@@ -34,8 +34,8 @@ def by_unit_month() -> dict[tuple[str, str], Figures]:
 # s.urban, 2026-04: received C7 = 1, open: completion 0/1; acceptance C7 1/1; nothing due by
 #   AS_OF.
 # s.command, 2026-03: received C5 = 1, closed: completion 1/1; acceptance 1/1; on-time
-#   completion 1/1 (handled 3-4 12:00, due 3-5); follow-up: not contacted: response 0/1, resolution not asked; rating 4:
-#   1/1; handling 3-2 -> 3-4 = 2 days, mean 2.0, p90 2.
+#   completion 1/1 (handled 3-4 12:00, due 3-5); follow-up: not contacted: response 0/1,
+#   resolution not asked; rating 4: 1/1; handling 3-2 -> 3-4 = 2 days, mean 2.0, p90 2.
 # s.command, 2026-04: received C6 = 1, open: completion 0/1; its acceptance is not settled:
 #   none counted.
 EXPECTED = {
