@@ -35,7 +35,7 @@ from intake import normalise
 from intake.formats import renamed, to_raw
 from schemas.access import view_topic
 from schemas.cases import CaseReceived
-from schemas.catalogue import Site
+from schemas.catalogue import Site, SiteSource
 from schemas.codec import field_errors
 from schemas.commands import Command
 from schemas.deadletter import FieldError, Rejected, RejectionReason
@@ -270,8 +270,11 @@ class Intake:
 
     name = PRODUCER
 
-    def __init__(self, site: Site, max_bytes: int = MAX_VALUE_BYTES) -> None:
+    def __init__(
+        self, site: Site, max_bytes: int = MAX_VALUE_BYTES, sites: SiteSource | None = None
+    ) -> None:
         self.site = site
+        self._sites = sites  # a changed catalogue taken up while running, if any
         self.max_bytes = max_bytes
         self.topics: tuple[str, ...] = (
             *(report_topic(s.id).name for s in site.all_senders() if s.channel is not None),
@@ -284,6 +287,8 @@ class Intake:
         return self.max_bytes
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        if self._sites is not None and (site := self._sites.changed()) is not None:
+            self.site = site  # between batches: the whole batch is checked on one catalogue
         out: list[Outcome] = []
         for item in batch:
             try:

@@ -88,7 +88,7 @@ from schemas.cases import (
     SupervisionPayload,
     SuspensionRequested,
 )
-from schemas.catalogue import Sender, Site
+from schemas.catalogue import Sender, Site, SiteSource
 from schemas.commands import (
     AcceptCase,
     Command,
@@ -146,8 +146,10 @@ class Router:
         store: CaseStore,
         calendar: WorkingCalendar | None = None,
         calendars: CalendarSource | None = None,
+        sites: SiteSource | None = None,
     ) -> None:
         self._site = site
+        self._sites = sites  # a changed catalogue taken up while running, if any
         self._store = store
         self._calendar = calendar or site_calendar(site)
         self._calendars = calendars  # a new notice taken up while running, if any
@@ -175,6 +177,9 @@ class Router:
         }
 
     def handle(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        if self._sites is not None and (site := self._sites.changed()) is not None:
+            self._site = site  # between batches: the whole batch is routed on one catalogue
+            self._calendar = site_calendar(site)
         if self._calendars is not None and (calendar := self._calendars.changed()) is not None:
             self._calendar = calendar  # the due times told from this batch on
         ids = {m.case_id for m in (i.message for i in batch) if isinstance(m, Envelope)}

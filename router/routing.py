@@ -43,8 +43,10 @@ def _unknown(loc: str, msg: str) -> FieldError:
 
 
 def category_of(site: Site, case: Case) -> Category:
-    """The case's category, or a rejection naming the unknown code."""
-    category = site.category(case.category)
+    """The case's category as it applies in its grid (a routing override there may give
+    it another owner type or tier: :meth:`Site.category_at`), or a rejection naming
+    the unknown code."""
+    category = site.category_at(case.category, case.grid_id)
     if category is None:
         msg = f"category {case.category!r} is not in site {site.id}"
         raise Rejected(
@@ -55,8 +57,9 @@ def category_of(site: Site, case: Case) -> Category:
     return category
 
 
-def holder_tier(site: Site, category: Category) -> Tier:
-    """The tier that first holds a case of ``category``.
+def holder_tier(site: Site, category: Category, mode: RoutingMode | None = None) -> Tier:
+    """The tier that first holds a case of ``category``, routed in ``mode`` (default:
+    the site's; a routing override may set another: :meth:`Site.mode_at`).
 
     Flat routing (002) sends it straight to the owning tier. Stepwise routing (000,
     004) lets matters owned above the entry tier enter there: the street holds
@@ -64,16 +67,16 @@ def holder_tier(site: Site, category: Category) -> Tier:
     """
     owner = category.tier
     entry = site.routing.entry_tier
-    if site.routing.mode is RoutingMode.FLAT or owner.rank <= entry.rank:
+    if (mode or site.routing.mode) is RoutingMode.FLAT or owner.rank <= entry.rank:
         return owner
     return entry
 
 
-def initial_rule(site: Site, category: Category) -> RoutingRule:
+def initial_rule(site: Site, category: Category, mode: RoutingMode | None = None) -> RoutingRule:
     """The rule of a first dispatch: flat, the owner tier, or the entry tier."""
-    if site.routing.mode is RoutingMode.FLAT:
+    if (mode or site.routing.mode) is RoutingMode.FLAT:
         return RoutingRule.FLAT
-    if holder_tier(site, category) is category.tier:
+    if holder_tier(site, category, mode) is category.tier:
         return RoutingRule.OWNER_TIER
     return RoutingRule.ENTRY_TIER
 
@@ -88,7 +91,7 @@ def place(site: Site, case: Case, category: Category, tier: Tier, rule: RoutingR
     The placement is a function of the catalogue, the grid, the category, the tier
     and the rule alone, so it is worked out once per such key and catalogue
     (:meth:`Site.memo`); its parts are immutable. Then a decision is a look-up."""
-    key = ("place", case.grid_id, category.code, tier, rule)
+    key = ("place", case.grid_id, category.code, category.unit_type, tier, rule)
     found = site.memo(key, lambda: _place(site, case.grid_id, category, tier, rule))
     if found is None:
         raise Rejected(
@@ -111,6 +114,7 @@ def _place(
     text = " ".join(
         (
             _rule_text(rule, category, tier),
+            _override_text(site, grid_id, category),
             _unit_text(choice, unit, where, category.unit_type),
             _nested_text(grid_id, where, tier),
             f"Catalogue {site.version}.",
@@ -199,6 +203,22 @@ def _rule_text(rule: RoutingRule, category: Category, tier: Tier) -> str:
     return f"Escalation (升级): a deadline lapsed; one tier up, to the {tier}."
 
 
+def _override_text(site: Site, grid_id: str, category: Category) -> str:
+    o = site.routing_override(grid_id, category.code)
+    if o is None:
+        return ""
+    where = site.jurisdiction(o.jurisdiction)
+    at = f"{where.name} ({where.id}, {where.tier})" if where else o.jurisdiction
+    sets = [
+        *([f"owner type {o.unit_type}"] if o.unit_type else []),
+        *([f"owner tier {o.tier}"] if o.tier else []),
+        *([f"{o.mode} mode"] if o.mode else []),
+    ]
+    return (
+        f"Routing override {o.name} of {at} applies: {', '.join(sets)} instead of the site's rule."
+    )
+
+
 def _unit_text(choice: UnitChoice, unit: Unit, where: Jurisdiction, unit_type: str) -> str:
     at = f"{where.name} ({where.id}, {where.tier})"
     if choice is UnitChoice.TYPED:
@@ -227,8 +247,9 @@ def initial_placement(site: Site, case: Case) -> tuple[Category, Placement]:
         message = f"case {case.case_id}: " + "; ".join(e.msg for e in errors)
         raise Rejected(RejectionReason.UNKNOWN_REFERENCE, message, errors)
     category = category_of(site, case)
-    tier = holder_tier(site, category)
-    return category, place(site, case, category, tier, initial_rule(site, category))
+    mode = site.mode_at(case.grid_id, case.category)
+    tier = holder_tier(site, category, mode)
+    return category, place(site, case, category, tier, initial_rule(site, category, mode))
 
 
 def first_assignment(site: Site, case: Case, now: datetime) -> Assignment:

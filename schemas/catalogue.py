@@ -28,7 +28,7 @@ from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -136,13 +136,6 @@ class Category(Model):
     group: str = Field(description="The major class (大类) it belongs to.")
     tier: Tier = Field(description="The lowest tier whose duty it is.")
     unit_type: str
-    co_handlers: list[str] = Field(
-        default_factory=list,
-        max_length=8,
-        description="Department types that co-handle it (协办) beside the lead (主办, "
-        "unit_type): each the unit of its type serving the case's grid at the lead's tier "
-        "(else one tier up).",
-    )
 
 
 class RoutingMode(StrEnum):
@@ -160,13 +153,6 @@ class TierDeadlines(Model):
     )
     resolve: int = Field(ge=0, description="Working days to handle (办结).")
     refer: int = Field(ge=0, description="Working days to report a matter beyond this tier up.")
-    dispatch: int = Field(
-        default=0,
-        ge=0,
-        description="Working days a command room of this tier has to assign a case of its "
-        "dispatch queue (人工分拨); 0, the default, is the same-day acceptance rule (当天受理) "
-        "applied to the room.",
-    )
 
     def limit(self, kind: DeadlineKind) -> Limit:
         return Limit(amount=getattr(self, kind.value), unit=LimitUnit.WORKING_DAYS)
@@ -390,6 +376,36 @@ class DuplicatePolicy(Model):
     )
 
 
+class RoutingOverride(Model):
+    """A jurisdiction's own rule for some categories (or all), over the site's.
+
+    For a case whose grid lies within ``jurisdiction`` and whose category it names
+    (none named: every category), the category is owned by ``unit_type`` at ``tier``
+    instead of the catalogue's, and routed in ``mode`` instead of the site's. Of
+    several that match, the one whose jurisdiction is nearest the grid wins, and at
+    one jurisdiction the one that names the category (:meth:`Site.routing_override`).
+    """
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        max_length=64,
+        description="Named in the explanation of every assignment it shapes.",
+    )
+    jurisdiction: PlaceId
+    categories: list[CategoryCode] = Field(
+        default_factory=list, description="The categories it applies to; none: every one."
+    )
+    unit_type: str | None = Field(default=None, description="The owning department type.")
+    tier: Tier | None = Field(default=None, description="The tier whose duty it is.")
+    mode: RoutingMode | None = Field(default=None, description="Stepwise or flat, here.")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> RoutingOverride:
+        if self.unit_type is None and self.tier is None and self.mode is None:
+            raise ValueError(f"routing override {self.name}: sets none of unit_type, tier, mode")
+        return self
+
+
 class Routing(Model):
     mode: RoutingMode = RoutingMode.STEPWISE
     entry_tier: Tier = Field(
@@ -402,6 +418,11 @@ class Routing(Model):
         le=10,
         description="Returns (退回) a case may have before it goes to the command room's "
         "dispatch queue (人工分拨) instead of on to the next unit; 0 queues at the first.",
+    )
+    overrides: list[RoutingOverride] = Field(
+        default_factory=list,
+        description="Per-jurisdiction rules: another owner type, tier or mode for some "
+        "categories in a street, district, community or grid.",
     )
 
 
@@ -471,14 +492,10 @@ class Site(Model):
         problems.extend(self._senders_consistent(places))
         problems.extend(self._overrides_consistent(places))
         types = {t for u in self.units for t in u.unit_types}
+        problems.extend(self._routing_overrides_consistent(places, types))
         for c in self.categories:
             if c.unit_type not in types:
                 problems.append(f"category {c.code}: no unit has type {c.unit_type}")
-            for t in c.co_handlers:
-                if t not in types or t == c.unit_type:
-                    problems.append(
-                        f"category {c.code}: co-handler type {t} is no unit's, or the lead's"
-                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -516,6 +533,39 @@ class Site(Model):
         for twice in sorted({c for c in channels if channels.count(c) > 1}):
             # the channel's report topic proves where a report came from: one writer each
             problems.append(f"channel {twice}: more than one sender speaks for it")
+        return problems
+
+    def _routing_overrides_consistent(
+        self, places: Mapping[str, Jurisdiction], types: set[str]
+    ) -> list[str]:
+        """Every routing override names a known jurisdiction, known categories and an
+        owner type some unit has, and no two at one jurisdiction share a category."""
+        problems: list[str] = []
+        codes = {c.code for c in self.categories}
+        overrides = self.routing.overrides
+        names = [o.name for o in overrides]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(f"duplicate routing override names: {dupes}")
+        for o in overrides:
+            if o.jurisdiction not in places:
+                problems.append(f"routing override {o.name}: unknown jurisdiction {o.jurisdiction}")
+            unknown = [c for c in o.categories if c not in codes]
+            if unknown:
+                problems.append(f"routing override {o.name}: unknown categories {unknown}")
+            if o.unit_type is not None and o.unit_type not in types:
+                problems.append(f"routing override {o.name}: no unit has type {o.unit_type}")
+        for i, a in enumerate(overrides):
+            for b in overrides[i + 1 :]:
+                shared = set(a.categories) & set(b.categories)
+                if a.jurisdiction == b.jurisdiction and (
+                    shared or (not a.categories and not b.categories)
+                ):
+                    which = sorted(shared) if shared else "every category"
+                    problems.append(
+                        f"routing overrides {a.name} and {b.name} both apply in "
+                        f"{a.jurisdiction} to {which}: which one holds?"
+                    )
         return problems
 
     def _overrides_consistent(self, places: Mapping[str, Jurisdiction]) -> list[str]:
@@ -641,20 +691,42 @@ class Site(Model):
     def category(self, code: str) -> Category | None:
         return self._categories.get(code)
 
-    @property
-    def area(self) -> Jurisdiction:
-        """The site's whole area: the smallest jurisdiction that holds every grid. A case
-        whose point lies in no grid is filed there, for its command room to dispatch."""
-        return self.memo(("area",), self._area)
+    def routing_override(self, grid_id: str, code: str) -> RoutingOverride | None:
+        """The routing override for category ``code`` in ``grid_id``, if any: of those
+        whose jurisdiction contains the grid and that apply to the category, the one
+        nearest the grid; at one jurisdiction, the one that names the category."""
+        if not self.routing.overrides:
+            return None
+        return self.memo(("routing_override", grid_id, code), lambda: self._override(grid_id, code))
 
-    def _area(self) -> Jurisdiction:
-        grids = [j.id for j in self.jurisdictions if j.tier is Tier.GRID]
-        place = self._places.get(grids[0]) if grids else None
-        while (
-            place is not None and place.parent and not all(self.within(g, place.id) for g in grids)
-        ):
-            place = self._places.get(place.parent)
-        return place or self.jurisdictions[0]
+    def _override(self, grid_id: str, code: str) -> RoutingOverride | None:
+        steps: dict[str, int] = {}
+        place = self._places.get(grid_id)
+        while place is not None and place.id not in steps:
+            steps[place.id] = len(steps)
+            place = self._places.get(place.parent) if place.parent else None
+        found = [
+            (steps[o.jurisdiction], not o.categories, o)
+            for o in self.routing.overrides
+            if o.jurisdiction in steps and (not o.categories or code in o.categories)
+        ]
+        return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
+
+    def category_at(self, code: str, grid_id: str) -> Category | None:
+        """Category ``code`` as it applies in ``grid_id``: its owner type and tier, those
+        of the routing override there when one sets them."""
+        category = self._categories.get(code)
+        o = self.routing_override(grid_id, code) if category is not None else None
+        if category is None or o is None or (o.unit_type is None and o.tier is None):
+            return category
+        update = {"unit_type": o.unit_type or category.unit_type, "tier": o.tier or category.tier}
+        return self.memo(("category_at", code, grid_id), lambda: category.model_copy(update=update))
+
+    def mode_at(self, grid_id: str, code: str) -> RoutingMode:
+        """The routing mode for category ``code`` in ``grid_id``: the site's, or its
+        routing override's."""
+        o = self.routing_override(grid_id, code)
+        return o.mode if o is not None and o.mode is not None else self.routing.mode
 
     def is_grid(self, jurisdiction_id: str) -> bool:
         place = self._places.get(jurisdiction_id)
@@ -795,6 +867,18 @@ class Site(Model):
             and (o.request_type is None or o.request_type is case.request_type)
             and (o.jurisdiction is None or self.within(case.grid_id, o.jurisdiction))
         )
+
+
+class SiteSource(Protocol):
+    """Where a new catalogue comes from while a processor runs (the site directory
+    changed, or ``gridflow site reload`` signalled: :mod:`services.site_watch`).
+
+    The processor asks between batches, never inside one: the site is an input of
+    its pure core, as the calendar is."""
+
+    def changed(self) -> Site | None:
+        """The catalogue to work with from the next batch on, when it changed since
+        the last call and passed validation; else None (the one in use stays)."""
 
 
 def _nested_grid(place: Jurisdiction, places: Mapping[str, Jurisdiction]) -> bool:

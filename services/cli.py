@@ -21,6 +21,7 @@ from services.cli_kpi import kpi, report
 from services.cli_notify import notify_app
 from services.cli_route import route
 from services.cli_serve import serve_app
+from services.cli_site import site_app
 from services.processors import PROCESSORS
 from services.settings import Settings
 
@@ -44,6 +45,7 @@ app.command("kpi")(kpi)
 app.command("report")(report)
 app.add_typer(notify_app, name="notify")
 app.command("route")(route)
+app.add_typer(site_app, name="site")
 app.add_typer(serve_app, name="serve")
 serve_app.command("api")(serve_api)
 console = Console()

@@ -51,6 +51,8 @@ from schemas.topics import (
     REPLY_PREFIX,
     REPORT_PREFIX,
 )
+from services.site_watch import CATALOGUE as SITE_CATALOGUE
+from services.site_watch import RELOADS as SITE_RELOADS
 
 _FOLDED = (ASSIGNMENT_PREFIX, COMMAND_PREFIX, REPLY_PREFIX, REPORT_PREFIX)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
@@ -107,6 +109,8 @@ class Metrics:
         ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes...
         PlatformCollector(registry=r)  # python_info
         r.register(PROVISIONAL_DEADLINES)  # counted where the escalator arms its clocks
+        r.register(SITE_RELOADS)  # counted by the site watches (services/site_watch.py)
+        r.register(SITE_CATALOGUE)
         self.build = Gauge(
             "gridflow_build_info",
             "Always 1; the labels say what runs: package version, git commit, Python.",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from escalator.ports import CalendarSource
 from notifier.subscriptions import Subscriptions, load_subscriptions
-from schemas.catalogue import Site
+from schemas.catalogue import Site, SiteSource
 from schemas.processing import MAX_VALUE_BYTES
 from services.runtime.processor import Processor
 from storage.db import Transaction
@@ -38,6 +38,9 @@ class Parts:
     """The directory the site was loaded from: its calendar.yaml is watched."""
     calendar_reload_seconds: float = 0
     """How often to look at it (``GRIDFLOW_CALENDAR_RELOAD_SECONDS``); 0: never."""
+    site_reload_seconds: float = 0
+    """How often intake and the router look at the whole site directory
+    (``GRIDFLOW_SITE_RELOAD_SECONDS``); 0: never."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class ProcessorSpec:
 def _intake(p: Parts) -> Processor:
     from intake.core import Intake
 
-    return Intake(p.site, p.max_bytes)
+    return Intake(p.site, p.max_bytes, sites=_sites(p, "intake"))
 
 
 def _router(p: Parts) -> Processor:
@@ -66,7 +69,16 @@ def _router(p: Parts) -> Processor:
     from router.sql import SqlCaseStore
 
     assert p.tx is not None
-    return Router(p.site, SqlCaseStore(p.tx), calendars=_calendars(p))
+    return Router(p.site, SqlCaseStore(p.tx), calendars=_calendars(p), sites=_sites(p, "router"))
+
+
+def _sites(p: Parts, processor: str) -> SiteSource | None:
+    """A watch on the site directory, when the site came from one (services/site_watch.py)."""
+    if p.site_dir is None or p.site_reload_seconds <= 0:
+        return None
+    from services.site_watch import SiteWatch
+
+    return SiteWatch(p.site, p.site_dir, p.site_reload_seconds, processor)
 
 
 def _calendars(p: Parts) -> CalendarSource | None:

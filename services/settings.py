@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         "for a new State Council notice, in seconds; a change is taken up while they run "
         "(services/calendar_watch.py). 0: only at start.",
     )
+    site_reload_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often intake and the router look at the site directory's files, in "
+        "seconds; a changed catalogue that validates is taken up between batches, one that "
+        "needs new topics or ACLs once gridflow site reload provisioned it "
+        "(services/site_watch.py). 0: only at start.",
+    )
     tick_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -332,6 +332,7 @@ def build_worker(name: str, settings: Settings) -> Worker:
         max_bytes=settings.intake_max_bytes,
         site_dir=settings.site or DEFAULT_SITE,
         calendar_reload_seconds=settings.calendar_reload_seconds,
+        site_reload_seconds=settings.site_reload_seconds,
     )
     processor = processor_spec.build(parts)
     topics = list(processor.topics)
