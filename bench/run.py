@@ -57,6 +57,7 @@ from services.processors import PROCESSORS, REGISTRY, Parts  # noqa: E402
 from services.runtime.clock import SimulatedClock  # noqa: E402
 from services.runtime.embedded import EmbeddedPipeline  # noqa: E402
 from services.runtime.names import Names  # noqa: E402
+from services.settings import KafkaClient, Settings  # noqa: E402
 from services.topics import create_topics, site_topics  # noqa: E402
 from storage.db import Transaction, make_engine  # noqa: E402
 
@@ -182,6 +183,15 @@ class Processes:
             out[name] = round(int(kib) / 1024, 1)
         return out
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User and system CPU of each process so far, every thread (librdkafka's too)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for name, proc in self.procs.items():
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     def sample(self, out: Path) -> list[subprocess.Popen[bytes]]:
         """Start py-spy on every process; each writes collapsed stacks to ``out``."""
         spy = Path(sys.executable).with_name("py-spy")
@@ -253,6 +263,8 @@ def passthrough(bootstrap: str, site: Site, values: list[bytes]) -> dict[str, fl
     names = namespace(bootstrap, site)
     source, target = names.topic(hotline(site)), names.topic(CASES_RECEIVED.name)
     produce(bootstrap, source, values)
+    if Settings().kafka_client is KafkaClient.CONFLUENT:
+        return passthrough_confluent(bootstrap, names, source, target, len(values))
     consumer = KafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -278,6 +290,51 @@ def passthrough(bootstrap: str, site: Site, values: list[bytes]) -> dict[str, fl
     elapsed = time.monotonic() - (started or time.monotonic())
     consumer.close()
     producer.close()
+    return {"records": moved, "seconds": round(elapsed, 2), "per_s": round(moved / elapsed)}
+
+
+def passthrough_confluent(
+    bootstrap: str, names: Names, source: str, target: str, n: int
+) -> dict[str, float]:
+    """The same passthrough on confluent-kafka, configured as the runtime's
+    (services/runtime/confluent.py): batches of 500, manual commits."""
+    from confluent_kafka import Consumer, Producer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{names.namespace}.passthrough",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 20,
+        }
+    )
+    consumer.subscribe([source])
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "partitioner": "murmur2_random",
+        }
+    )
+    moved, started = 0, None
+    deadline = time.monotonic() + 300
+    while moved < n and time.monotonic() < deadline:
+        first = consumer.poll(0.5)
+        if first is None:
+            continue
+        batch = [first, *consumer.consume(499, 0)]
+        for m in batch:
+            if m.error() is None:
+                started = started or time.monotonic()
+                producer.produce(target, m.value(), m.key())
+                moved += 1
+        producer.flush()
+        consumer.commit(asynchronous=False)
+    elapsed = time.monotonic() - (started or time.monotonic())
+    consumer.close()
     return {"records": moved, "seconds": round(elapsed, 2), "per_s": round(moved / elapsed)}
 
 
@@ -315,9 +372,11 @@ def pipeline(
             samples = work / f"{names.namespace}-samples"
             samples.mkdir()
             spies = procs.sample(samples) if profile else []
+            cpu_before = procs.cpu_seconds()
             sent_at = produce(bootstrap, names.topic(hotline(site)), values[50:], rate)
             stamps = wait_dispatched(reader, len(values) - 50, procs, timeout=900)
             done = time.monotonic()
+            cpu = {k: round(v - cpu_before[k], 2) for k, v in procs.cpu_seconds().items()}
             if profile:
                 archived(db, len(values), procs, timeout=300)  # the archive's share too
             for spy in spies:
@@ -335,6 +394,7 @@ def pipeline(
         "seconds": round(done - sent_at, 2),
         "per_s": round(n / (done - sent_at)),
         "peak_rss_mib": memory,
+        "cpu_seconds": cpu,
     }
     if rate:
         out["rate"] = rate
@@ -364,12 +424,17 @@ def archived(db: str, n: int, procs: Processes, timeout: float) -> None:
 
 # Where a sample is, by the first of these found on its stack, innermost first.
 PARTS = (
-    ("waiting for the broker", ("select.py", "selectors.py", "_poll_once", "poll (kafka")),
+    (
+        "waiting for the broker",
+        ("select.py", "selectors.py", "_poll_once", "poll (kafka", "_wait_for_records"),
+    ),
     ("PostgreSQL round trips", ("psycopg2", "do_execute", "do_executemany", "cursor.execute")),
     ("SQLAlchemy", ("sqlalchemy/",)),
     ("pydantic", ("pydantic", "model_validate", "model_dump")),
     ("JSON", ("json/", "orjson", "msgspec")),
-    ("Kafka client", ("kafka/",)),
+    # confluent-kafka's work is in C, under the adapter's own frames (py-spy sees Python
+    # threads only: librdkafka's threads are in the processes' CPU seconds, not here)
+    ("Kafka client", ("kafka/", "runtime/confluent.py")),
     ("HTTP (webhooks)", ("httpx", "httpcore", "http/client")),
     ("logging and metrics", ("logging/", "prometheus_client")),
     ("gridflow logic", ("/intake/", "/router/", "/escalator/", "/notifier/", "/archive/")),
@@ -631,7 +696,14 @@ def main() -> None:
     parser.add_argument(
         "--latency-seconds", type=float, default=float(os.environ.get("BENCH_LATENCY_S", 20))
     )
+    parser.add_argument(
+        "--client",
+        choices=[c.value for c in KafkaClient],
+        default=Settings().kafka_client.value,
+        help="the Kafka client of the processes and the passthrough (GRIDFLOW_KAFKA_CLIENT)",
+    )
     args = parser.parse_args()
+    os.environ["GRIDFLOW_KAFKA_CLIENT"] = args.client  # the processes inherit it
     bootstrap = os.environ.get("GRIDFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     pg = os.environ.get(
         "GRIDFLOW_DATABASE_URL", "postgresql+psycopg2://gridflow:gridflow@127.0.0.1:55432/gridflow"
@@ -642,13 +714,17 @@ def main() -> None:
     values = reports(site, args.reports + 50, tag, at)
     result: dict[str, Any] = {"date": date.today().isoformat(), "machine": machine(bootstrap, pg)}
     result["sizes"] = {"reports": args.reports, "latency_seconds": args.latency_seconds}
+    result["kafka_client"] = args.client
     with tempfile.TemporaryDirectory() as tmp:
         try:
             _measure(result, args, bootstrap, pg, site, values, tag, at, Path(tmp))
         finally:
             drop_namespaces(bootstrap)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{result['date']}.json"
+    # the default client's run is <date>.json; the other's <date>-<client>.json beside it
+    default = args.client == Settings.model_fields["kafka_client"].default.value
+    stem = result["date"] if default else f"{result['date']}-{args.client}"
+    out = RESULTS / f"{stem}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     chart(result, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}")

@@ -78,6 +78,12 @@ LINGER_MS = 5
 FLUSH_TIMEOUT_S = 30.0
 
 
+def _wait_for_records(consumer: Consumer, seconds: float) -> Message | None:
+    """The first record within ``seconds``, else None: the one blocking wait of a poll,
+    a function of its own so that a profile (bench/run.py) tells waiting from work."""
+    return consumer.poll(seconds)
+
+
 class ClientFatal(RuntimeError):
     """librdkafka raised a fatal error (a static member fenced by another live process with
     its instance id, a producer fenced): the client is unusable, retrying cannot help."""
@@ -205,7 +211,7 @@ class ConfluentSource:
         wait = self._timeout if timeout_ms is None else max(0, min(timeout_ms, self._timeout))
         # consume(n, t) waits until it has n records or t is over, so a lone record would
         # wait out the whole timeout: wait for the first, then take what is already here
-        first = self.consumer.poll(wait / 1000)
+        first = _wait_for_records(self.consumer, wait / 1000)
         self._check()
         if first is None:
             return []
