@@ -136,6 +136,13 @@ class Category(Model):
     group: str = Field(description="The major class (大类) it belongs to.")
     tier: Tier = Field(description="The lowest tier whose duty it is.")
     unit_type: str
+    co_handlers: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Department types that co-handle it (协办) beside the lead (主办, "
+        "unit_type): each the unit of its type serving the case's grid at the lead's tier "
+        "(else one tier up).",
+    )
 
 
 class RoutingMode(StrEnum):
@@ -153,6 +160,13 @@ class TierDeadlines(Model):
     )
     resolve: int = Field(ge=0, description="Working days to handle (办结).")
     refer: int = Field(ge=0, description="Working days to report a matter beyond this tier up.")
+    dispatch: int = Field(
+        default=0,
+        ge=0,
+        description="Working days a command room of this tier has to assign a case of its "
+        "dispatch queue (人工分拨); 0, the default, is the same-day acceptance rule (当天受理) "
+        "applied to the room.",
+    )
 
     def limit(self, kind: DeadlineKind) -> Limit:
         return Limit(amount=getattr(self, kind.value), unit=LimitUnit.WORKING_DAYS)
@@ -496,6 +510,11 @@ class Site(Model):
         for c in self.categories:
             if c.unit_type not in types:
                 problems.append(f"category {c.code}: no unit has type {c.unit_type}")
+            for t in c.co_handlers:
+                if t not in types or t == c.unit_type:
+                    problems.append(
+                        f"category {c.code}: co-handler type {t} is no unit's, or the lead's"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -690,6 +709,21 @@ class Site(Model):
 
     def category(self, code: str) -> Category | None:
         return self._categories.get(code)
+
+    @property
+    def area(self) -> Jurisdiction:
+        """The site's whole area: the smallest jurisdiction that holds every grid. A case
+        whose point lies in no grid is filed there, for its command room to dispatch."""
+        return self.memo(("area",), self._area)
+
+    def _area(self) -> Jurisdiction:
+        grids = [j.id for j in self.jurisdictions if j.tier is Tier.GRID]
+        place = self._places.get(grids[0]) if grids else None
+        while (
+            place is not None and place.parent and not all(self.within(g, place.id) for g in grids)
+        ):
+            place = self._places.get(place.parent)
+        return place or self.jurisdictions[0]
 
     def routing_override(self, grid_id: str, code: str) -> RoutingOverride | None:
         """The routing override for category ``code`` in ``grid_id``, if any: of those
