@@ -129,6 +129,27 @@ def test_duplicate_category_code(copy: Path) -> None:
         load_site(copy)
 
 
+def test_duplicate_unit_id(copy: Path) -> None:
+    with (copy / "units.yaml").open("a", encoding="utf-8") as f:
+        f.write(
+            "- {id: zs.urban, name: 又一个城管, jurisdiction: zs, unit_types: [urban_management]}\n"
+        )
+    with pytest.raises(CatalogueError, match=r"duplicate unit ids: \['zs.urban'\]"):
+        load_site(copy)
+
+
+def test_a_category_no_unit_owns(copy: Path) -> None:
+    with (copy / "categories.yaml").open("a", encoding="utf-8") as f:
+        f.write(
+            "- {code: urban.forest_fire, name: Forest fire, name_zh: 山林火情, group: 城建管理, "
+            "tier: street, unit_type: forestry}\n"
+        )
+    with pytest.raises(
+        CatalogueError, match=r"category urban\.forest_fire: no unit has type forestry"
+    ):
+        load_site(copy)
+
+
 def test_unknown_parent(copy: Path) -> None:
     _edit(
         copy / "jurisdictions.yaml",
