@@ -8,6 +8,7 @@ other three sample sites with one added; then the catalogue's refusals.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -154,3 +155,17 @@ def test_two_overrides_for_one_category_at_one_jurisdiction_are_refused() -> Non
     twice = [{**both[0], "name": "a"}, {**both[1], "name": "a", "jurisdiction": "zs-yw"}]
     with pytest.raises(ValueError, match="duplicate routing override names"):
         _with_overrides(_site("zhuangshi"), twice)
+
+
+def test_route_explain_names_the_override() -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    args = ["route", "--explain", "--category", "agriculture.straw_burning", "--grid", "zs-yw-g02"]
+    result = CliRunner().invoke(app, [*args, "--at", "2026-03-05T10:00:00+08:00"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["unit_id"], out["tier"]) == ("nb-zh.agriculture", "district")
+    assert out["why"]["rule"] == "flat"
+    assert "Routing override yw-straw-burning" in out["why"]["text"]

@@ -227,3 +227,28 @@ def test_intake_checks_the_next_batch_on_the_new_catalogue(site_dir: Path) -> No
     assert intake.site is new
     case_ = emit.message.payload  # type: ignore[attr-defined]
     assert case_.category == "urban.shared_bikes" and case_.grid_id == GRID
+
+
+def test_an_override_change_needs_no_topic_and_is_taken_up_on_its_own(site_dir: Path) -> None:
+    site = load_site(site_dir)
+    ticker = Ticker()
+    watch = SiteWatch(site, site_dir, period=1, processor="router", monotonic=ticker)
+    path = site_dir / "site.yaml"
+    text = path.read_text(encoding="utf-8")
+    anchor = "      categories: [economy.wage_arrears]\n"
+    assert anchor in text
+    path.write_text(
+        text.replace(
+            anchor, "      categories: [economy.wage_arrears, economy.enterprise_service]\n"
+        ),
+        encoding="utf-8",
+    )
+    ticker.t = 2
+    new = watch.changed()
+    assert new is not None and provisioning(site, new) == []
+    router = Router(site, MemoryCaseStore(), sites=Handover())
+    router._sites.next = new  # type: ignore[attr-defined]
+    [emits] = router.handle([Inbound(_received("GF-9", "economy.enterprise_service"), NOW, "")])
+    assert isinstance(emits, list)
+    [told] = [e.message for e in emits if isinstance(e.message, CaseDispatched)]  # type: ignore[list-item]
+    assert told.payload.assignment.catalogue_version == new.version  # type: ignore[attr-defined]
