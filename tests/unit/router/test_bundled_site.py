@@ -6,7 +6,7 @@ import pytest
 
 from router.core import Router
 from router.memory import MemoryCaseStore
-from schemas.cases import Assignment, CaseDispatched
+from schemas.cases import Assignment, CaseDispatched, Role
 from schemas.catalogue import Category, RoutingMode, Site, load_site
 from schemas.reports import Tier
 from schemas.topics import Emit
@@ -17,7 +17,11 @@ _SITE = load_site()
 
 
 def _assignment(out: list[Emit]) -> Assignment:
-    (emit,) = [e for e in out if isinstance(e.message, CaseDispatched)]
+    (emit,) = [  # the lead's: a co-handler (协办) gets a copy of its own
+        e
+        for e in out
+        if isinstance(e.message, CaseDispatched) and e.message.payload.assignment.role is Role.LEAD
+    ]
     message = emit.message
     assert isinstance(message, CaseDispatched)
     assert emit.topic == f"gridflow.assignments.{message.payload.assignment.unit_id}"
