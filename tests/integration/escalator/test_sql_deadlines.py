@@ -454,3 +454,18 @@ def test_advancing_a_warning_sends_each_moment_once(store: DeadlineStore) -> Non
     store.write([], [again])
     store.write([again], [replace(again, seq=2)])
     assert store.advance_warnings([(again, replace(again, warn_at=second))]) == []
+
+
+def test_each_co_handlers_clock_has_its_own_slot(store: DeadlineStore) -> None:
+    """Co-handlers' (协办) clocks share a kind, assist, and are kept apart by their part:
+    written, loaded, taken when due and removed one by one, like any slot."""
+    assist = DeadlineKind.ASSIST
+    one = dl("c1", assist, hours=20, part=1, unit_id="d.env", tier=Tier.DISTRICT)
+    two = dl("c1", assist, hours=30, part=2, unit_id="s-a.station")
+    lead = dl("c1", RESOLVE, hours=40)
+    store.write([], [two, lead, one])
+    got = store.load(["c1"])["c1"]
+    assert {d.slot: d for d in got} == {"assist.1": one, "assist.2": two, "resolve": lead}
+    assert store.due(T0 + timedelta(hours=25), 10) == [one]
+    assert store.remove([one]) == [one]
+    assert [d.slot for d in store.load(["c1"])["c1"]] == ["assist.2", "resolve"]

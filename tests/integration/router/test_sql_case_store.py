@@ -18,6 +18,7 @@ from schemas.cases import (
     Assignment,
     AssignmentReason,
     CaseClosed,
+    CoHandler,
     DeadlineKind,
     RequestKind,
     RequestReason,
@@ -205,3 +206,19 @@ def test_an_open_request_and_a_suspension_round_trip(store: CaseStore) -> None:
     assert got is not None and got.since == since and got.since.tzinfo is not None
     store.save([replace(asking, request=None)])
     assert store.load(["GF-1"])["GF-1"].request is None
+
+
+def test_co_handlers_and_their_reports_read_back(store: CaseStore) -> None:
+    """The co-handlers (协办) ride in the assignment; those that reported, in parts_json."""
+    co = [
+        CoHandler(
+            unit_id=u, unit_name=u, tier=Tier.DISTRICT, jurisdiction_id="d", unit_type="environment"
+        )
+        for u in ("d.env", "d.command")
+    ]
+    file = _file()
+    file = replace(file, assignment=file.assignment.model_copy(update={"co_handlers": co}))
+    store.save([replace(file, parts=("d.env",))])
+    back = file_of(store, "GF-1")
+    assert back is not None and back.parts == ("d.env",) and back.pending() == ("d.command",)
+    assert back.assignment.co_handlers == co
