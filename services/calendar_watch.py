@@ -39,6 +39,7 @@ RELOADS = Counter(
     "Changes to the site's calendar.yaml seen while running, by outcome: taken up, or "
     "refused (the file did not load; the calendar in use stays).",
     ["outcome"],
+    registry=None,  # services.metrics.Metrics registers it on each process's registry
 )
 
 

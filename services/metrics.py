@@ -51,6 +51,7 @@ from schemas.topics import (
     REPLY_PREFIX,
     REPORT_PREFIX,
 )
+from services.calendar_watch import RELOADS as CALENDAR_RELOADS
 from services.site_watch import CATALOGUE as SITE_CATALOGUE
 from services.site_watch import RELOADS as SITE_RELOADS
 
@@ -110,6 +111,7 @@ class Metrics:
         PlatformCollector(registry=r)  # python_info
         r.register(PROVISIONAL_DEADLINES)  # counted where the escalator arms its clocks
         r.register(SITE_RELOADS)  # counted by the site watches (services/site_watch.py)
+        r.register(CALENDAR_RELOADS)  # counted by services/calendar_watch.py
         r.register(SITE_CATALOGUE)
         self.build = Gauge(
             "gridflow_build_info",

@@ -143,6 +143,13 @@ def test_the_watch_takes_up_a_new_notice(site_dir: Path) -> None:
     assert RELOADS.labels("taken")._value.get() == taken + 1
     ticker.t = 200
     assert watch.changed() is None  # once
+    # and a process's own registry, the one its /metrics serves, shows the count
+    from services.metrics import Metrics
+
+    shown = Metrics().registry.get_sample_value(
+        "gridflow_calendar_reloads_total", {"outcome": "taken"}
+    )
+    assert shown == taken + 1
 
 
 def test_a_bad_notice_is_refused_and_the_calendar_stays(
