@@ -277,8 +277,7 @@ class Router:
         if (queue := arrival_queue(self._site, case)) is not None:  # 人工分拨, not a dead letter
             file = CaseFile.opened(case, queue_place(self._site, case, now))
             return self._queue(file, message, now, files, queue[0], None, queue[1])
-        assignment = first_assignment(self._site, case, now)
-        assignment = cohandling.with_co_handlers(self._site, case, assignment)
+        assignment = first_assignment(self._site, case, now)  # with its co-handlers
         files.put(CaseFile.opened(case, assignment))
         self._nearby.opened(case, assignment.unit_id)
         return self._assigned(case, assignment, message, now, case)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from router.cohandling import with_co_handlers
 from schemas.cases import (
     Assignment,
     AssignmentReason,
@@ -254,10 +255,11 @@ def initial_placement(site: Site, case: Case) -> tuple[Category, Placement]:
 
 def first_assignment(site: Site, case: Case, now: datetime) -> Assignment:
     """The assignment that opens ``case`` (seq 1), with its explanation and the
-    catalogue's version; rejects as :func:`initial_placement` does. The router and
-    ``gridflow route --explain`` both make it here."""
+    catalogue's version, and the category's co-handlers (协办, :mod:`router.cohandling`);
+    rejects as :func:`initial_placement` does. The router and ``gridflow route
+    --explain`` both make it here."""
     category, to = initial_placement(site, case)
-    return Assignment(
+    first = Assignment(
         unit_id=to.unit.id,
         unit_name=to.unit.name,
         tier=to.tier,
@@ -269,3 +271,4 @@ def first_assignment(site: Site, case: Case, now: datetime) -> Assignment:
         catalogue_version=site.version,
         why=to.why,
     )
+    return with_co_handlers(site, case, first)

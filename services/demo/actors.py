@@ -25,11 +25,12 @@ from schemas.cases import (
     CaseHandled,
     CaseVerified,
     RatedPayload,
+    Role,
     StepPayload,
     VerifiedPayload,
 )
 from schemas.codec import decode, encode
-from schemas.commands import AcceptCase, RateCase, ReportHandled, VerifyCase
+from schemas.commands import AcceptCase, RateCase, ReportHandled, ReportPart, VerifyCase
 from schemas.envelope import Envelope, stable_id
 from schemas.topics import (
     COMMAND_PREFIX,
@@ -153,6 +154,11 @@ class Actors:
     def _assigned(self, event: CaseDispatched) -> None:
         a = event.payload.assignment
         case_id = event.payload.case.case_id
+        if a.role is Role.CO_HANDLER:  # 协办: its part, promptly, before the lead reports
+            at = a.assigned_at + timedelta(minutes=1)
+            part = StepPayload(unit_id=a.unit_id, seq=a.seq, at=at, note="协办完成")
+            self._plan(at, self._command(ReportPart, part, case_id, "part", a.seq), a.unit_id, None)
+            return
         holder = (a.unit_id, a.seq)
         self.holder[case_id] = holder
         mood = self.temperament.get(a.unit_id, PROMPT)

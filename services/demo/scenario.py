@@ -1,8 +1,9 @@
 """The channels' side of the demo: a few hundred reports over several working days.
 
 Deterministic for a given seed. About one report in twenty is bad in one of the
-ways real channels get it wrong (not JSON, a missing field, an unknown category
-or grid, a time in the future), so the dead-letter path is exercised too.
+ways real channels get it wrong (not JSON, a missing field, an unknown grid, a time
+in the future), so the dead-letter path is exercised too. (An unknown category is no
+refusal: it goes to the command room's dispatch queue, 人工分拨.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ TIER_WEIGHT = {
     Tier.CITY: 0.5,
 }
 BAD_SHARE = 0.05
-FLAWS = ("not_json", "missing", "category", "grid", "future", "bad_phone", "not_utf8")
+FLAWS = ("not_json", "missing", "grid", "future", "bad_phone", "not_utf8")
 """Ways a channel gets a report wrong; the spoiled reports take them in turn."""
 
 
@@ -100,8 +101,6 @@ def _spoil(flaw: str, body: dict[str, object], at: datetime) -> bytes:
         return json.dumps(body, ensure_ascii=False).encode("gb18030")
     if flaw == "missing":
         body.pop("description")
-    elif flaw == "category":
-        body["category"] = "no_such.category"
     elif flaw == "grid":
         body["grid_id"] = "zs-nowhere-g99"
     elif flaw == "future":
