@@ -57,7 +57,8 @@ def reports(site: Site, tag: str) -> tuple[list[tuple[Channel, dict[str, Any]]],
     """What each channel sends, and the case id each report opens, by kind."""
     now = datetime.now(SHANGHAI) - timedelta(minutes=2)
     grids = [j.id for j in site.jurisdictions if j.tier is Tier.GRID]
-    codes = [c.code for c in site.categories if c.code != "urban.garbage"]
+    # one holder a case: a co-handled category (主办/协办) is dispatched to two units
+    codes = [c.code for c in site.categories if c.code != "urban.garbage" and not c.co_handlers]
     out: list[tuple[Channel, dict[str, Any]]] = []
     kinds: dict[str, str] = {}
     for n in range(EACH):
