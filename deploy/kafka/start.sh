@@ -9,7 +9,7 @@
 #   GRIDFLOW_RUN_DIR                   runtime root (default: <repo>/.run); Kafka uses ./kafka
 #   GRIDFLOW_KAFKA_PORT                client (PLAINTEXT) port on 127.0.0.1 (default: 9092)
 #   GRIDFLOW_KAFKA_CONTROLLER_PORT     KRaft controller port on 127.0.0.1 (default: 9093)
-#   GRIDFLOW_KAFKA_HEAP_OPTS           JVM heap flags (default: -Xms256m -Xmx512m)
+#   GRIDFLOW_KAFKA_HEAP_OPTS           JVM heap flags (default: -Xms256m -Xmx1536m)
 #   GRIDFLOW_KAFKA_START_TIMEOUT       seconds to wait for the broker to answer (default: 90)
 #
 # Layout under $GRIDFLOW_RUN_DIR/kafka: server.properties, log4j2*.properties (generated each
@@ -71,7 +71,11 @@ else
   PORT_VAR=GRIDFLOW_KAFKA_PORT CONTROLLER_VAR=GRIDFLOW_KAFKA_CONTROLLER_PORT
   STOP="deploy/kafka/stop.sh"
 fi
-HEAP_OPTS="${GRIDFLOW_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+# Each test run and bench run makes a namespace of its own (some 400 topics, several
+# thousand partitions), and the broker keeps every partition's state on its heap: at
+# 512 MiB, one broker under a day of runs (about 10,000 partitions) died of
+# OutOfMemoryError, taking the rest of a test run with it.
+HEAP_OPTS="${GRIDFLOW_KAFKA_HEAP_OPTS:--Xms256m -Xmx1536m}"
 TIMEOUT="${GRIDFLOW_KAFKA_START_TIMEOUT:-90}"
 BOOTSTRAP="127.0.0.1:$PORT"
 
