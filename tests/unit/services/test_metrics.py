@@ -39,6 +39,7 @@ BOUNDED_LABELS = {
     "from_tier",
     "to_tier",
     "stage",
+    "outcome",  # a catalogue or calendar change: taken, refused, waiting
     "version",
     "commit",
     "python",
